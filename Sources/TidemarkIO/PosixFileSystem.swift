@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The real thing: every call is one POSIX system call (or a loop of them), named in its doc
+/// comment. Paths are used as given (absolute, or relative to the working directory).
+///
+/// Short reads and writes and `EINTR` are retried; every other errno is mapped by
+/// `FileSystemError.fromErrno`, the same table `SimulatedFileSystem` imitates.
+public final class PosixFileSystem: FileSystem {
+    public init() {}
+
+    /// `open(2)` with `O_CLOEXEC`, then `fstat(2)` to refuse directories (`.isDirectory`), which
+    /// Linux would otherwise open read-only and fail on the first `read`.
+    public func open(_ path: String, options: OpenOptions) throws -> any FileHandleProtocol {
+        try FilePaths.validate(path)
+        try HandleRules.validateOpen(options, path: path)
+        var flags: Int32 = O_CLOEXEC
+        switch (options.contains(.read), options.contains(.write)) {
+        case (true, true): flags |= O_RDWR
+        case (false, true): flags |= O_WRONLY
+        default: flags |= O_RDONLY
+        }
+        if options.contains(.create) { flags |= O_CREAT }
+        if options.contains(.exclusive) { flags |= O_EXCL }
+        if options.contains(.truncate) { flags |= O_TRUNC }
+        let fd = try retryingEINTR("open", path) { Glibc.open(path, flags, 0o644) }
+        var info = stat()
+        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            _ = Glibc.close(fd)
+            throw FileSystemError(.isDirectory, "open of a directory as a file", path: path, errno: EISDIR)
+        }
+        return PosixFileHandle(fd: fd, path: path, options: options)
+    }
+
+    /// `mkdir(2)` with mode 0755.
+    public func createDirectory(_ path: String) throws {
+        try FilePaths.validate(path)
+        _ = try retryingEINTR("mkdir", path) { mkdir(path, 0o755) }
+    }
+
+    /// `opendir(3)` / `readdir(3)`; names sorted bytewise.
+    public func listDirectory(_ path: String) throws -> [String] {
+        try FilePaths.validate(path)
+        guard let dir = opendir(path) else {
+            throw FileSystemError.fromErrno(errno, operation: "opendir", path: path)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// `rmdir(2)` for a directory, `unlink(2)` otherwise (decided by `lstat(2)`).
+    public func remove(_ path: String) throws {
+        try FilePaths.validate(path)
+        var info = stat()
+        if lstat(path, &info) != 0 {
+            throw FileSystemError.fromErrno(errno, operation: "lstat", path: path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            _ = try retryingEINTR("rmdir", path) { rmdir(path) }
+        } else {
+            _ = try retryingEINTR("unlink", path) { unlink(path) }
+        }
+    }
+
+    /// `rename(2)`.
+    public func rename(_ source: String, to destination: String) throws {
+        try FilePaths.validate(source)
+        try FilePaths.validate(destination)
+        _ = try retryingEINTR("rename", source) { Glibc.rename(source, destination) }
+    }
+
+    /// `open(2)` with `O_DIRECTORY`, `fsync(2)`, `close(2)`.
+    public func syncDirectory(_ path: String) throws {
+        try FilePaths.validate(path)
+        let fd = try retryingEINTR("open directory", path) { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { _ = Glibc.close(fd) }
+        _ = try retryingEINTR("fsync directory", path) { fsync(fd) }
+    }
+
+    /// `stat(2)`.
+    public func status(_ path: String) throws -> FileStatus {
+        try FilePaths.validate(path)
+        var info = stat()
+        _ = try retryingEINTR("stat", path) { stat(path, &info) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return FileStatus(kind: .directory, size: 0) }
+        return FileStatus(kind: .file, size: Int64(info.st_size))
+    }
+}
+
+/// An open descriptor. Thread-safe: the descriptor is read under a lock, and `close` swaps it
+/// for -1 so a late call fails with `.closed` rather than touching a reused descriptor number.
+public final class PosixFileHandle: FileHandleProtocol {
+    public let path: String
+    public let options: OpenOptions
+    private let descriptor: Mutex<Int32>
+
+    init(fd: Int32, path: String, options: OpenOptions) {
+        self.path = path
+        self.options = options
+        self.descriptor = Mutex(fd)
+    }
+
+    deinit {
+        let fd = descriptor.withLock { $0 }
+        if fd >= 0 { _ = Glibc.close(fd) }
+    }
+
+    private func fd() throws -> Int32 {
+        let fd = descriptor.withLock { $0 }
+        if fd < 0 { throw FileSystemError(.closed, "handle is closed", path: path, errno: EBADF) }
+        return fd
+    }
+
+    /// `pread(2)`, looped until `count` bytes or end of file.
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        let fd = try fd()
+        try HandleRules.validateRead(options, offset: offset, count: count, path: path)
+        var buffer = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = buffer.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError.fromErrno(errno, operation: "pread", path: path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        if done < count { buffer.removeSubrange(done...) }
+        return buffer
+    }
+
+    /// `pwrite(2)`, looped over short writes and `EINTR`.
+    public func write(_ bytes: [UInt8], at offset: Int64) throws {
+        let fd = try fd()
+        try HandleRules.validateWrite(options, offset: offset, path: path)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError.fromErrno(errno, operation: "pwrite", path: path)
+            }
+            done += n
+        }
+    }
+
+    /// `fstat(2)`.
+    public func size() throws -> Int64 {
+        let fd = try fd()
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw FileSystemError.fromErrno(errno, operation: "fstat", path: path) }
+        return Int64(info.st_size)
+    }
+
+    /// `ftruncate(2)`.
+    public func truncate(to size: Int64) throws {
+        let fd = try fd()
+        try HandleRules.validateTruncate(options, size: size, path: path)
+        _ = try retryingEINTR("ftruncate", path) { ftruncate(fd, off_t(size)) }
+    }
+
+    /// `fsync(2)`.
+    public func sync() throws {
+        let fd = try fd()
+        _ = try retryingEINTR("fsync", path) { fsync(fd) }
+    }
+
+    /// `fdatasync(2)`.
+    public func syncData() throws {
+        let fd = try fd()
+        _ = try retryingEINTR("fdatasync", path) { fdatasync(fd) }
+    }
+
+    /// `close(2)`. Not a sync.
+    public func close() throws {
+        let fd = descriptor.withLock { fd -> Int32 in
+            let old = fd
+            fd = -1
+            return old
+        }
+        if fd < 0 { throw FileSystemError(.closed, "handle is closed", path: path, errno: EBADF) }
+        // Linux releases the descriptor even when close reports an error; never retry it.
+        if Glibc.close(fd) != 0 && errno != EINTR {
+            throw FileSystemError.fromErrno(errno, operation: "close", path: path)
+        }
+    }
+}
+
+/// Argument rules every implementation applies before touching anything, so the real and the
+/// simulated file system reject bad calls identically.
+public enum HandleRules {
+    public static func validateOpen(_ options: OpenOptions, path: String) throws {
+        if !options.contains(.read) && !options.contains(.write) {
+            throw FileSystemError(.invalidArgument, "open needs .read or .write", path: path, errno: EINVAL)
+        }
+        if options.contains(.truncate) && !options.contains(.write) {
+            throw FileSystemError(.invalidArgument, ".truncate needs .write", path: path, errno: EINVAL)
+        }
+        if options.contains(.exclusive) && !options.contains(.create) {
+            throw FileSystemError(.invalidArgument, ".exclusive needs .create", path: path, errno: EINVAL)
+        }
+    }
+
+    public static func validateRead(_ options: OpenOptions, offset: Int64, count: Int, path: String) throws {
+        if !options.contains(.read) {
+            throw FileSystemError(.invalidArgument, "handle not opened for reading", path: path, errno: EBADF)
+        }
+        if offset < 0 || count < 0 {
+            throw FileSystemError(.invalidArgument, "negative offset or count (offset \(offset), count \(count))", path: path, errno: EINVAL)
+        }
+    }
+
+    public static func validateWrite(_ options: OpenOptions, offset: Int64, path: String) throws {
+        if !options.contains(.write) {
+            throw FileSystemError(.invalidArgument, "handle not opened for writing", path: path, errno: EBADF)
+        }
+        if offset < 0 {
+            throw FileSystemError(.invalidArgument, "negative offset \(offset)", path: path, errno: EINVAL)
+        }
+    }
+
+    public static func validateTruncate(_ options: OpenOptions, size: Int64, path: String) throws {
+        if !options.contains(.write) {
+            throw FileSystemError(.invalidArgument, "handle not opened for writing", path: path, errno: EBADF)
+        }
+        if size < 0 {
+            throw FileSystemError(.invalidArgument, "negative size \(size)", path: path, errno: EINVAL)
+        }
+    }
+}
+
+/// Runs a system call until it stops failing with `EINTR`; maps any other failure.
+@discardableResult
+private func retryingEINTR(_ operation: String, _ path: String, _ call: () -> Int32) throws -> Int32 {
+    while true {
+        let result = call()
+        if result >= 0 { return result }
+        if errno == EINTR { continue }
+        throw FileSystemError.fromErrno(errno, operation: operation, path: path)
+    }
+}
