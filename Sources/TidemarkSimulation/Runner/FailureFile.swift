@@ -1,0 +1,100 @@
+import Foundation
+
+/// Everything needed to reproduce a failing run bit for bit: the scenario (embedded, so the YAML
+/// file may change or vanish), the seed, the exact plan, the suppressed fault decisions, and what
+/// was seen (verdict and trace hash) to compare a replay against.
+public struct FailureFile: Codable, Sendable {
+    public static let currentFormat = "tidemark-failure/1"
+
+    public var format: String
+    public var build: String
+    public var scenarioFile: String
+    public var scenario: Scenario
+    public var seed: UInt64
+    public var plan: Plan
+    public var suppressedDecisions: [Int]
+    public var invariant: Invariant
+    public var message: String
+    public var traceHash: String
+    /// Fault decisions the run took (index, kind, outcome): what shrinking can suppress.
+    public var decisions: [FaultDecision]
+
+    public init(scenarioFile: String, scenario: Scenario, run: SimulationRun, result: RunResult) {
+        format = Self.currentFormat
+        build = BuildInfo.identity
+        self.scenarioFile = scenarioFile
+        self.scenario = scenario
+        seed = run.seed
+        plan = run.plan
+        suppressedDecisions = run.suppressedDecisions.sorted()
+        invariant = result.violation?.invariant ?? .liveness
+        message = result.violation?.message ?? ""
+        traceHash = hex(result.traceHash)
+        decisions = result.decisions
+    }
+
+    public var run: SimulationRun {
+        SimulationRun(scenario: scenario, seed: seed, plan: plan, suppressedDecisions: Set(suppressedDecisions))
+    }
+
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+
+    public static func load(from path: String) throws -> FailureFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw VerifierError("cannot read failure file \(path): \(error.localizedDescription)")
+        }
+        do {
+            let file = try JSONDecoder().decode(FailureFile.self, from: data)
+            guard file.format == currentFormat else {
+                throw VerifierError("\(path): unsupported format \"\(file.format)\" (this build reads \(currentFormat))")
+            }
+            return file
+        } catch let error as VerifierError {
+            throw error
+        } catch let DecodingError.dataCorrupted(context) {
+            throw VerifierError("\(path): not a failure file: \(context.debugDescription) at \(codingPath(context.codingPath))")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw VerifierError("\(path): missing \"\(key.stringValue)\" at \(codingPath(context.codingPath))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw VerifierError("\(path): wrong type at \(codingPath(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw VerifierError("\(path): not a failure file: \(error)")
+        }
+    }
+}
+
+private func codingPath(_ path: [any CodingKey]) -> String {
+    path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+}
+
+/// A trace hash as 16 hex digits.
+public func hex(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
+}
+
+/// An error from the verifier's own inputs: scenario files, failure files, arguments.
+public struct VerifierError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Identifies the build that produced a failure file; replay warns when it differs.
+public enum BuildInfo {
+    public static let version = "0.1.0"
+    public static var identity: String {
+        #if DEBUG
+        "tidemark \(version) (debug)"
+        #else
+        "tidemark \(version) (release)"
+        #endif
+    }
+}

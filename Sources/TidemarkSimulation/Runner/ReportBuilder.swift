@@ -1,0 +1,70 @@
+import TidemarkReports
+
+/// Turns campaign outcomes into report data (the renderers live in TidemarkReports).
+public enum ReportBuilder {
+    public static func scenarioReport(_ outcome: ScenarioOutcome, reportDir: String) -> ScenarioReport {
+        let expectation = outcome.expectation
+        return ScenarioReport(
+            name: outcome.scenario.name, file: outcome.file, subject: outcome.scenario.subject.kind.rawValue,
+            configuration: outcome.scenario.subject.options, expect: outcome.scenario.expect.rawValue,
+            expectedInvariants: outcome.scenario.expectInvariants.map(\.rawValue),
+            runs: outcome.runs, passed: outcome.passed, failed: outcome.failed,
+            expectationMet: expectation.met, expectationMessage: expectation.message,
+            failures: outcome.failures.map(failureReport),
+            faults: outcome.faults, crashes: outcome.crashes, recoveries: outcome.recoveries,
+            crashPoints: outcome.crashPoints, recoveryPaths: outcome.recoveryPaths, operations: outcome.operations,
+            invariantViolations: outcome.invariantViolations,
+            runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.fsCalls,
+            reportDir: reportDir)
+    }
+
+    static func failureReport(_ failure: ScenarioOutcome.Failure) -> FailureReport {
+        FailureReport(
+            seed: failure.seed, invariant: failure.violation.invariant.rawValue, message: failure.violation.message,
+            failureFile: failure.failureFile, traceHash: hex(failure.traceHash),
+            operationIndex: failure.violation.stepIndex,
+            timeline: failure.result.map { timeline($0, highlight: failure.violation.stepIndex) } ?? Timeline(events: [], crashes: []))
+    }
+
+    /// The run's timeline; the writes that did not survive the last crash before the verdict are
+    /// marked as the ones that mattered.
+    public static func timeline(_ result: RunResult, highlight: Int?) -> Timeline {
+        let events = result.events.enumerated().map { position, event in
+            TimelineEvent(
+                index: position, kind: TimelineEvent.Kind(rawValue: event.kind.rawValue) ?? .operation,
+                label: event.label, outcome: event.outcome, fsCallStart: event.fsCallStart, fsCallEnd: event.fsCallEnd,
+                highlighted: highlight != nil && event.stepIndex == highlight && event.kind != .recovery)
+        }
+        let verdictEvent = result.events.lastIndex { $0.outcome == "violation" } ?? result.events.count
+        let lastCrashBeforeVerdict = result.crashReports.last { $0.eventIndex < verdictEvent }?.eventIndex
+        let crashes = result.crashReports.map { entry in
+            let mattered = entry.eventIndex == lastCrashBeforeVerdict && result.violation != nil
+            return CrashFate(
+                eventIndex: entry.eventIndex, kind: entry.report.kind == .powerLoss ? "power loss" : "process kill",
+                atFSCall: entry.report.callIndex,
+                writes: entry.report.writes.map { write in
+                    WriteFate(
+                        path: write.path, offset: write.offset, length: write.length, fsCall: write.callIndex,
+                        fate: describe(write), mattered: mattered && write.fate != .survived)
+                },
+                directoryOperations: entry.report.directoryOperations.map { operation in
+                    DirectoryOpFate(
+                        operation: operation.kind.rawValue,
+                        path: operation.destination.map { "\(operation.path) → \($0)" } ?? operation.path,
+                        fsCall: operation.callIndex, survived: operation.survived)
+                })
+        }
+        return Timeline(events: events, crashes: crashes)
+    }
+
+    static func describe(_ write: CrashReport.WriteFate) -> String {
+        switch write.fate {
+        case .survived: return write.misdirectedTo.map { "misdirected to \($0)" } ?? "survived"
+        case .dropped: return write.unsafeAppendFill.map { "dropped (size kept, \($0.rawValue))" } ?? "dropped"
+        case .torn:
+            if !write.garbageSectors.isEmpty { return "garbage (\(write.garbageSectors.count) sectors)" }
+            return "torn (\(write.keptSectors.count) sectors kept)"
+        case .lostToFsyncError: return "lost to fsync error"
+        }
+    }
+}

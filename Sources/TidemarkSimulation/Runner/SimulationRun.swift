@@ -1,0 +1,393 @@
+import TidemarkIO
+
+/// One run: a scenario, a seed, and the plan the seed produced (or a shrunk one), executed
+/// against a fresh subject on a fresh `SimulatedFileSystem`, checked step by step against the
+/// `Model`. Same inputs, same build ⇒ the same trace hash and the same verdict.
+public struct SimulationRun {
+    public var scenario: Scenario
+    public var seed: UInt64
+    public var plan: Plan
+    public var suppressedDecisions: Set<Int>
+    public var recordTrace: Bool
+
+    /// A run as the seed decides it.
+    public init(scenario: Scenario, seed: UInt64, recordTrace: Bool = false) {
+        let faults = ResolvedFaults(scenario.faults, seed: seed)
+        self.init(
+            scenario: scenario, seed: seed,
+            plan: WorkloadGenerator(workload: scenario.workload, faults: faults, seed: seed).plan(),
+            suppressedDecisions: [], recordTrace: recordTrace)
+    }
+
+    /// A run with an explicit plan (replay, shrinking).
+    public init(scenario: Scenario, seed: UInt64, plan: Plan, suppressedDecisions: Set<Int>, recordTrace: Bool = false) {
+        self.scenario = scenario
+        self.seed = seed
+        self.plan = plan
+        self.suppressedDecisions = suppressedDecisions
+        self.recordTrace = recordTrace
+    }
+
+    public func execute() -> RunResult {
+        var execution = Execution(run: self)
+        execution.perform()
+        return execution.result
+    }
+}
+
+/// What one run did and found.
+public struct RunResult: Sendable {
+    public var seed: UInt64
+    public var violation: Violation?
+    public var traceHash: UInt64
+    public var fsCalls: Int
+    public var crashes = 0
+    public var recoveries = 0
+    /// Why the run stopped early without a verdict against it (detected corruption, I/O errors
+    /// that recovery could not get past): the subject did the right thing by refusing.
+    public var stoppedEarly: String?
+    public var faults: [String: Int] = [:]
+    public var crashPoints: [String: Int] = [:]
+    public var recoveryPaths: [String: Int] = [:]
+    public var operations: [String: Int] = [:]
+    public var events: [RunEvent] = []
+    public var crashReports: [(eventIndex: Int, report: CrashReport)] = []
+    public var decisions: [FaultDecision] = []
+    public var trace: [TraceEvent] = []
+
+    public var passed: Bool { violation == nil }
+}
+
+/// One entry of a run's timeline.
+public struct RunEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case operation, sync, checkpoint, crash, recovery, check, fault }
+    public var stepIndex: Int
+    public var kind: Kind
+    public var label: String
+    public var outcome: String
+    public var fsCallStart: Int
+    public var fsCallEnd: Int
+}
+
+/// The mutable part of a run, kept out of `SimulationRun` so that stays a plain value.
+private struct Execution {
+    let run: SimulationRun
+    let faults: ResolvedFaults
+    let fileSystem: SimulatedFileSystem
+    let clock = ManualClock()
+    let subject: (any Subject)?
+    var model = Model()
+    var result: RunResult
+    /// An ambiguous failure happened: the subject must acknowledge nothing until reopened.
+    var mustFailStop = false
+    var stopped = false
+
+    init(run: SimulationRun) {
+        self.run = run
+        faults = ResolvedFaults(run.scenario.faults, seed: run.seed)
+        fileSystem = SimulatedFileSystem(
+            seed: SeededRandom.derive(seed: run.seed, label: "filesystem"), faults: .none, recordTrace: run.recordTrace)
+        fileSystem.suppressedDecisions = run.suppressedDecisions
+        result = RunResult(seed: run.seed, traceHash: 0, fsCalls: 0)
+        do {
+            subject = try run.scenario.subject.kind.makeSubject(
+                options: run.scenario.subject.options, fileSystem: fileSystem, clock: clock,
+                random: SeededRandom(seed: run.seed).stream("subject"))
+        } catch {
+            subject = nil
+            result.violation = Violation(.liveness, "cannot build the subject: \(error)")
+        }
+    }
+
+    mutating func perform() {
+        defer { finish() }
+        guard let subject else { return }
+        // The first open is of an empty directory on a faithful disk.
+        let start = fileSystem.callCount
+        do {
+            let info = try subject.open()
+            note(recovery: info)
+            event(-1, .recovery, "open", "ok", from: start)
+        } catch {
+            fail(Violation(.liveness, "opening an empty store failed: \(error)"))
+            return
+        }
+        fileSystem.faults = faults.fileSystemFaults
+        for (index, step) in run.plan.steps.enumerated() {
+            if result.violation != nil || stopped { return }
+            switch step {
+            case .operation(let operation, let killAfterCalls, let crash):
+                perform(operation, at: index, killAfterCalls: killAfterCalls, crash: crash ?? CrashSpec(powerLoss: true))
+            case .crash(let spec):
+                crashAndRecover(spec, at: index, during: "between operations")
+            }
+        }
+        if result.violation == nil && !stopped { checkLiveness(at: run.plan.steps.count) }
+    }
+
+    // MARK: Operations
+
+    private mutating func perform(_ operation: Operation, at index: Int, killAfterCalls: Int?, crash: CrashSpec) {
+        guard let subject else { return }
+        result.operations[operation.kind.rawValue, default: 0] += 1
+        if case .reopen = operation {
+            reopen(at: index)
+            return
+        }
+        if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
+        if let killAfterCalls { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + killAfterCalls) }
+        let start = fileSystem.callCount
+        let response = subject.perform(operation)
+        fileSystem.killPoint = nil
+        let kind: RunEvent.Kind = operation.kind == .sync ? .sync : operation.kind == .checkpoint ? .checkpoint : .operation
+
+        if fileSystem.isHalted {
+            event(index, kind, operation.label, "in flight", from: start)
+            model.uncertain(stepIndex: index, operation: operation)
+            crashAndRecover(crash, at: index, during: "during \(operation.kind.rawValue)")
+            return
+        }
+
+        switch response {
+        case .acknowledged(let durable):
+            event(index, kind, operation.label, "acknowledged", from: start)
+            if mustFailStop {
+                fail(Violation(.failStop, "\(operation.label) was acknowledged after an earlier I/O failure, before any reopen", stepIndex: index))
+                return
+            }
+            model.acknowledged(stepIndex: index, operation: operation, durable: durable)
+        case .done:
+            event(index, kind, operation.label, "ok", from: start)
+            if operation.kind == .sync || operation.kind == .checkpoint {
+                if mustFailStop {
+                    fail(Violation(.failStop, "\(operation.label) succeeded after an earlier I/O failure, before any reopen", stepIndex: index))
+                    return
+                }
+                model.synced()
+            }
+        case .value(let value):
+            event(index, kind, operation.label, value == nil ? "absent" : "found", from: start)
+            guard case .get(let id) = operation, !mustFailStop else { return }
+            let expected = model.current[id]
+            if value != expected {
+                let problem = Model.difference(expected: expected.map { [id: $0] } ?? [:], actual: value.map { [id: $0] } ?? [:])
+                fail(Violation(
+                    faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel,
+                    "get \(id) returned a different answer than the model: \(problem.joined(separator: "; "))", stepIndex: index))
+            }
+        case .searchResults(let ids):
+            event(index, kind, operation.label, "\(ids.count) results", from: start)
+            guard case .search(let query, let k, let metric) = operation, !mustFailStop else { return }
+            if let problem = model.checkSearch(query: query, k: k, metric: metric, answer: ids) {
+                fail(Violation(faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel, problem, stepIndex: index))
+            }
+        case .rejected(let message):
+            event(index, kind, operation.label, "rejected", from: start)
+            if operation.kind.isMutation { model.rejected(stepIndex: index, operation: operation) }
+            _ = message
+        case .ambiguous:
+            event(index, kind, operation.label, "ambiguous", from: start)
+            model.uncertain(stepIndex: index, operation: operation)
+            mustFailStop = true
+        case .failStopped:
+            event(index, kind, operation.label, "refused (fail-stopped)", from: start)
+            // The subject stopped on its own (a failed background sync, say); nothing applied.
+            mustFailStop = true
+        case .corruptionDetected(let message):
+            event(index, kind, operation.label, "corruption detected", from: start)
+            if faults.injectsCorruption || faults.readError > 0 {
+                stop("\(operation.label) detected corruption: \(message)")
+            } else {
+                fail(Violation(.liveness, "\(operation.label) reported corruption though none was injected: \(message)", stepIndex: index))
+            }
+        }
+    }
+
+    private mutating func reopen(at index: Int) {
+        guard let subject else { return }
+        let start = fileSystem.callCount
+        subject.close()
+        mustFailStop = false
+        guard let info = openAfterCrash(at: index, powerLoss: false, recoveryKill: nil) else { return }
+        note(recovery: info)
+        event(index, .recovery, "reopen", info.paths.joined(separator: ", "), from: start)
+        checkRecoveredState(at: index, afterRecoveryCrash: false)
+    }
+
+    // MARK: Crashes and recovery
+
+    private mutating func crashAndRecover(_ spec: CrashSpec, at index: Int, during place: String) {
+        guard let subject else { return }
+        subject.abandon()
+        let start = fileSystem.callCount
+        let report = fileSystem.crash(spec.powerLoss ? .powerLoss : .processKill)
+        result.crashes += 1
+        result.crashPoints[place, default: 0] += 1
+        result.faults[spec.powerLoss ? "power loss" : "process kill", default: 0] += 1
+        event(index, .crash, spec.powerLoss ? "power loss" : "process kill", place, from: start)
+        result.crashReports.append((result.events.count - 1, report))
+        mustFailStop = false
+        let crashesBefore = result.crashes
+        guard let info = openAfterCrash(at: index, powerLoss: spec.powerLoss, recoveryKill: spec.recoveryKillAfterCalls) else { return }
+        note(recovery: info)
+        event(index, .recovery, "recover", info.paths.joined(separator: ", "), from: start)
+        checkRecoveredState(at: index, afterRecoveryCrash: result.crashes > crashesBefore)
+    }
+
+    /// Opens after a crash or close. A kill point during recovery crashes again and recovers
+    /// once more (invariant 6). I/O errors injected into recovery are retried a few times, as an
+    /// operator would; corruption errors end the run when corruption was injected.
+    private mutating func openAfterCrash(at index: Int, powerLoss: Bool, recoveryKill: Int?) -> RecoveryInfo? {
+        guard let subject else { return nil }
+        if let recoveryKill { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + recoveryKill) }
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                let info = try subject.open()
+                fileSystem.killPoint = nil
+                // A subject that swallowed the kill and reported success is still a dead process.
+                if fileSystem.isHalted { throw SubjectError(.crashed, "the process died during recovery") }
+                return info
+            } catch {
+                fileSystem.killPoint = nil
+                if fileSystem.isHalted || error.kind == .crashed {
+                    subject.abandon()
+                    let start = fileSystem.callCount
+                    let report = fileSystem.crash(powerLoss ? .powerLoss : .processKill)
+                    result.crashes += 1
+                    result.crashPoints["during recovery", default: 0] += 1
+                    event(index, .crash, powerLoss ? "power loss" : "process kill", "during recovery", from: start)
+                    result.crashReports.append((result.events.count - 1, report))
+                    if attempts < 6 { continue }
+                }
+                switch error.kind {
+                case .corruption where faults.injectsCorruption:
+                    stop("recovery detected corruption: \(error.message)")
+                    return nil
+                case .io where attempts < 6:
+                    continue
+                case .io where faults.injectsIOErrors:
+                    stop("recovery kept failing on injected I/O errors: \(error.message)")
+                    return nil
+                default:
+                    fail(Violation(.liveness, "recovery failed: \(error)", stepIndex: index))
+                    return nil
+                }
+            }
+        }
+    }
+
+    private mutating func checkRecoveredState(at index: Int, afterRecoveryCrash: Bool) {
+        guard let subject else { return }
+        let start = fileSystem.callCount
+        let state: [String: RecordValue]
+        do {
+            state = try subject.readAll()
+        } catch {
+            if (error.kind == .corruption && faults.injectsCorruption) || (error.kind == .io && faults.injectsIOErrors) {
+                stop("reading back after recovery: \(error.message)")
+            } else {
+                fail(Violation(.liveness, "reading back after recovery failed: \(error)", stepIndex: index))
+            }
+            return
+        }
+        if var violation = model.check(
+            recovered: state, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
+            corruptionInjected: faults.injectsCorruption, stepIndex: index)
+        {
+            if afterRecoveryCrash {
+                violation = Violation(
+                    .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
+                    stepIndex: violation.stepIndex)
+            }
+            event(index, .check, "check state", "violation", from: start)
+            fail(violation)
+        } else {
+            event(index, .check, "check state", "ok (\(state.count) records)", from: start)
+        }
+    }
+
+    /// Invariant 7: on a healthy disk the recovered subject accepts a write and a checkpoint and
+    /// is tidy afterwards.
+    private mutating func checkLiveness(at index: Int) {
+        guard let subject else { return }
+        fileSystem.faults = .none
+        let start = fileSystem.callCount
+        let probe = RecordValue(id: "liveness-probe", content: "after recovery", embedding: Array(repeating: 0.5, count: max(1, run.scenario.workload.embeddingDimensions)), metadata: [:])
+        let write = subject.perform(.put(record: probe))
+        guard case .acknowledged = write else {
+            fail(Violation(.liveness, "after recovery on a healthy disk a put was not acknowledged: \(write)", stepIndex: index))
+            return
+        }
+        let checkpoint = subject.perform(.checkpoint)
+        guard case .done = checkpoint else {
+            fail(Violation(.liveness, "after recovery on a healthy disk a checkpoint failed: \(checkpoint)", stepIndex: index))
+            return
+        }
+        let problems = subject.hygieneProblems()
+        event(index, .check, "liveness", problems.isEmpty ? "ok" : "untidy", from: start)
+        if !problems.isEmpty {
+            fail(Violation(.liveness, "after a checkpoint: \(problems.joined(separator: "; "))", stepIndex: index))
+        }
+        subject.close()
+    }
+
+    // MARK: Bookkeeping
+
+    private mutating func note(recovery info: RecoveryInfo) {
+        result.recoveries += 1
+        for path in info.paths { result.recoveryPaths[path, default: 0] += 1 }
+    }
+
+    private mutating func event(_ step: Int, _ kind: RunEvent.Kind, _ label: String, _ outcome: String, from start: Int) {
+        result.events.append(RunEvent(stepIndex: step, kind: kind, label: label, outcome: outcome, fsCallStart: start, fsCallEnd: fileSystem.callCount))
+    }
+
+    private mutating func fail(_ violation: Violation) {
+        if result.violation == nil { result.violation = violation }
+    }
+
+    private mutating func stop(_ reason: String) {
+        stopped = true
+        result.stoppedEarly = reason
+    }
+
+    private mutating func finish() {
+        result.traceHash = fileSystem.traceHash
+        result.fsCalls = fileSystem.callCount
+        result.decisions = fileSystem.decisions
+        for decision in result.decisions where !decision.suppressed {
+            result.faults[decision.kind.rawValue, default: 0] += 1
+        }
+        if run.recordTrace { result.trace = fileSystem.trace }
+    }
+}
+
+extension ResolvedFaults {
+    /// The simulator's configuration for these drawn values.
+    public var fileSystemFaults: FaultConfiguration {
+        FaultConfiguration(
+            writeSurvivalProbability: 1 - dropUnsynced,
+            keepAllProbability: keepAll,
+            directoryOperationSurvivalProbability: 1 - dropDirectoryOperation,
+            reorder: reorder == .subset ? .subset : .orderedPrefix,
+            tornWriteProbability: tornWrite,
+            sectorSize: sectorSize,
+            garbageProbability: garbage,
+            unsafeAppendProbability: unsafeAppend,
+            bitRotPerCrashProbability: bitRot,
+            bitRotPerFileProbability: bitRot > 0 ? 0.5 : 0,
+            earlyWritebackProbability: earlyWriteback,
+            fsyncErrorProbability: fsyncError,
+            writeErrorProbability: writeError,
+            readErrorProbability: readError,
+            capacityBytes: capacityBytes.map { Int64($0) },
+            misdirectedWriteProbability: misdirectedWrite)
+    }
+
+    /// Whether I/O errors were injected, so a refusal on EIO/ENOSPC is the subject doing right.
+    public var injectsIOErrors: Bool {
+        fsyncError > 0 || writeError > 0 || readError > 0 || capacityBytes != nil
+    }
+}

@@ -1,0 +1,160 @@
+/// A scenario: what to test (subject and its configuration), with what (workload and fault mix,
+/// as ranges randomized per seed: swarm testing), how often (seeds), and what should happen.
+///
+/// Scenarios are YAML files (see `Scenarios/README.md` for the schema); `ScenarioParser` reads them
+/// with line and column on every error.
+public struct Scenario: Codable, Sendable, Hashable {
+    public var name: String
+    public var description: String
+    public var subject: SubjectConfiguration
+    public var workload: WorkloadConfiguration
+    public var faults: FaultRanges
+    /// Seeds a campaign runs by default (`--seeds` overrides).
+    public var seeds: Int
+    public var expect: Expectation
+    /// With `expect: violation`: the invariants allowed to break (empty: any). A violation of any
+    /// other invariant means the expectation is not met.
+    public var expectInvariants: [Invariant]
+
+    public init(
+        name: String, description: String = "", subject: SubjectConfiguration,
+        workload: WorkloadConfiguration = WorkloadConfiguration(), faults: FaultRanges = FaultRanges(),
+        seeds: Int = 100, expect: Expectation = .pass, expectInvariants: [Invariant] = []
+    ) {
+        self.name = name
+        self.description = description
+        self.subject = subject
+        self.workload = workload
+        self.faults = faults
+        self.seeds = seeds
+        self.expect = expect
+        self.expectInvariants = expectInvariants
+    }
+
+    public enum Expectation: String, Codable, Sendable, Hashable, CaseIterable {
+        /// Every run satisfies every invariant.
+        case pass
+        /// At least one run breaks an invariant (from `expectInvariants` when given), and none
+        /// breaks another: for configurations known to be unsafe, and canaries.
+        case violation
+    }
+}
+
+/// Which subject, and its options (validated by the subject kind; see `SubjectKind`).
+public struct SubjectConfiguration: Codable, Sendable, Hashable {
+    public var kind: SubjectKind
+    public var options: [String: String]
+    public init(kind: SubjectKind, options: [String: String] = [:]) {
+        self.kind = kind
+        self.options = options
+    }
+}
+
+/// An inclusive integer range; a single value is `n...n`.
+public struct IntRange: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var lower: Int
+    public var upper: Int
+    public init(_ lower: Int, _ upper: Int) {
+        self.lower = lower
+        self.upper = upper
+    }
+    public init(_ value: Int) { self.init(value, value) }
+    public var description: String { lower == upper ? "\(lower)" : "\(lower)..\(upper)" }
+}
+
+/// An inclusive range of doubles, drawn uniformly per seed; a single value is `x...x`.
+public struct DoubleRange: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var lower: Double
+    public var upper: Double
+    public init(_ lower: Double, _ upper: Double) {
+        self.lower = lower
+        self.upper = upper
+    }
+    public init(_ value: Double) { self.init(value, value) }
+    public static let zero = DoubleRange(0)
+    public var isZero: Bool { lower == 0 && upper == 0 }
+    public var description: String { lower == upper ? "\(lower)" : "\(lower)..\(upper)" }
+}
+
+/// The workload mix. Every choice is drawn from the run's seed.
+public struct WorkloadConfiguration: Codable, Sendable, Hashable {
+    /// Operations between two crashes.
+    public var operationsPerCycle = IntRange(20, 60)
+    /// Crash/recover cycles per run.
+    public var cycles = IntRange(1, 3)
+    /// Distinct record ids the workload draws from.
+    public var keys = 24
+    public var distribution = KeyDistribution.zipfian
+    public var contentBytes = IntRange(4, 120)
+    public var embeddingDimensions = 4
+    public var batchSize = IntRange(2, 5)
+    /// Relative weights of operation kinds.
+    public var mix: [OperationKind: Double] = WorkloadConfiguration.defaultMix
+
+    public init() {}
+
+    public static let defaultMix: [OperationKind: Double] = [
+        .put: 40, .delete: 8, .batch: 8, .transaction: 6, .get: 14, .search: 5, .sync: 8,
+        .checkpoint: 3, .maintenance: 2, .advanceClock: 3, .reopen: 2,
+    ]
+
+    public enum KeyDistribution: String, Codable, Sendable, Hashable, CaseIterable {
+        case uniform, zipfian
+    }
+}
+
+/// The fault mix of a scenario, each a range drawn per seed (swarm testing: every seed runs a
+/// different mix, so rare combinations get their turn). Probabilities are per decision: per
+/// pending write at a crash, per write call, per sync call... as the field says.
+public struct FaultRanges: Codable, Sendable, Hashable {
+    // Crashes
+    /// Chance a crash is a power loss (otherwise a process kill, which keeps the page cache).
+    public var powerLoss = DoubleRange(1)
+    /// Chance a cycle's crash strikes inside an operation (a kill point) rather than between two.
+    public var killInOperation = DoubleRange(0.5)
+    /// Chance a crash also strikes during the recovery that follows it.
+    public var killDuringRecovery = DoubleRange(0)
+    // What a power loss does to pending (unsynced) writes
+    /// Per pending write: lost.
+    public var dropUnsynced = DoubleRange(0.5)
+    /// Per pending multi-sector write: persists sector by sector.
+    public var tornWrite = DoubleRange(0)
+    /// Per torn sector: holds random bytes (no powersafe overwrite).
+    public var garbage = DoubleRange(0)
+    /// Per pending append: the size grew but the data did not (zeros or garbage surface).
+    public var unsafeAppend = DoubleRange(0)
+    /// Per crash: everything pending survives (FoundationDB keeps all in about 10% of kills).
+    public var keepAll = DoubleRange(0.1)
+    /// Per pending directory operation: lost.
+    public var dropDirectoryOperation = DoubleRange(0.5)
+    /// Pending writes survive as an arbitrary subset (`subset`) or only as a prefix per file.
+    public var reorder = ReorderMode.subset
+    public var sectorSize = 512
+    // Faults while running
+    /// Per write call: becomes durable at once, before any sync.
+    public var earlyWriteback = DoubleRange(0)
+    /// Per sync call: fails with EIO, pages marked clean (Linux).
+    public var fsyncError = DoubleRange(0)
+    /// Per write call: fails with EIO.
+    public var writeError = DoubleRange(0)
+    /// Per read call: fails with EIO.
+    public var readError = DoubleRange(0)
+    /// Per write call: lands at another offset of the same file.
+    public var misdirectedWrite = DoubleRange(0)
+    /// Per crash: bits flip in durable bytes at rest.
+    public var bitRot = DoubleRange(0)
+    /// Bytes of space; writes beyond fail with ENOSPC. nil: unlimited.
+    public var capacityBytes: IntRange? = nil
+
+    public init() {}
+
+    public enum ReorderMode: String, Codable, Sendable, Hashable, CaseIterable {
+        case subset, orderedPrefix
+    }
+
+    /// Faults that damage data at rest; after them the subject may refuse to open with a
+    /// corruption error and that counts as detection, not as a failure.
+    public var injectsCorruption: Bool {
+        !bitRot.isZero || !misdirectedWrite.isZero
+    }
+}

@@ -1,0 +1,76 @@
+import TidemarkIO
+
+/// Anything the simulator can open on a `FileSystem`, drive with operations, crash, reopen and
+/// read back. The Tidemark store (each sync mode, with or without tiers, and its canaries) and
+/// SQLite through the VFS are subjects.
+///
+/// A subject is built for one run by its `SubjectKind` with the run's file system, clock and
+/// random source; it holds at most one open instance of the thing under test at a time.
+public protocol Subject: AnyObject {
+    /// Opens (recovering after a crash). Throws `SubjectError` when it refuses.
+    func open() throws(SubjectError) -> RecoveryInfo
+    /// Performs one operation on the open instance.
+    func perform(_ operation: Operation) -> Response
+    /// Every record, read back through the subject's own read path.
+    func readAll() throws(SubjectError) -> [String: RecordValue]
+    /// Forgets the open instance without closing it: the process died.
+    func abandon()
+    /// Closes cleanly (for `reopen`). Close is not sync.
+    func close()
+    /// After a successful recovery and one checkpoint: leftovers that should not be there
+    /// (temp files, a log that did not shrink...). Empty when clean.
+    func hygieneProblems() -> [String]
+    /// Whether an acknowledgement of a mutation promises durability (immediate/group modes),
+    /// or only a later sync does (async mode).
+    var acknowledgementsAreDurable: Bool { get }
+}
+
+/// What recovery reported. `paths` are short labels counted in reports ("clean open", "torn
+/// tail truncated", "checkpoint fallback"...).
+public struct RecoveryInfo: Sendable, Hashable {
+    public var paths: [String]
+    public var detail: String
+    public init(paths: [String], detail: String = "") {
+        self.paths = paths
+        self.detail = detail
+    }
+}
+
+/// How an operation ended, as the checker classifies it.
+public enum Response: Sendable, Hashable {
+    /// A mutation applied; `durable` when the subject promises it survives a crash now.
+    case acknowledged(durable: Bool)
+    /// A sync, checkpoint, maintenance or clock step that succeeded.
+    case done
+    case value(RecordValue?)
+    case searchResults([String])
+    /// A clean error: nothing was applied, nothing ever will be.
+    case rejected(String)
+    /// An I/O error: it may or may not have applied; the subject must now fail stop.
+    case ambiguous(String)
+    /// Refused because of an earlier failure (fail-stop).
+    case failStopped(String)
+    /// The subject detected damaged data.
+    case corruptionDetected(String)
+}
+
+/// Why a subject would not open or read.
+public struct SubjectError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        /// Detected damage: checksum, magic, bounds. Fine after injected corruption.
+        case corruption
+        /// An I/O error from the file system.
+        case io
+        /// The file system halted at a kill point: the process is gone.
+        case crashed
+        /// Anything else: a bug or an unexpected refusal.
+        case other
+    }
+    public var kind: Kind
+    public var message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { "\(kind.rawValue): \(message)" }
+}

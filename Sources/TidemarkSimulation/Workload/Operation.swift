@@ -1,0 +1,145 @@
+/// A record as the model and every subject see it. Metadata is a flat string map (a JSON object
+/// of strings): enough to exercise filters without making equality fuzzy.
+public struct RecordValue: Codable, Sendable, Hashable {
+    public var id: String
+    public var content: String
+    public var embedding: [Float]
+    public var metadata: [String: String]
+    public init(id: String, content: String, embedding: [Float], metadata: [String: String]) {
+        self.id = id
+        self.content = content
+        self.embedding = embedding
+        self.metadata = metadata
+    }
+}
+
+/// One change inside a batch or transaction.
+public enum Mutation: Codable, Sendable, Hashable {
+    case put(record: RecordValue)
+    case delete(id: String)
+
+    public var id: String {
+        switch self {
+        case .put(let record): record.id
+        case .delete(let id): id
+        }
+    }
+}
+
+public enum SearchMetric: String, Codable, Sendable, Hashable, CaseIterable {
+    case cosine, dot, euclidean
+}
+
+/// One operation of a workload. Plain data: a failure file stores the exact list, and the
+/// shrinker removes entries from it.
+public enum Operation: Codable, Sendable, Hashable {
+    case put(record: RecordValue)
+    case delete(id: String)
+    /// Atomic: all or nothing.
+    case batch(mutations: [Mutation])
+    /// Atomic; with `rollback` the body throws after its mutations and nothing may be applied.
+    case transaction(mutations: [Mutation], rollback: Bool)
+    case get(id: String)
+    case search(embedding: [Float], k: Int, metric: SearchMetric)
+    case sync
+    case checkpoint
+    /// The subject's background work, run now (migration, expiry, async flush...).
+    case maintenance
+    case advanceClock(seconds: Int)
+    /// Clean close and open again, with no crash. Close is not sync.
+    case reopen
+
+    public var kind: OperationKind {
+        switch self {
+        case .put: .put
+        case .delete: .delete
+        case .batch: .batch
+        case .transaction: .transaction
+        case .get: .get
+        case .search: .search
+        case .sync: .sync
+        case .checkpoint: .checkpoint
+        case .maintenance: .maintenance
+        case .advanceClock: .advanceClock
+        case .reopen: .reopen
+        }
+    }
+
+    /// The changes this operation makes to the model if it is applied.
+    public var mutations: [Mutation] {
+        switch self {
+        case .put(let record): [.put(record: record)]
+        case .delete(let id): [.delete(id: id)]
+        case .batch(let mutations): mutations
+        case .transaction(let mutations, let rollback): rollback ? [] : mutations
+        default: []
+        }
+    }
+
+    public var label: String {
+        switch self {
+        case .put(let record): "put \(record.id)"
+        case .delete(let id): "delete \(id)"
+        case .batch(let mutations): "batch ×\(mutations.count)"
+        case .transaction(let mutations, let rollback): rollback ? "txn ×\(mutations.count) rollback" : "txn ×\(mutations.count)"
+        case .get(let id): "get \(id)"
+        case .search(_, let k, let metric): "search k=\(k) \(metric.rawValue)"
+        case .sync: "sync"
+        case .checkpoint: "checkpoint"
+        case .maintenance: "maintenance"
+        case .advanceClock(let seconds): "clock +\(seconds)s"
+        case .reopen: "reopen"
+        }
+    }
+}
+
+public enum OperationKind: String, Codable, Sendable, Hashable, CaseIterable, CodingKeyRepresentable {
+    case put, delete, batch, transaction, get, search, sync, checkpoint, maintenance, advanceClock, reopen
+
+    /// Whether the operation can change the stored state.
+    public var isMutation: Bool {
+        switch self {
+        case .put, .delete, .batch, .transaction: true
+        default: false
+        }
+    }
+}
+
+/// How a crash strikes, as a plan states it (the simulator's `CrashKind` is the same two cases).
+public struct CrashSpec: Codable, Sendable, Hashable {
+    public var powerLoss: Bool
+    /// Also crash during the recovery that follows, after this many file-system calls into it.
+    public var recoveryKillAfterCalls: Int?
+    public init(powerLoss: Bool, recoveryKillAfterCalls: Int? = nil) {
+        self.powerLoss = powerLoss
+        self.recoveryKillAfterCalls = recoveryKillAfterCalls
+    }
+}
+
+/// One step of a run's plan.
+public enum Step: Codable, Sendable, Hashable {
+    /// Perform an operation; with `killAfterCalls`, crash when it has made that many file-system
+    /// calls (if it makes fewer, nothing happens).
+    case operation(Operation, killAfterCalls: Int?, crash: CrashSpec?)
+    /// Crash between operations, then recover.
+    case crash(CrashSpec)
+
+    public var isCrash: Bool {
+        if case .crash = self { return true }
+        return false
+    }
+}
+
+/// Everything a run does, fixed before it starts: the seed decides the plan, the plan and the
+/// seed decide the run. Stored in failure files; shrunk by removing steps.
+public struct Plan: Codable, Sendable, Hashable {
+    public var steps: [Step]
+    public init(steps: [Step]) { self.steps = steps }
+
+    public var operationCount: Int {
+        steps.reduce(0) { count, step in
+            if case .operation = step { return count + 1 }
+            return count
+        }
+    }
+}
