@@ -1,0 +1,220 @@
+/// Which faults a `SimulatedFileSystem` injects, and how often.
+///
+/// `.none` is a faithful disk: every call behaves as POSIX promises, and at a power loss every
+/// pending (unsynced) write and directory operation is lost, which a real disk is allowed to do.
+/// Every probability defaults to 0; a scenario raises the ones it wants. Decoding accepts any
+/// subset of the keys (missing ones keep their default), so scenario files stay short.
+public struct FaultConfiguration: Codable, Sendable, Hashable {
+    /// How the pending writes of one file survive a power loss.
+    public enum ReorderMode: String, Codable, Sendable, Hashable, CaseIterable {
+        /// Any subset survives: the disk reordered them freely.
+        case subset
+        /// Only a prefix survives (in write order); the first write that does not survive whole
+        /// may be torn, everything after it is lost.
+        case orderedPrefix
+    }
+
+    /// Reads of `length` bytes at `offset` of any file whose path contains `pathContains` fail
+    /// with `.io` (a latent sector error: the data is unreadable, not wrong).
+    public struct LatentSectorError: Codable, Sendable, Hashable {
+        public var pathContains: String
+        public var offset: Int64
+        public var length: Int64
+        public init(pathContains: String, offset: Int64, length: Int64) {
+            self.pathContains = pathContains
+            self.offset = offset
+            self.length = length
+        }
+    }
+
+    // MARK: Power loss
+
+    /// Per pending write (or truncate) at a power loss: the chance it reaches the disk whole.
+    public var writeSurvivalProbability: Double
+    /// Per power loss: the chance every pending write and directory operation survives
+    /// (FoundationDB's simulator keeps everything in about 10% of its crashes).
+    public var keepAllProbability: Double
+    /// Per pending directory operation (create, rename, remove) at a power loss: the chance it
+    /// survives. A rename is one operation, so it is never half done.
+    public var directoryOperationSurvivalProbability: Double
+    /// Whether surviving writes form an arbitrary subset or an ordered prefix, per file.
+    public var reorder: ReorderMode
+    /// Per pending write spanning two or more sectors that does not survive whole: the chance it
+    /// is torn (some sectors land, others do not) rather than lost entirely.
+    public var tornWriteProbability: Double
+    /// The unit a torn write persists in: 512 or 4096 bytes.
+    public var sectorSize: Int
+    /// Per sector a torn write did not land: the chance the sector holds random bytes instead of
+    /// its old contents (a disk without powersafe overwrite).
+    public var garbageProbability: Double
+    /// Per appending write that does not survive whole: the chance the file's size grew anyway
+    /// (metadata before data), so the lost part reads as zeros, or garbage when
+    /// `garbageProbability` also fires.
+    public var unsafeAppendProbability: Double
+    /// Per power loss: the chance bit rot strikes at all.
+    public var bitRotPerCrashProbability: Double
+    /// Per durable non-empty file, when bit rot strikes: the chance one bit of it flips.
+    public var bitRotPerFileProbability: Double
+
+    // MARK: While running
+
+    /// Per write: the chance the OS writes it (and the file's earlier pending writes) back to
+    /// disk at once, before any sync.
+    public var earlyWritebackProbability: Double
+    /// Per `sync`/`syncData`/`syncDirectory`: the chance it fails with `.io`. A failed file sync
+    /// marks the pending writes clean (readable, never durable); the next sync of that file
+    /// succeeds, as on Linux.
+    public var fsyncErrorProbability: Double
+    /// Per write: the chance it fails with `.io` after writing a random prefix (maybe nothing).
+    public var writeErrorProbability: Double
+    /// Per read: the chance it fails with `.io`.
+    public var readErrorProbability: Double
+    /// Fixed unreadable ranges.
+    public var latentSectorErrors: [LatentSectorError]
+    /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
+    /// prefix that fits. `nil` means unlimited. Truncate does not check it (sparse files).
+    public var capacityBytes: Int64?
+    /// Per write: the chance the disk stores it at another sector-aligned offset of the same
+    /// file. Reads keep seeing the intended data until a crash (the page cache has it right).
+    public var misdirectedWriteProbability: Double
+
+    public init(
+        writeSurvivalProbability: Double = 0,
+        keepAllProbability: Double = 0,
+        directoryOperationSurvivalProbability: Double = 0,
+        reorder: ReorderMode = .subset,
+        tornWriteProbability: Double = 0,
+        sectorSize: Int = 512,
+        garbageProbability: Double = 0,
+        unsafeAppendProbability: Double = 0,
+        bitRotPerCrashProbability: Double = 0,
+        bitRotPerFileProbability: Double = 0,
+        earlyWritebackProbability: Double = 0,
+        fsyncErrorProbability: Double = 0,
+        writeErrorProbability: Double = 0,
+        readErrorProbability: Double = 0,
+        latentSectorErrors: [LatentSectorError] = [],
+        capacityBytes: Int64? = nil,
+        misdirectedWriteProbability: Double = 0
+    ) {
+        self.writeSurvivalProbability = writeSurvivalProbability
+        self.keepAllProbability = keepAllProbability
+        self.directoryOperationSurvivalProbability = directoryOperationSurvivalProbability
+        self.reorder = reorder
+        self.tornWriteProbability = tornWriteProbability
+        self.sectorSize = sectorSize
+        self.garbageProbability = garbageProbability
+        self.unsafeAppendProbability = unsafeAppendProbability
+        self.bitRotPerCrashProbability = bitRotPerCrashProbability
+        self.bitRotPerFileProbability = bitRotPerFileProbability
+        self.earlyWritebackProbability = earlyWritebackProbability
+        self.fsyncErrorProbability = fsyncErrorProbability
+        self.writeErrorProbability = writeErrorProbability
+        self.readErrorProbability = readErrorProbability
+        self.latentSectorErrors = latentSectorErrors
+        self.capacityBytes = capacityBytes
+        self.misdirectedWriteProbability = misdirectedWriteProbability
+    }
+
+    /// A faithful disk: no faults; a power loss loses exactly what was not synced.
+    public static let none = FaultConfiguration()
+
+    /// The sector size actually used: `sectorSize` when it is a positive power of two, else 512.
+    public var effectiveSectorSize: Int {
+        sectorSize > 0 && sectorSize & (sectorSize - 1) == 0 ? sectorSize : 512
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case writeSurvivalProbability, keepAllProbability, directoryOperationSurvivalProbability
+        case reorder, tornWriteProbability, sectorSize, garbageProbability, unsafeAppendProbability
+        case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
+        case fsyncErrorProbability, writeErrorProbability, readErrorProbability
+        case latentSectorErrors, capacityBytes, misdirectedWriteProbability
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func probability(_ key: CodingKeys) throws -> Double {
+            guard let value = try c.decodeIfPresent(Double.self, forKey: key) else { return 0 }
+            guard (0...1).contains(value) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c, debugDescription: "\(key.stringValue) must be within 0...1, got \(value)")
+            }
+            return value
+        }
+        writeSurvivalProbability = try probability(.writeSurvivalProbability)
+        keepAllProbability = try probability(.keepAllProbability)
+        directoryOperationSurvivalProbability = try probability(.directoryOperationSurvivalProbability)
+        reorder = try c.decodeIfPresent(ReorderMode.self, forKey: .reorder) ?? .subset
+        tornWriteProbability = try probability(.tornWriteProbability)
+        sectorSize = try c.decodeIfPresent(Int.self, forKey: .sectorSize) ?? 512
+        guard sectorSize > 0, sectorSize & (sectorSize - 1) == 0 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .sectorSize, in: c, debugDescription: "sectorSize must be a positive power of two, got \(sectorSize)")
+        }
+        garbageProbability = try probability(.garbageProbability)
+        unsafeAppendProbability = try probability(.unsafeAppendProbability)
+        bitRotPerCrashProbability = try probability(.bitRotPerCrashProbability)
+        bitRotPerFileProbability = try probability(.bitRotPerFileProbability)
+        earlyWritebackProbability = try probability(.earlyWritebackProbability)
+        fsyncErrorProbability = try probability(.fsyncErrorProbability)
+        writeErrorProbability = try probability(.writeErrorProbability)
+        readErrorProbability = try probability(.readErrorProbability)
+        latentSectorErrors = try c.decodeIfPresent([LatentSectorError].self, forKey: .latentSectorErrors) ?? []
+        capacityBytes = try c.decodeIfPresent(Int64.self, forKey: .capacityBytes)
+        misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
+    }
+}
+
+/// How the simulated machine goes down.
+public enum CrashKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The power fails: only durable bytes and entries remain, subject to the fault model.
+    case powerLoss
+    /// The process dies: the OS keeps every volatile byte and entry; only handles are lost.
+    case processKill
+}
+
+/// The kinds of file-system call, as counted, traced and matched by kill points.
+public enum FileOperation: String, Codable, Sendable, Hashable, CaseIterable {
+    case open, read, write, size, truncate, sync, syncData, close
+    case createDirectory, listDirectory, remove, rename, syncDirectory, status
+}
+
+/// Where the simulated machine dies.
+///
+/// A call is *eligible* when its index is at least `afterCalls` (if set), its kind is
+/// `operation` (if set) and one of its paths contains `pathContains` (if set). The
+/// `occurrence`-th eligible call fires: it is **not** performed, it throws `.io` ("simulated
+/// crash ...") and the file system halts until `crash(_:)`. So `KillPoint(afterCalls: 5)`
+/// performs calls 0...4 and kills call 5 (the sixth). A kill point fires once, then disarms.
+public struct KillPoint: Codable, Sendable, Hashable {
+    public var afterCalls: Int?
+    public var operation: FileOperation?
+    public var pathContains: String?
+    public var occurrence: Int
+
+    public init(afterCalls: Int? = nil, operation: FileOperation? = nil, pathContains: String? = nil, occurrence: Int = 1) {
+        self.afterCalls = afterCalls
+        self.operation = operation
+        self.pathContains = pathContains
+        self.occurrence = occurrence
+    }
+
+    private enum CodingKeys: String, CodingKey { case afterCalls, operation, pathContains, occurrence }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        afterCalls = try c.decodeIfPresent(Int.self, forKey: .afterCalls)
+        operation = try c.decodeIfPresent(FileOperation.self, forKey: .operation)
+        pathContains = try c.decodeIfPresent(String.self, forKey: .pathContains)
+        occurrence = try c.decodeIfPresent(Int.self, forKey: .occurrence) ?? 1
+    }
+
+    /// Whether a call with these properties is eligible (see the type's documentation).
+    func isEligible(callIndex: Int, operation: FileOperation, paths: [String]) -> Bool {
+        if let afterCalls, callIndex < afterCalls { return false }
+        if let wanted = self.operation, wanted != operation { return false }
+        if let pattern = pathContains, !paths.contains(where: { $0.contains(pattern) }) { return false }
+        return true
+    }
+}

@@ -1,0 +1,141 @@
+/// A pending (not yet durable) change to one file: a write or a truncate.
+struct PendingChange {
+    /// The path of the handle that issued it (for reports).
+    var path: String
+    var callIndex: Int
+    /// Intended write offset, or the new size of a truncate.
+    var offset: Int64
+    /// The bytes written (shared with the caller's array: no copy); empty for a truncate.
+    var bytes: [UInt8]
+    var isTruncate: Bool
+    /// Where the disk will actually put the bytes (differs from `offset` for a misdirected write).
+    var landingOffset: Int64
+
+    var end: Int64 { offset + Int64(bytes.count) }
+    var landingEnd: Int64 { landingOffset + Int64(bytes.count) }
+    var isMisdirected: Bool { landingOffset != offset }
+
+    /// Applies the change to a durable image exactly as issued (no tearing): the bytes go to the
+    /// landing offset, the size grows to the intended end (metadata is right even when the data
+    /// was misdirected).
+    func apply(to image: inout [UInt8]) {
+        if isTruncate {
+            image.resize(to: Int(offset))
+            return
+        }
+        image.write(bytes, at: Int(landingOffset))
+        if image.count < Int(end) { image.resize(to: Int(end)) }
+    }
+}
+
+/// A regular file's inode: what reads see (`volatile`, the page cache), what is on disk
+/// (`durable`), and the ordered changes in between.
+final class SimulatedInode {
+    let id: Int
+    var volatile: [UInt8] = []
+    var durable: [UInt8] = []
+    var pending: [PendingChange] = []
+    /// Changes a failed fsync marked clean: readable until the crash, never durable.
+    var lostToFsyncError: [PendingChange] = []
+    /// Whether a name refers to it in the volatile namespace.
+    var linked = true
+    var openHandles = 0
+    /// After a failed fsync the next one succeeds (the error was reported once, as on Linux).
+    var lastSyncFailed = false
+
+    init(id: Int) { self.id = id }
+
+    /// Makes pending changes `0..<count` durable, in order.
+    func flushPending(count: Int) {
+        for change in pending[0..<count] { change.apply(to: &durable) }
+        pending.removeFirst(count)
+    }
+}
+
+/// A directory: its volatile entries (what lookups see) and durable entries (what survives a
+/// power loss once pending entry operations are settled).
+final class SimulatedDirectory {
+    let id: Int
+    var entries: [String: SimulatedNode] = [:]
+    var durableEntries: [String: SimulatedNode] = [:]
+
+    init(id: Int) { self.id = id }
+
+    /// Entry names sorted bytewise, as `PosixFileSystem.listDirectory` sorts them.
+    var sortedNames: [String] { entries.keys.sorted(by: bytewiseLess) }
+    var sortedDurableNames: [String] { durableEntries.keys.sorted(by: bytewiseLess) }
+}
+
+func bytewiseLess(_ a: String, _ b: String) -> Bool {
+    a.utf8.lexicographicallyPrecedes(b.utf8)
+}
+
+/// What a name refers to.
+enum SimulatedNode {
+    case file(SimulatedInode)
+    case directory(SimulatedDirectory)
+
+    func isSame(as other: SimulatedNode?) -> Bool {
+        switch (self, other) {
+        case (.file(let a), .file(let b)?): return a === b
+        case (.directory(let a), .directory(let b)?): return a === b
+        default: return false
+        }
+    }
+}
+
+/// A directory entry change not yet made durable by `syncDirectory`.
+///
+/// Directories are referenced by identity, not path, so the operation still means the same
+/// thing after an ancestor is renamed. A rename is one operation in both directories: syncing
+/// either one commits it whole (a journaling file system commits both halves in one
+/// transaction), so it is never half done.
+struct PendingDirectoryOperation {
+    var kind: CrashReport.DirectoryOperationKind
+    var directory: SimulatedDirectory
+    var name: String
+    /// Rename target directory and name.
+    var destinationDirectory: SimulatedDirectory?
+    var destinationName: String?
+    var node: SimulatedNode
+    var path: String
+    var destinationPath: String?
+    var callIndex: Int
+
+    func touches(_ candidate: SimulatedDirectory) -> Bool {
+        directory === candidate || destinationDirectory === candidate
+    }
+
+    /// Applies the operation to the durable entries.
+    func applyDurably() {
+        switch kind {
+        case .createFile, .createDirectory:
+            directory.durableEntries[name] = node
+        case .remove:
+            if node.isSame(as: directory.durableEntries[name]) { directory.durableEntries[name] = nil }
+        case .rename:
+            if node.isSame(as: directory.durableEntries[name]) { directory.durableEntries[name] = nil }
+            if let destinationDirectory, let destinationName {
+                destinationDirectory.durableEntries[destinationName] = node
+            }
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Sets the count, cutting or zero-extending, in place.
+    mutating func resize(to newCount: Int) {
+        if newCount < count {
+            removeSubrange(newCount...)
+        } else if newCount > count {
+            append(contentsOf: repeatElement(0, count: newCount - count))
+        }
+    }
+
+    /// Overwrites at `offset`, zero-filling any gap and extending as needed, in place.
+    mutating func write<C: Collection<UInt8>>(_ bytes: C, at offset: Int) {
+        let end = offset + bytes.count
+        if count < end { resize(to: end) }
+        replaceSubrange(offset..<end, with: bytes)
+    }
+}
