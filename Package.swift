@@ -4,11 +4,13 @@ import PackageDescription
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
 //   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C
+//   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TidemarkIO", targets: ["TidemarkIO"]),
+        .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -21,6 +23,9 @@ let package = Package(
             name: "TidemarkIOTests",
             dependencies: ["TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        // MARK: Reports
+        .target(name: "TidemarkReports"),
+        .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
     ],
     swiftLanguageModes: [.v6]
 )
