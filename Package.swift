@@ -4,15 +4,20 @@ import PackageDescription
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
 //   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C
-//   TidemarkSimulation SimulatedFileSystem (fault model, crash states, trace)
+//   TidemarkSimulation SimulatedFileSystem (fault model, crash states, trace) and the verifier:
+//                      scenarios, workloads, model, invariants, runs, campaigns, shrinking
+//   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TidemarkIO", targets: ["TidemarkIO"]),
+        .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
+        .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: I/O foundation
@@ -22,8 +27,11 @@ let package = Package(
             name: "TidemarkIOTests",
             dependencies: ["TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        // MARK: Simulation (SimulatedFileSystem; the verifier joins this module later)
-        .target(name: "TidemarkSimulation", dependencies: ["TidemarkIO"]),
+        // MARK: Simulation and verifier
+        .target(
+            name: "TidemarkSimulation",
+            dependencies: ["TidemarkIO", "TidemarkReports", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(
             name: "TidemarkSimulationTests",
             dependencies: [
@@ -31,6 +39,9 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // MARK: Reports
+        .target(name: "TidemarkReports"),
+        .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
     ],
     swiftLanguageModes: [.v6]
 )
