@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TidemarkIO", targets: ["TidemarkIO"]),
+        .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
         .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
     ],
@@ -27,10 +28,12 @@ let package = Package(
             name: "TidemarkIOTests",
             dependencies: ["TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        // MARK: Store
+        .target(name: "Tidemark", dependencies: ["TidemarkIO"]),
         // MARK: Simulation and verifier
         .target(
             name: "TidemarkSimulation",
-            dependencies: ["TidemarkIO", "TidemarkReports", .product(name: "Yams", package: "Yams")]
+            dependencies: ["TidemarkIO", "Tidemark", "TidemarkReports", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "TidemarkSimulationTests",

@@ -35,7 +35,7 @@ public struct Model: Sendable {
     public var pendingCount: Int { history.count }
 
     /// An operation was acknowledged; `durable` when the subject promises it survives a crash.
-    public mutating func acknowledged(stepIndex: Int, operation: Operation, durable: Bool) {
+    public mutating func acknowledged(stepIndex: Int, operation: WorkloadOperation, durable: Bool) {
         history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .acknowledged))
         acknowledgedCount = history.count
         if durable { syncedCount = history.count }
@@ -43,12 +43,12 @@ public struct Model: Sendable {
     }
 
     /// A clean error: the operation must never be visible.
-    public mutating func rejected(stepIndex: Int, operation: Operation) {
+    public mutating func rejected(stepIndex: Int, operation: WorkloadOperation) {
         rejected.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .uncertain))
     }
 
     /// An ambiguous error or a crash during the operation: it may or may not have applied.
-    public mutating func uncertain(stepIndex: Int, operation: Operation) {
+    public mutating func uncertain(stepIndex: Int, operation: WorkloadOperation) {
         guard !operation.mutations.isEmpty || operation.kind.isMutation else { return }
         history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .uncertain))
     }
@@ -194,7 +194,7 @@ public struct Model: Sendable {
     /// similarity, with the same similarities as the model's top k (ties may pick any id).
     public func checkSearch(query: [Float], k: Int, metric: SearchMetric, answer: [String]) -> String? {
         let tolerance = 1e-4
-        let ranked = current.values.map { similarity(query, $0.embedding, metric: metric) }.sorted(by: >)
+        let ranked = current.values.map { Model.similarity(query, $0.embedding, metric: metric) }.sorted(by: >)
         let expected = Array(ranked.prefix(k))
         guard answer.count == expected.count else {
             return "search returned \(answer.count) ids, expected \(expected.count)"

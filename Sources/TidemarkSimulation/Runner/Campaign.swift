@@ -24,7 +24,7 @@ public struct Campaign {
     /// Runs `scenario` (read from `file`) and returns its aggregate. `progress` sees every
     /// finished run, from worker threads, in completion order.
     public func run(
-        _ scenario: Scenario, file: String, progress: @Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void = { _, _, _ in }
+        _ scenario: Scenario, file: String, progress: @escaping @Sendable (_ done: Int, _ total: Int, _ failed: Int) -> Void = { _, _, _ in }
     ) throws -> ScenarioOutcome {
         let total = max(0, options.seeds ?? scenario.seeds)
         let seeds = (0..<total).map { options.startSeed &+ UInt64($0) }

@@ -9,6 +9,11 @@ public struct SimulationRun {
     public var plan: Plan
     public var suppressedDecisions: Set<Int>
     public var recordTrace: Bool
+    /// Builds the subject instead of `scenario.subject.kind` (tests use it to run subjects that
+    /// break invariants on purpose).
+    public var subjectFactory: SubjectFactory?
+
+    public typealias SubjectFactory = @Sendable (any FileSystem, any Clock, any RandomSource) throws -> any Subject
 
     /// A run as the seed decides it.
     public init(scenario: Scenario, seed: UInt64, recordTrace: Bool = false) {
@@ -26,6 +31,7 @@ public struct SimulationRun {
         self.plan = plan
         self.suppressedDecisions = suppressedDecisions
         self.recordTrace = recordTrace
+        self.subjectFactory = nil
     }
 
     public func execute() -> RunResult {
@@ -89,10 +95,14 @@ private struct Execution {
             seed: SeededRandom.derive(seed: run.seed, label: "filesystem"), faults: .none, recordTrace: run.recordTrace)
         fileSystem.suppressedDecisions = run.suppressedDecisions
         result = RunResult(seed: run.seed, traceHash: 0, fsCalls: 0)
+        let random = SeededRandom(seed: run.seed).stream("subject")
         do {
-            subject = try run.scenario.subject.kind.makeSubject(
-                options: run.scenario.subject.options, fileSystem: fileSystem, clock: clock,
-                random: SeededRandom(seed: run.seed).stream("subject"))
+            if let factory = run.subjectFactory {
+                subject = try factory(fileSystem, clock, random)
+            } else {
+                subject = try run.scenario.subject.kind.makeSubject(
+                    options: run.scenario.subject.options, fileSystem: fileSystem, clock: clock, random: random)
+            }
         } catch {
             subject = nil
             result.violation = Violation(.liveness, "cannot build the subject: \(error)")
@@ -127,7 +137,7 @@ private struct Execution {
 
     // MARK: Operations
 
-    private mutating func perform(_ operation: Operation, at index: Int, killAfterCalls: Int?, crash: CrashSpec) {
+    private mutating func perform(_ operation: WorkloadOperation, at index: Int, killAfterCalls: Int?, crash: CrashSpec) {
         guard let subject else { return }
         result.operations[operation.kind.rawValue, default: 0] += 1
         if case .reopen = operation {
@@ -243,7 +253,7 @@ private struct Execution {
         var attempts = 0
         while true {
             attempts += 1
-            do {
+            do throws(SubjectError) {
                 let info = try subject.open()
                 fileSystem.killPoint = nil
                 // A subject that swallowed the kill and reported success is still a dead process.
@@ -282,7 +292,7 @@ private struct Execution {
         guard let subject else { return }
         let start = fileSystem.callCount
         let state: [String: RecordValue]
-        do {
+        do throws(SubjectError) {
             state = try subject.readAll()
         } catch {
             if (error.kind == .corruption && faults.injectsCorruption) || (error.kind == .io && faults.injectsIOErrors) {

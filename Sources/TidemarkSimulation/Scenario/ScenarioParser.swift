@@ -46,7 +46,6 @@ public struct ScenarioError: Error, Sendable, CustomStringConvertible {
     }
 
     init(file: String, yamlError: YamlError) {
-        self.file = file
         switch yamlError {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             self.init(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")

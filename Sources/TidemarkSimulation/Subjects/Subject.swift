@@ -10,7 +10,7 @@ public protocol Subject: AnyObject {
     /// Opens (recovering after a crash). Throws `SubjectError` when it refuses.
     func open() throws(SubjectError) -> RecoveryInfo
     /// Performs one operation on the open instance.
-    func perform(_ operation: Operation) -> Response
+    func perform(_ operation: WorkloadOperation) -> Response
     /// Every record, read back through the subject's own read path.
     func readAll() throws(SubjectError) -> [String: RecordValue]
     /// Forgets the open instance without closing it: the process died.

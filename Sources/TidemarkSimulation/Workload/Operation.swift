@@ -32,7 +32,7 @@ public enum SearchMetric: String, Codable, Sendable, Hashable, CaseIterable {
 
 /// One operation of a workload. Plain data: a failure file stores the exact list, and the
 /// shrinker removes entries from it.
-public enum Operation: Codable, Sendable, Hashable {
+public enum WorkloadOperation: Codable, Sendable, Hashable {
     case put(record: RecordValue)
     case delete(id: String)
     /// Atomic: all or nothing.
@@ -120,7 +120,7 @@ public struct CrashSpec: Codable, Sendable, Hashable {
 public enum Step: Codable, Sendable, Hashable {
     /// Perform an operation; with `killAfterCalls`, crash when it has made that many file-system
     /// calls (if it makes fewer, nothing happens).
-    case operation(Operation, killAfterCalls: Int?, crash: CrashSpec?)
+    case operation(WorkloadOperation, killAfterCalls: Int?, crash: CrashSpec?)
     /// Crash between operations, then recover.
     case crash(CrashSpec)
 

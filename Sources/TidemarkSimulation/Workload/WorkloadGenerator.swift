@@ -47,7 +47,7 @@ public struct WorkloadGenerator {
         return Plan(steps: steps)
     }
 
-    private func nextOperation() -> Operation {
+    private func nextOperation() -> WorkloadOperation {
         let kinds = OperationKind.allCases.filter { (workload.mix[$0] ?? 0) > 0 }
         guard !kinds.isEmpty else { return .sync }
         let kind = weighted(kinds, weights: kinds.map { workload.mix[$0]! })

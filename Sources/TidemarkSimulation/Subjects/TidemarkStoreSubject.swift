@@ -1,0 +1,181 @@
+import Tidemark
+import TidemarkIO
+
+/// The Tidemark store as a subject: each sync mode, any segment size, and the canaries.
+final class TidemarkStoreSubject: Subject {
+    static let optionSpecs: [SubjectKind.OptionSpec] = [
+        .choice("sync", SyncMode.allCases.map(\.rawValue), "when a commit is acknowledged"),
+        .choice("canary", ["none"] + StoreCanary.allCases.map(\.rawValue), "a deliberately broken variant"),
+        .integer("segmentBytes", 256...(1 << 30), "log segment size before rotation"),
+        .integer("checkpointsKept", 1...5, "checkpoints the manifest keeps"),
+        .integer("autoCheckpointBytes", 1024...(1 << 30), "log bytes after which maintenance checkpoints"),
+    ]
+
+    let fileSystem: any FileSystem
+    let clock: any Clock
+    let random: any RandomSource
+    let options: StoreOptions
+    let directory = "/store"
+    private var store: Store?
+
+    init(options values: [String: String], fileSystem: any FileSystem, clock: any Clock, random: any RandomSource) throws {
+        self.fileSystem = fileSystem
+        self.clock = clock
+        self.random = random
+        var options = StoreOptions(syncMode: SyncMode(rawValue: values["sync"] ?? "group") ?? .group)
+        if let canary = values["canary"], canary != "none" { options.canary = StoreCanary(rawValue: canary) }
+        if let bytes = values["segmentBytes"].flatMap(Int64.init) { options.segmentSizeLimit = bytes }
+        if let kept = values["checkpointsKept"].flatMap(Int.init) { options.checkpointsKept = kept }
+        if let bytes = values["autoCheckpointBytes"].flatMap(Int64.init) { options.autoCheckpointLogBytes = bytes }
+        self.options = options
+    }
+
+    var acknowledgementsAreDurable: Bool { options.syncMode != .async }
+
+    func open() throws(SubjectError) -> RecoveryInfo {
+        do {
+            let store = try Store.open(at: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            self.store = store
+            return Self.describe(store.recovery)
+        } catch {
+            throw classify(error)
+        }
+    }
+
+    static func describe(_ report: RecoveryReport) -> RecoveryInfo {
+        var paths: [String] = []
+        if !report.skippedCheckpoints.isEmpty { paths.append("checkpoint fallback") }
+        if report.checkpointFile != nil { paths.append("checkpoint loaded") }
+        if report.framesReplayed > 0 { paths.append("log replayed") }
+        if !report.truncations.isEmpty { paths.append("torn tail truncated") }
+        if !report.lost.isEmpty { paths.append("salvaged with loss") }
+        if !report.removedFiles.isEmpty { paths.append("leftovers removed") }
+        if paths.isEmpty { paths.append("clean open") }
+        let detail = "checkpoint \(report.checkpointLSN.map(String.init) ?? "none"), \(report.framesReplayed) frames replayed, \(report.bytesTruncated) bytes truncated"
+        return RecoveryInfo(paths: paths, detail: detail)
+    }
+
+    func perform(_ operation: WorkloadOperation) -> Response {
+        guard let store else { return .failStopped("the store is not open") }
+        let acknowledged = Response.acknowledged(durable: acknowledgementsAreDurable)
+        do {
+            switch operation {
+            case .put(let record):
+                try store.put(Self.record(record))
+                return acknowledged
+            case .delete(let id):
+                _ = try store.delete(id)
+                return acknowledged
+            case .batch(let mutations):
+                try store.batch { batch in
+                    for mutation in mutations {
+                        switch mutation {
+                        case .put(let record): try batch.put(Self.record(record))
+                        case .delete(let id): try batch.delete(id)
+                        }
+                    }
+                }
+                return acknowledged
+            case .transaction(let mutations, let rollback):
+                do {
+                    try store.transaction { transaction in
+                        for mutation in mutations {
+                            switch mutation {
+                            case .put(let record): try transaction.put(Self.record(record))
+                            case .delete(let id): try transaction.delete(id)
+                            }
+                        }
+                        if rollback { throw RollbackRequested() }
+                    }
+                } catch is RollbackRequested {}
+                return acknowledged
+            case .get(let id):
+                return .value(try store.get(id).map(Self.recordValue))
+            case .search(let embedding, let k, let metric):
+                let results = try store.search(embedding: embedding, k: k, metric: Tidemark.SearchMetric(rawValue: metric.rawValue)!)
+                return .searchResults(results.map(\.record.id))
+            case .sync:
+                try store.sync()
+                return .done
+            case .checkpoint:
+                try store.checkpoint()
+                return .done
+            case .maintenance:
+                try store.runMaintenance()
+                return .done
+            case .advanceClock, .reopen:
+                return .done
+            }
+        } catch let error as StoreError {
+            if error.code == .corruption { return .corruptionDetected(error.description) }
+            if error.code == .failStopped || error.code == .closed { return .failStopped(error.description) }
+            return error.outcome == .ambiguous ? .ambiguous(error.description) : .rejected(error.description)
+        } catch {
+            return .ambiguous("\(error)")
+        }
+    }
+
+    func readAll() throws(SubjectError) -> [String: RecordValue] {
+        guard let store else { throw SubjectError(.other, "the store is not open") }
+        do {
+            var state: [String: RecordValue] = [:]
+            for record in try store.allRecords() { state[record.id] = Self.recordValue(record) }
+            return state
+        } catch {
+            throw classify(error)
+        }
+    }
+
+    func abandon() { store = nil }
+
+    func close() {
+        try? store?.close()
+        store = nil
+    }
+
+    /// Temp files left behind, and a log that did not shrink to one segment after as many
+    /// checkpoints as are kept.
+    func hygieneProblems() -> [String] {
+        guard let store else { return ["the store is not open"] }
+        var problems: [String] = []
+        do {
+            for _ in 1..<max(1, options.checkpointsKept) { try store.checkpoint() }
+            let stats = try store.stats()
+            if stats.segmentCount > 1 {
+                problems.append("\(stats.segmentCount) log segments remain after \(options.checkpointsKept) checkpoints with no writes between")
+            }
+        } catch {
+            problems.append("checkpoint failed: \(error)")
+        }
+        let names = (try? fileSystem.listDirectory(directory)) ?? []
+        for name in names where name.hasSuffix(".tmp") { problems.append("temp file \(name) left behind") }
+        return problems
+    }
+
+    private func classify(_ error: any Error) -> SubjectError {
+        if let fileSystem = fileSystem as? SimulatedFileSystem, fileSystem.isHalted {
+            return SubjectError(.crashed, "\(error)")
+        }
+        guard let error = error as? StoreError else { return SubjectError(.other, "\(error)") }
+        switch error.code {
+        case .corruption: return SubjectError(.corruption, error.description)
+        case .io, .noSpace, .failStopped: return SubjectError(.io, error.description)
+        default: return SubjectError(.other, error.description)
+        }
+    }
+
+    static func record(_ value: RecordValue) -> Record {
+        Record(id: value.id, content: value.content, embedding: value.embedding, metadata: value.metadata.mapValues { .string($0) })
+    }
+
+    static func recordValue(_ record: Record) -> RecordValue {
+        RecordValue(
+            id: record.id, content: record.content, embedding: record.embedding,
+            metadata: record.metadata.mapValues { value in
+                if case .string(let text) = value { return text }
+                return value.jsonText
+            })
+    }
+}
+
+private struct RollbackRequested: Error {}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+@testable import TidemarkSimulation
+
+struct ScenarioParserTests {
+    @Test func minimalScenarioGetsDefaults() throws {
+        let scenario = try ScenarioParser.parse("name: tiny\nsubject:\n  kind: tidemark\n", file: "tiny.yaml")
+        #expect(scenario.name == "tiny")
+        #expect(scenario.subject.kind == .tidemark)
+        #expect(scenario.expect == .pass)
+        #expect(scenario.workload == WorkloadConfiguration())
+    }
+
+    @Test func rangesInEveryForm() throws {
+        let yaml = """
+            name: ranges
+            subject: {kind: tidemark, sync: async}
+            workload:
+              operationsPerCycle: 5..9
+              cycles: [2, 3]
+              contentBytes: 7
+              mix: {put: 3, get: 1}
+            faults:
+              dropUnsynced: 0.25
+              tornWrite: 0..0.5
+              fsyncError: [0.1, 0.2]
+              capacityBytes: 1000..2000
+              reorder: orderedPrefix
+            expect: violation
+            expectInvariants: [durability]
+            """
+        let scenario = try ScenarioParser.parse(yaml, file: "ranges.yaml")
+        #expect(scenario.workload.operationsPerCycle == IntRange(5, 9))
+        #expect(scenario.workload.cycles == IntRange(2, 3))
+        #expect(scenario.workload.contentBytes == IntRange(7))
+        #expect(scenario.workload.mix == [.put: 3, .get: 1])
+        #expect(scenario.faults.dropUnsynced == DoubleRange(0.25))
+        #expect(scenario.faults.tornWrite == DoubleRange(0, 0.5))
+        #expect(scenario.faults.fsyncError == DoubleRange(0.1, 0.2))
+        #expect(scenario.faults.capacityBytes == IntRange(1000, 2000))
+        #expect(scenario.faults.reorder == .orderedPrefix)
+        #expect(scenario.subject.options == ["sync": "async"])
+        #expect(scenario.expectInvariants == [.durability])
+    }
+
+    @Test func unknownKeyNamesLineColumnAndSuggestion() {
+        let yaml = "name: x\nsubject:\n  kind: tidemark\nfaults:\n  tornWrites: 0.5\n"
+        #expect {
+            try ScenarioParser.parse(yaml, file: "bad.yaml")
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("bad.yaml:5:3:") && text.contains("tornWrites") && text.contains("did you mean \"tornWrite\"")
+        }
+    }
+
+    @Test func badValuesAreErrorsWithLocation() {
+        let cases: [(String, String)] = [
+            ("name: x\nsubject: {kind: tidemark}\nfaults:\n  dropUnsynced: 1.5\n", "bad.yaml:4:17:"),
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  cycles: 3..1\n", "bad.yaml:4:11:"),
+            ("name: x\nsubject: {kind: tidemark, sync: sometimes}\n", "bad.yaml:2:33:"),
+            ("name: x\nsubject: {kind: postgres}\n", "bad.yaml:2:17:"),
+            ("name: x\nsubject: {kind: tidemark}\nexpect: maybe\n", "bad.yaml:3:9:"),
+            ("name: x\nsubject: {kind: tidemark}\nfaults:\n  sectorSize: 1000\n", "bad.yaml:4:15:"),
+            ("name: x\nsubject: {kind: tidemark}\nseeds: 0\n", "bad.yaml:3:8:"),
+            ("name: a b\nsubject: {kind: tidemark}\n", "bad.yaml:1:7:"),
+            ("subject: {kind: tidemark}\n", "bad.yaml:1:1:"),
+            ("name: [unclosed\n", "bad.yaml:"),
+        ]
+        for (yaml, location) in cases {
+            #expect {
+                try ScenarioParser.parse(yaml, file: "bad.yaml")
+            } throws: { error in
+                "\(error)".hasPrefix(location)
+            }
+        }
+    }
+
+    @Test func everyShippedScenarioParses() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scenarios").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 14)
+        for file in files {
+            let scenario = try ScenarioParser.load(file: directory.appendingPathComponent(file).path)
+            #expect(scenario.name + ".yaml" == file)
+            if file.hasPrefix("canary-") {
+                #expect(scenario.expect == .violation)
+                #expect(scenario.subject.options["canary"] != nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import TidemarkIO
+@testable import TidemarkSimulation
+
+/// A deliberately tiny subject for testing the checker: the whole state is one JSON file,
+/// replaced atomically on every mutation. Each `Bug` breaks exactly one invariant, so a test can
+/// show the verifier catches it, and the bug-free toy shows the checker raises no false alarms.
+final class ToySubject: Subject {
+    struct Bugs: OptionSet, Sendable {
+        let rawValue: Int
+        /// Overwrite the state file in place, with no sync (breaks durability).
+        static let ackWithoutSync = Bugs(rawValue: 1 << 0)
+        /// After an I/O error, keep acknowledging (breaks fail-stop).
+        static let keepGoingAfterFailure = Bugs(rawValue: 1 << 1)
+        /// `get` answers from the state before the last mutation (breaks reads-match-model).
+        static let staleReads = Bugs(rawValue: 1 << 2)
+        /// Keep a mutation in memory after ENOSPC rejected it (breaks rejected-means-absent).
+        static let applyRejected = Bugs(rawValue: 1 << 3)
+        /// Recovery deletes the state file, then rewrites it (breaks idempotent recovery).
+        static let destructiveRecovery = Bugs(rawValue: 1 << 4)
+        /// Leave a temp file behind (breaks hygiene).
+        static let leaveTempFile = Bugs(rawValue: 1 << 5)
+        /// Persist a batch one mutation at a time (breaks prefix consistency / atomicity).
+        static let nonAtomicBatches = Bugs(rawValue: 1 << 6)
+        /// Acknowledge without durability, and make `sync` a no-op (breaks sync durability).
+        static let fakeSync = Bugs(rawValue: 1 << 7)
+    }
+
+    let fileSystem: any FileSystem
+    let bugs: Bugs
+    private var state: [String: RecordValue]?
+    private var previous: [String: RecordValue] = [:]
+    private var failed = false
+    private let directory = "/toy"
+    private var statePath: String { directory + "/state" }
+
+    init(fileSystem: any FileSystem, bugs: Bugs = []) {
+        self.fileSystem = fileSystem
+        self.bugs = bugs
+    }
+
+    var acknowledgementsAreDurable: Bool { !bugs.contains(.fakeSync) }
+
+    func open() throws(SubjectError) -> RecoveryInfo {
+        do {
+            if !fileSystem.exists(directory) {
+                try fileSystem.createDirectory(directory)
+                try fileSystem.syncDirectory("/")
+            }
+            var loaded: [String: RecordValue] = [:]
+            if fileSystem.exists(statePath) {
+                let bytes = try fileSystem.readFile(statePath)
+                guard let decoded = bytes.isEmpty ? [:] : try? JSONDecoder().decode([String: RecordValue].self, from: Data(bytes)) else {
+                    throw SubjectError(.corruption, "state file does not decode")
+                }
+                loaded = decoded
+                if bugs.contains(.destructiveRecovery) {
+                    try fileSystem.remove(statePath)
+                    try fileSystem.syncDirectory(directory)
+                }
+                // What was read may sit only in the page cache (a sync failed before a reopen):
+                // make the recovered state durable before serving it.
+                try persist(loaded)
+            }
+            state = loaded
+            previous = loaded
+            failed = false
+            if bugs.contains(.leaveTempFile) {
+                let junk = try fileSystem.open(directory + "/junk.tmp", options: [.write, .create])
+                try junk.close()
+            }
+            return RecoveryInfo(paths: ["clean open"])
+        } catch let error as SubjectError {
+            throw error
+        } catch {
+            throw SubjectError(error is FileSystemError && "\(error)".contains("simulated crash") ? .crashed : .io, "\(error)")
+        }
+    }
+
+    func perform(_ operation: WorkloadOperation) -> Response {
+        guard let current = state else { return .failStopped("not open") }
+        if failed && !bugs.contains(.keepGoingAfterFailure) { return .failStopped("an earlier I/O error") }
+        switch operation {
+        case .put, .delete, .batch, .transaction:
+            var next = current
+            do {
+                if bugs.contains(.nonAtomicBatches) {
+                    for mutation in operation.mutations {
+                        Model.apply([mutation], to: &next)
+                        try persist(next)
+                    }
+                } else {
+                    Model.apply(operation.mutations, to: &next)
+                    try persist(next)
+                }
+            } catch let error as FileSystemError where error.code == .noSpace {
+                if bugs.contains(.applyRejected) { state = next }
+                return .rejected("\(error)")
+            } catch {
+                failed = true
+                return .ambiguous("\(error)")
+            }
+            previous = current
+            state = next
+            return .acknowledged(durable: !bugs.contains(.fakeSync))
+        case .get(let id):
+            return .value(bugs.contains(.staleReads) ? previous[id] : current[id])
+        case .search(let query, let k, let metric):
+            let ranked = current.values.sorted {
+                (Model.similarity(query, $0.embedding, metric: metric), $1.id) > (Model.similarity(query, $1.embedding, metric: metric), $0.id)
+            }
+            return .searchResults(ranked.prefix(k).map(\.id))
+        case .sync, .checkpoint, .maintenance, .advanceClock, .reopen:
+            return .done
+        }
+    }
+
+    private func persist(_ next: [String: RecordValue]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let bytes = Array(try encoder.encode(next))
+        if bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync) {
+            let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
+            try file.write(bytes, at: 0)
+            try file.close()
+        } else {
+            try fileSystem.writeFileAtomically(statePath, bytes)
+        }
+    }
+
+    func readAll() throws(SubjectError) -> [String: RecordValue] {
+        guard let state else { throw SubjectError(.other, "not open") }
+        return state
+    }
+
+    func abandon() { state = nil }
+    func close() { state = nil }
+
+    func hygieneProblems() -> [String] {
+        let names = (try? fileSystem.listDirectory(directory)) ?? []
+        return names.filter { $0.hasSuffix(".tmp") }.map { "temp file \($0) left behind" }
+    }
+}
