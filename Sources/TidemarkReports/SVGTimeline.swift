@@ -267,11 +267,11 @@ enum SVGTimeline {
         let labelWidth = 200.0
         let laneHeight = 30.0
         let top = 22.0
-        let crashGap = 70.0
+        let crashGap = 110.0  // room for the crash line and its label
         let usable = width - 2 * margin - labelWidth - crashGap
         let cell = items.isEmpty ? 0 : min(110, max(2, usable / Double(items.count)))
         let height = top + Double(max(1, lanes.count)) * laneHeight + 14
-        let crashX = margin + labelWidth + Double(items.count) * cell + 24
+        let crashX = margin + labelWidth + Double(items.count) * cell + 16
         var out = "<svg class=\"fates\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-labelledby=\"\(id)-title\">\n"
         let survivedCount = crash.writes.filter { ReportPalette.fate($0.fate) == ReportPalette.survived }.count
         out += "<title id=\"\(id)-title\">Pending writes at the \(h(crash.kind)) crash at FS call \(crash.atFSCall): \(crash.writes.count) writes, \(survivedCount) survived; \(crash.directoryOperations.count) directory operations</title>\n"
