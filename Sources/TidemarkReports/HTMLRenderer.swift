@@ -77,7 +77,7 @@ public enum HTMLRenderer {
             out += "<td>\(h(scenario.expect))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.runs))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.passed))</td>"
-            out += "<td class=\"num\(scenario.failed > 0 ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.failed))</td>"
+            out += "<td class=\"num\(scenario.failed > 0 && scenario.expect != "violation" ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.failed))</td>"
             out += "<td>\(pill(scenario.expectationMet))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.runsPerSecond))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.fsCallsPerSecond))</td>"
@@ -144,7 +144,7 @@ public enum HTMLRenderer {
         let tiles: [(String, String, String)] = [
             ("Runs", ReportFormat.grouped(scenario.runs), ""),
             ("Passed", ReportFormat.grouped(scenario.passed), ""),
-            ("Failed", ReportFormat.grouped(scenario.failed), scenario.failed > 0 ? " bad" : ""),
+            ("Failed", ReportFormat.grouped(scenario.failed), scenario.failed > 0 && scenario.expect != "violation" ? " bad" : ""),
             ("Crashes", ReportFormat.grouped(scenario.crashes), ""),
             ("Recoveries", ReportFormat.grouped(scenario.recoveries), ""),
             ("FS calls", ReportFormat.grouped(scenario.fsCalls), ""),
@@ -326,7 +326,7 @@ public enum HTMLRenderer {
         .inline-facts dd { margin: 0; }
         .replay { margin: 0 0 12px; padding: 9px 12px; background: #0f172a; color: #e2e8f0; border-radius: 8px; overflow-x: auto; }
         .replay .prompt { color: #64748b; user-select: none; }
-        svg.timeline, svg.fates { display: block; max-width: none; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+        svg.timeline, svg.fates { display: block; width: 100%; min-width: 880px; height: auto; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
         .cell-label { font-size: 10.5px; font-weight: 600; }
         .marker-label { font-size: 10px; font-weight: 600; }
         .axis-label { font-size: 10px; fill: #6b7280; font-variant-numeric: tabular-nums; }
@@ -352,7 +352,7 @@ public enum HTMLRenderer {
           body { background: #ffffff; font-size: 11.5px; }
           .card, .failure { break-inside: avoid-page; border-color: #d1d5db; }
           .scroll, .table-wrap { overflow: visible; }
-          svg.timeline, svg.fates { width: 100%; height: auto; }
+          svg.timeline, svg.fates { min-width: 0; }
           summary { color: var(--ink); }
           .replay { background: #f3f4f6; color: #111827; border: 1px solid #d1d5db; }
         }

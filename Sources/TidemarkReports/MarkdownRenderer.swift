@@ -6,6 +6,8 @@ public enum MarkdownRenderer {
     static let fullTimelineLimit = 40
     /// Events kept on each side of a notable event in a folded timeline.
     static let contextEvents = 2
+    /// Shorter gaps are listed rather than folded: a fold line should save lines.
+    static let minimumFold = 3
 
     public static func render(_ report: CampaignReport) -> String {
         var out: [String] = []
@@ -165,6 +167,14 @@ public enum MarkdownRenderer {
             let high = min(events.count - 1, position + contextEvents)
             shown.formUnion(low...high)
         }
+        var position = 0
+        while position < events.count {
+            guard !shown.contains(position) else { position += 1; continue }
+            var gapEnd = position
+            while gapEnd < events.count, !shown.contains(gapEnd) { gapEnd += 1 }
+            if gapEnd - position < minimumFold { shown.formUnion(position..<gapEnd) }
+            position = gapEnd
+        }
         return shown
     }
 
@@ -209,11 +219,12 @@ public enum MarkdownRenderer {
     }
 
     /// Text safe inside a paragraph or table cell: Markdown and HTML punctuation
-    /// backslash-escaped, newlines folded.
+    /// backslash-escaped (not `_`, which is harmless inside names like `journal_mode`),
+    /// newlines folded.
     static func inline(_ text: String) -> String {
         var out = ""
         for character in oneLine(text) {
-            if "\\`*_[]<>|~".contains(character) { out.append("\\") }
+            if "\\`*[]<>|~".contains(character) { out.append("\\") }
             out.append(character)
         }
         return out

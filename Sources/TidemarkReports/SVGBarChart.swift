@@ -28,7 +28,7 @@ enum SVGBarChart {
         for (row, bar) in bars.enumerated() {
             let y = Double(row) * rowHeight + 2
             let barWidth = max(2, barSpace * Double(bar.count) / largest)
-            let label = ReportFormat.truncated(bar.name, to: 27)
+            let label = ReportFormat.truncated(bar.name, to: Int((labelWidth - 14) / 6.8))
             out += "<g><title>\(h(bar.name)): \(ReportFormat.grouped(bar.count))</title>"
             out += "<text x=\"\(n(labelWidth - 8))\" y=\"\(n(y + barHeight - 2))\" text-anchor=\"end\" class=\"chart-label\">\(h(label))</text>"
             out += "<rect x=\"\(n(labelWidth))\" y=\"\(n(y + 1))\" width=\"\(n(barWidth))\" height=\"\(n(barHeight))\" rx=\"2\" fill=\"\(color)\"/>"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The timeline picture of one failing run, and the pending-write lanes under each crash.
 ///
 /// Events sit in a horizontal lane, one cell each, wrapping into rows so a 200+ event run
@@ -9,13 +11,16 @@ enum SVGTimeline {
     static let maxCell = 104.0
     /// Cells at least this wide carry their label as text.
     static let labelledCell = 54.0
-    static let annotationBand = 30.0
+    /// One line of annotations (crashes, the verdict's event) above the lane...
+    static let annotationBand = 18.0
     static let boxHeight = 30.0
     static let axisBand = 16.0
+    /// ...and one below the event numbers for annotations that would overlap above.
+    static let lowerAnnotationBand = 16.0
     static let rowGap = 10.0
     static let characterWidth = 6.2
 
-    static var rowHeight: Double { annotationBand + boxHeight + axisBand + rowGap }
+    static var rowHeight: Double { annotationBand + boxHeight + axisBand + lowerAnnotationBand + rowGap }
 
     struct Layout {
         var cell: Double
@@ -117,21 +122,23 @@ enum SVGTimeline {
                 out += "<rect x=\"\(n(x + inset))\" y=\"\(n(top))\" width=\"\(n(width - 2 * inset))\" height=\"4\" fill=\"\(ReportPalette.recovery.fill)\"/>"
             }
             if width >= labelledCell {
-                out += label(event.label, x: center, y: top + boxHeight / 2 + 4, width: width - 2 * inset, ink: swatch.ink)
+                out += wrappedLabel(event.label, x: center, top: top, width: width - 2 * inset, ink: swatch.ink)
             }
         case .sync, .checkpoint:
             let color = event.kind == .sync ? ReportPalette.sync : ReportPalette.checkpoint
             let bar = max(3, min(6, width * 0.3))
+            // Wide cells keep the marker near the left so its label fits beside it.
+            let center = width >= labelledCell ? x + 10 : center
             out += "<rect x=\"\(n(center - bar / 2))\" y=\"\(n(top - 2))\" width=\"\(n(bar))\" height=\"\(n(boxHeight + 4))\" rx=\"1\" fill=\"\(color)\"/>"
             if event.kind == .checkpoint {
                 let size = min(width - 2, 10)
                 out += "<rect x=\"\(n(center - size / 2))\" y=\"\(n(top - 2))\" width=\"\(n(size))\" height=\"\(n(size))\" fill=\"\(color)\" transform=\"rotate(45 \(n(center)) \(n(top - 2 + size / 2)))\"/>"
             }
             if width >= labelledCell {
-                out += "<text x=\"\(n(center + bar / 2 + 3))\" y=\"\(n(top + boxHeight - 4))\" class=\"marker-label\" fill=\"\(color)\">\(h(ReportFormat.truncated(event.label, to: Int((width / 2 - 4) / characterWidth))))</text>"
+                out += "<text x=\"\(n(center + 8))\" y=\"\(n(top + boxHeight / 2 + 4))\" class=\"marker-label\" fill=\"\(color)\">\(h(ReportFormat.truncated(event.label, to: Int((x + width - center - 12) / 6.0))))</text>"
             }
         case .crash:
-            out += "<line x1=\"\(n(center))\" y1=\"\(n(top - annotationBand + 12))\" x2=\"\(n(center))\" y2=\"\(n(top + boxHeight + 8))\" stroke=\"\(ReportPalette.crash)\" stroke-width=\"3\"/>"
+            out += "<line x1=\"\(n(center))\" y1=\"\(n(top - 5))\" x2=\"\(n(center))\" y2=\"\(n(top + boxHeight + 5))\" stroke=\"\(ReportPalette.crash)\" stroke-width=\"3\"/>"
             let radius = min(8, width / 2 - 1)
             out += "<circle cx=\"\(n(center))\" cy=\"\(n(top + boxHeight / 2))\" r=\"\(n(radius))\" fill=\"\(ReportPalette.crash)\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>"
         case .fault:
@@ -156,6 +163,21 @@ enum SVGTimeline {
         return "<text x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"middle\" class=\"cell-label\" fill=\"\(ink)\">\(h(fitting))</text>"
     }
 
+    /// A label on one line, or on two when it does not fit one (cut at a space where
+    /// possible, the rest truncated).
+    static func wrappedLabel(_ text: String, x: Double, top: Double, width: Double, ink: String) -> String {
+        let fit = Int((width - 6) / characterWidth)
+        guard text.count > fit, fit > 3 else {
+            return label(text, x: x, y: top + boxHeight / 2 + 4, width: width, ink: ink)
+        }
+        let head = text.prefix(fit)
+        let cut = head.lastIndex(of: " ").map { text.distance(from: text.startIndex, to: $0) } ?? fit
+        let first = String(text.prefix(cut > 0 ? cut : fit))
+        let rest = String(text.dropFirst(first.count)).trimmingCharacters(in: .whitespaces)
+        return label(first, x: x, y: top + 12.5, width: width, ink: ink)
+            + label(rest, x: x, y: top + 24.5, width: width, ink: ink)
+    }
+
     /// Event numbers under the lane: every cell when cells are wide, otherwise every 5th or
     /// 10th so the numbers never overlap.
     private static func axis(_ events: [TimelineEvent], layout: Layout) -> String {
@@ -163,7 +185,7 @@ enum SVGTimeline {
         var out = ""
         for (position, event) in events.enumerated() where position % step == 0 {
             let (x, rowTop) = layout.origin(position)
-            let y = rowTop + annotationBand + boxHeight + 15
+            let y = rowTop + annotationBand + boxHeight + 14
             if step > 1 {
                 out += "<line x1=\"\(n(x + layout.cell / 2))\" y1=\"\(n(y - 11))\" x2=\"\(n(x + layout.cell / 2))\" y2=\"\(n(y - 8))\" stroke=\"#9ca3af\"/>"
             }
@@ -180,23 +202,43 @@ enum SVGTimeline {
         var bold: Bool
     }
 
-    /// Writes annotations above the lane on two lines; each goes on the first line where it
-    /// does not overlap the previous one, flipping to end at its marker near the right edge.
-    /// One that fits nowhere keeps only its marker (the tooltip still names it).
+    /// Writes annotations above the lane, or below the event numbers when the line above is
+    /// taken there, with a short leader to their event. When both lines are taken the text
+    /// joins the annotation before it above, so nothing is hidden and nothing overlaps.
+    /// Labels near the right edge end at their marker instead of starting there.
     private static func place(_ annotations: [Annotation]) -> String {
-        var out = ""
-        var lineEnds: [Double: [Double]] = [:]  // row top -> right edge used on each line
+        struct Placed { var annotation: Annotation; var text: String; var left: Double; var endAnchored: Bool; var below: Bool }
+        var placed: [Placed] = []
         for annotation in annotations.sorted(by: { ($0.rowTop, $0.x) < ($1.rowTop, $1.x) }) {
             let text = ReportFormat.truncated(annotation.text, to: 48)
             let textWidth = Double(text.count) * characterWidth + 4
             let endAnchored = annotation.x + textWidth > width - margin
             let left = endAnchored ? annotation.x - textWidth : annotation.x - 6
-            var ends = lineEnds[annotation.rowTop] ?? [-1, -1]
-            guard let line = ends.indices.first(where: { ends[$0] < left }) else { continue }
-            ends[line] = left + textWidth + 8
-            lineEnds[annotation.rowTop] = ends
-            let y = annotation.rowTop + 11 + Double(line) * 13
-            out += "<text x=\"\(n(endAnchored ? annotation.x + 6 : annotation.x - 6))\" y=\"\(n(y))\"\(endAnchored ? " text-anchor=\"end\"" : "") class=\"annotation\" fill=\"\(annotation.color)\">\(h(text))</text>\n"
+            let sameRow = placed.filter { $0.annotation.rowTop == annotation.rowTop }
+            func free(below: Bool) -> Bool {
+                sameRow.filter { $0.below == below }.allSatisfy { other in
+                    let otherRight = other.left + Double(other.text.count) * characterWidth + 12
+                    return otherRight < left || left + textWidth + 8 < other.left
+                }
+            }
+            if free(below: false) {
+                placed.append(Placed(annotation: annotation, text: text, left: left, endAnchored: endAnchored, below: false))
+            } else if free(below: true) {
+                placed.append(Placed(annotation: annotation, text: text, left: left, endAnchored: endAnchored, below: true))
+            } else if let last = placed.lastIndex(where: { $0.annotation.rowTop == annotation.rowTop && !$0.below }) {
+                placed[last].text += " · " + text
+            }
+        }
+        var out = ""
+        for item in placed {
+            let annotation = item.annotation
+            let laneTop = annotation.rowTop + annotationBand
+            let y = item.below ? laneTop + boxHeight + axisBand + 12 : annotation.rowTop + 12
+            let x = item.endAnchored ? annotation.x + 6 : annotation.x - 6
+            if item.below {
+                out += "<line x1=\"\(n(annotation.x))\" y1=\"\(n(laneTop + boxHeight + 3))\" x2=\"\(n(annotation.x))\" y2=\"\(n(y - 10))\" stroke=\"\(annotation.color)\" stroke-width=\"1.5\"/>"
+            }
+            out += "<text x=\"\(n(x))\" y=\"\(n(y))\"\(item.endAnchored ? " text-anchor=\"end\"" : "") class=\"annotation\" fill=\"\(annotation.color)\">\(h(item.text))</text>\n"
         }
         return out
     }
@@ -225,11 +267,11 @@ enum SVGTimeline {
         let labelWidth = 200.0
         let laneHeight = 30.0
         let top = 22.0
-        let crashGap = 70.0
+        let crashGap = 110.0  // room for the crash line and its label
         let usable = width - 2 * margin - labelWidth - crashGap
         let cell = items.isEmpty ? 0 : min(110, max(2, usable / Double(items.count)))
         let height = top + Double(max(1, lanes.count)) * laneHeight + 14
-        let crashX = margin + labelWidth + Double(items.count) * cell + 24
+        let crashX = margin + labelWidth + Double(items.count) * cell + 16
         var out = "<svg class=\"fates\" viewBox=\"0 0 \(n(width)) \(n(height))\" width=\"\(n(width))\" height=\"\(n(height))\" role=\"img\" aria-labelledby=\"\(id)-title\">\n"
         let survivedCount = crash.writes.filter { ReportPalette.fate($0.fate) == ReportPalette.survived }.count
         out += "<title id=\"\(id)-title\">Pending writes at the \(h(crash.kind)) crash at FS call \(crash.atFSCall): \(crash.writes.count) writes, \(survivedCount) survived; \(crash.directoryOperations.count) directory operations</title>\n"

@@ -1,0 +1,156 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+@testable import TidemarkReports
+
+struct HTMLRendererTests {
+    static func occurrences(of needle: String, in text: String) -> Int {
+        text.components(separatedBy: needle).count - 1
+    }
+
+    /// Every inline `<svg …>…</svg>` fragment of the page.
+    static func svgFragments(_ html: String, class name: String? = nil) -> [String] {
+        var fragments: [String] = []
+        var rest = html[...]
+        while let start = rest.range(of: "<svg"), let end = rest[start.lowerBound...].range(of: "</svg>") {
+            let fragment = String(rest[start.lowerBound..<end.upperBound])
+            if name == nil || fragment.hasPrefix("<svg class=\"\(name!)\"") { fragments.append(fragment) }
+            rest = rest[end.upperBound...]
+        }
+        return fragments
+    }
+
+    @Test func pageIsSelfContained() {
+        let html = HTMLRenderer.render(SampleReports.campaign())
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("http"), "no network URLs, not even an SVG xmlns")
+        #expect(!html.lowercased().contains("<script"))
+        #expect(!html.lowercased().contains("<link"))
+        #expect(!html.contains("src="))
+        #expect(!html.contains("url("))
+        #expect(!html.contains("@import"))
+        #expect(html.contains("<style>"))
+    }
+
+    @Test func oneTimelinePerFailureAndOneLaneSetPerCrash() {
+        let report = SampleReports.campaign()
+        let html = HTMLRenderer.render(report)
+        let failures = report.scenarios.flatMap(\.failures)
+        #expect(Self.svgFragments(html, class: "timeline").count == failures.count)
+        #expect(Self.svgFragments(html, class: "fates").count == failures.map(\.timeline.crashes.count).reduce(0, +))
+        for failure in failures {
+            #expect(html.contains("tidemark replay \(failure.failureFile)"))
+        }
+    }
+
+    @Test func everySVGIsWellFormedXMLWithATitle() throws {
+        var report = SampleReports.campaign()
+        report.scenarios[1].failures[0].timeline.events[1].label = "put <k1> & \"quoted\""
+        let html = HTMLRenderer.render(report)
+        let fragments = Self.svgFragments(html)
+        #expect(fragments.count > 20)
+        for fragment in fragments {
+            let parser = XMLParser(data: Data(fragment.utf8))
+            #expect(parser.parse(), "not well-formed: \(fragment.prefix(200))")
+            if !fragment.contains("aria-hidden=\"true\"") {
+                #expect(fragment.contains("role=\"img\"") && fragment.contains("<title"), "unlabelled picture: \(fragment.prefix(120))")
+            }
+        }
+    }
+
+    @Test func escapesScriptInLabelsAndMessages() {
+        var report = SampleReports.campaign()
+        report.name = "<script>alert('name')</script>"
+        report.scenarios[1].failures[0].timeline.events[1].label = "<script>alert(1)</script>"
+        report.scenarios[1].failures[0].message = "</p><script>alert(2)</script>"
+        report.scenarios[1].failures[0].timeline.crashes[0].writes[0].path = "<img onerror=x>"
+        report.scenarios[0].faults["<b>fault</b>"] = 3
+        let html = HTMLRenderer.render(report)
+        #expect(!html.lowercased().contains("<script"))
+        #expect(!html.contains("<img"))
+        #expect(!html.contains("<b>fault"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(html.contains("&lt;/p&gt;&lt;script&gt;alert(2)&lt;/script&gt;"))
+    }
+
+    @Test func legendExplainsEveryColour() {
+        let html = HTMLRenderer.render(SampleReports.campaign())
+        #expect(html.contains("id=\"legend-heading\">Legend</h2>"))
+        for swatch in ReportPalette.outcomes + ReportPalette.fates {
+            #expect(html.contains(MarkupEscaping.escape(swatch.name) + "</li>"), "legend lacks \(swatch.name)")
+            #expect(html.contains("fill=\"\(swatch.fill)\""))
+        }
+        for marker in ["sync", "checkpoint", "crash", "recovery", "injected fault", "event the verdict names"] {
+            #expect(html.contains(">\(marker)</li>"), "legend lacks \(marker)")
+        }
+    }
+
+    @Test func noFailuresSaysSoWithoutTimelinesOrLegend() {
+        var report = SampleReports.campaign()
+        report.scenarios = [SampleReports.cleanScenario()]
+        report.expectationsMet = true
+        let html = HTMLRenderer.render(report)
+        #expect(html.contains("No failures: every run satisfied its invariants."))
+        #expect(Self.svgFragments(html, class: "timeline").isEmpty)
+        #expect(!html.contains("legend-heading"))
+        #expect(html.contains("class=\"verdict pass\""))
+    }
+
+    @Test func emptyCampaignStillRenders() {
+        let report = CampaignReport(name: "empty", createdAt: "2026-11-21T00:00:00Z", build: "dev", expectationsMet: true)
+        let html = HTMLRenderer.render(report)
+        #expect(html.contains("No scenarios ran."))
+        #expect(html.hasSuffix("</html>\n"))
+    }
+
+    @Test func colouredByOutcomeAndFate() throws {
+        let html = HTMLRenderer.render(SampleReports.campaign())
+        let timeline = try #require(Self.svgFragments(html, class: "timeline").first)
+        for swatch in [ReportPalette.acknowledged, ReportPalette.rejected, ReportPalette.ambiguous, ReportPalette.inFlight, ReportPalette.violation] {
+            #expect(timeline.contains("fill=\"\(swatch.fill)\""), "timeline lacks \(swatch.name)")
+        }
+        #expect(timeline.contains("stroke-dasharray"), "in-flight boxes are dashed")
+        #expect(timeline.contains("stroke=\"\(ReportPalette.crash)\""), "crash line")
+        #expect(timeline.contains("▼ verdict: put k5"))
+        let fates = try #require(Self.svgFragments(html, class: "fates").first)
+        for swatch in ReportPalette.fates {
+            #expect(fates.contains("fill=\"\(swatch.fill)\""), "fates lack \(swatch.name)")
+        }
+        #expect(Self.occurrences(of: "stroke-width=\"2.5\"", in: fates) == 2, "two writes mattered")
+    }
+
+    @Test func longTimelinesWrapInsideTheCanvas() throws {
+        for count in [240, 1_000] {
+            var report = SampleReports.campaign()
+            report.scenarios = [SampleReports.failingScenario()]
+            report.scenarios[0].failures = [SampleReports.longFailure(events: count)]
+            let html = HTMLRenderer.render(report)
+            let timeline = try #require(Self.svgFragments(html, class: "timeline").first)
+            let layout = SVGTimeline.Layout(eventCount: count)
+            #expect(layout.rows > 1)
+            #expect(layout.cell >= SVGTimeline.minCell)
+            #expect(timeline.contains("height=\"\(n(layout.height))\""))
+            // Every x coordinate stays on the canvas.
+            let xs = timeline.components(separatedBy: " x=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }
+            #expect(xs.count > count)
+            #expect(xs.allSatisfy { $0 >= 0 && $0 <= SVGTimeline.width }, "an element leaves the canvas")
+            // The verdict's and both crashes' annotations are drawn.
+            #expect(timeline.contains("verdict: put k"))
+            #expect(timeline.contains("power loss at FS"))
+            #expect(timeline.contains("process kill at FS"))
+        }
+    }
+
+    @Test func shortTimelinesGetLabelledCells() throws {
+        let html = HTMLRenderer.render(SampleReports.campaign())
+        let timeline = try #require(Self.svgFragments(html, class: "timeline").first)
+        #expect(timeline.contains(">put k1</text>"))
+        #expect(timeline.contains(">recover:</text>"))  // wrapped onto two lines
+    }
+
+    @Test func renderingIsDeterministic() {
+        #expect(HTMLRenderer.render(SampleReports.campaign()) == HTMLRenderer.render(SampleReports.campaign()))
+    }
+}
