@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import TidemarkReports
+import TidemarkSimulation
+
+/// `tidemark replay`: re-runs a failure file bit for bit.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-run a failing seed from its failure file and compare trace hash and verdict.",
+        discussion: """
+            Exit status: 0 when the replay reproduces the recorded verdict and trace hash, 1 when it \
+            does not (a different build, or nondeterminism: both worth knowing), 2 on a bad file.
+            """)
+
+    @Argument(help: "A failure file written by `tidemark run` or `tidemark shrink`.")
+    var failureFile: String
+
+    @Flag(help: "Print the run's timeline: operations, crashes with the fate of each pending write, and every file-system call.")
+    var trace = false
+
+    @Flag(help: "Print {\"verdict\",\"invariant\",\"traceHash\"} as JSON.")
+    var json = false
+
+    func run() throws {
+        let failure: FailureFile
+        do {
+            failure = try FailureFile.load(from: failureFile)
+        } catch {
+            printError("tidemark replay: \(error)")
+            throw ExitCode(CLIExit.badInput.rawValue)
+        }
+        if failure.build != BuildInfo.identity && !json {
+            printError("note: recorded by \(failure.build), replaying with \(BuildInfo.identity)")
+        }
+        var run = failure.run
+        run.recordTrace = trace
+        let result = run.execute()
+        let hash = hex(result.traceHash)
+        let reproduced = hash == failure.traceHash && result.violation?.invariant == failure.invariant
+
+        if json {
+            print(try jsonLine(ReplayJSON(
+                verdict: result.violation == nil ? "pass" : "violation", invariant: result.violation?.invariant.rawValue,
+                message: result.violation?.message, traceHash: hash, reproduced: reproduced)))
+        } else {
+            if trace { printTimeline(result) }
+            print("scenario \(failure.scenario.name), seed \(failure.seed), \(run.plan.operationCount) operations, \(result.fsCalls) file-system calls")
+            if let violation = result.violation {
+                print("verdict: violation of invariant \(violation.invariant.number) (\(violation.invariant.rawValue)): \(violation.message)")
+            } else {
+                print("verdict: pass")
+            }
+            print("trace hash: \(hash) (recorded \(failure.traceHash)) — \(reproduced ? "reproduced" : "NOT reproduced")")
+        }
+        if !reproduced { throw ExitCode(CLIExit.problem.rawValue) }
+    }
+
+    private func printTimeline(_ result: RunResult) {
+        let timeline = ReportBuilder.timeline(result, highlight: result.violation?.stepIndex)
+        var crashes = timeline.crashes.makeIterator()
+        var nextCrash = crashes.next()
+        for event in timeline.events {
+            let marker = event.highlighted ? ">>" : "  "
+            print("\(marker) #\(event.index) [fs \(event.fsCallStart)-\(event.fsCallEnd)] \(event.kind.rawValue): \(event.label) → \(event.outcome)")
+            if let crash = nextCrash, crash.eventIndex == event.index {
+                for write in crash.writes {
+                    print("       write \(write.path) @\(write.offset) +\(write.length) (call \(write.fsCall)): \(write.fate)\(write.mattered ? "  ← mattered" : "")")
+                }
+                for operation in crash.directoryOperations {
+                    print("       \(operation.operation) \(operation.path) (call \(operation.fsCall)): \(operation.survived ? "survived" : "lost")")
+                }
+                nextCrash = crashes.next()
+            }
+        }
+        if !result.trace.isEmpty {
+            print("file-system calls:")
+            for call in result.trace {
+                var text = "  \(call.callIndex) \(call.operation.rawValue) \(call.path)"
+                if let destination = call.destination { text += " → \(destination)" }
+                if let offset = call.offset { text += " @\(offset)" }
+                if let length = call.length { text += " +\(length)" }
+                switch call.result {
+                case .ok: break
+                case .error(let code): text += "  ✗ \(code)"
+                case .killed: text += "  ✗ KILLED"
+                }
+                print(text)
+            }
+        }
+        for decision in result.decisions {
+            print("fault #\(decision.index) \(decision.kind.rawValue) at call \(decision.callIndex) \(decision.path): \(decision.outcome)\(decision.suppressed ? " (suppressed)" : "")")
+        }
+    }
+}
+
+struct ReplayJSON: Encodable {
+    var verdict: String
+    var invariant: String?
+    var message: String?
+    var traceHash: String
+    var reproduced: Bool
+}
+
+/// `tidemark shrink`: minimizes a failure.
+struct Shrink: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Shrink a failure to the smallest run that still breaks the same invariant.",
+        discussion: """
+            Delta debugging over the plan's steps, then over the fault decisions, replaying each \
+            candidate. Writes a new failure file (default: <file>-shrunk.json). Exit status 0 on \
+            success, 2 on a bad file.
+            """)
+
+    @Argument(help: "A failure file written by `tidemark run`.")
+    var failureFile: String
+
+    @Option(help: "Where to write the shrunk failure file.")
+    var out: String?
+
+    @Option(name: .customLong("max-runs"), help: "Most replays to spend.")
+    var maxRuns = 600
+
+    @Flag(help: "Print {\"before\":{\"operations\":n},\"after\":{\"operations\":m},\"file\":…} as JSON.")
+    var json = false
+
+    func run() throws {
+        let failure: FailureFile
+        do {
+            failure = try FailureFile.load(from: failureFile)
+        } catch {
+            printError("tidemark shrink: \(error)")
+            throw ExitCode(CLIExit.badInput.rawValue)
+        }
+        let destination = out ?? (failureFile.hasSuffix(".json") ? String(failureFile.dropLast(5)) : failureFile) + "-shrunk.json"
+        let shrinker = Shrinker(failure: failure, maxRuns: maxRuns)
+        let progress = ProgressLine(label: "shrink \(failure.scenario.name) seed \(failure.seed)")
+        let outcome = shrinker.shrink { runs, steps in
+            if !json { progress.update(done: runs, total: maxRuns, failed: 0) }
+            _ = steps
+        }
+        try outcome.failure.write(to: destination)
+        if json {
+            print(try jsonLine(ShrinkJSON(
+                before: .init(operations: outcome.operationsBefore, faults: outcome.faultsBefore),
+                after: .init(operations: outcome.operationsAfter, faults: outcome.faultsAfter),
+                file: destination, invariant: outcome.failure.invariant.rawValue, runs: outcome.runs)))
+        } else {
+            print("shrunk \(outcome.operationsBefore) → \(outcome.operationsAfter) operations, \(outcome.faultsBefore) → \(outcome.faultsAfter) injected faults in \(outcome.runs) replays")
+            print("still breaks \(outcome.failure.invariant.rawValue): \(outcome.failure.message)")
+            print("wrote \(destination)")
+        }
+    }
+}
+
+struct ShrinkJSON: Encodable {
+    struct Size: Encodable {
+        var operations: Int
+        var faults: Int
+    }
+    var before: Size
+    var after: Size
+    var file: String
+    var invariant: String
+    var runs: Int
+}
+
+/// `tidemark report`: re-renders a report from its report.json.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-render summary.md, index.html and junit.xml from a run directory's report.json.")
+
+    @Argument(help: "A run directory written by `tidemark run` (contains report.json).")
+    var runDirectory: String
+
+    func run() throws {
+        let report: CampaignReport
+        do {
+            report = try ReportWriter.load(from: runDirectory)
+        } catch {
+            printError("tidemark report: \(error)")
+            throw ExitCode(CLIExit.badInput.rawValue)
+        }
+        try ReportWriter.write(report, to: runDirectory)
+        print("Report: \(runDirectory)/\(ReportWriter.htmlFileName)")
+    }
+}
