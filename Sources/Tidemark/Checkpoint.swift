@@ -1,0 +1,169 @@
+import TidemarkIO
+
+/// A checkpoint file: the whole state as of one LSN.
+///
+/// header (40 bytes): magic "TMCHKPT1" | version u32 | reserved u32 | LSN u64 | record count u64
+///   | dimension u32 (0 = none yet) | CRC32C u32 of the header
+/// then per record: length u32 | CRC32C u32 | record bytes, the CRC seeded with (LSN, index) so
+///   an entry copied to another place or another checkpoint does not validate
+/// then a trailer: magic "TMCKEND1" | record count u64 | CRC32C u32 of the trailer.
+///
+/// Every entry has its own checksum so damage is reported with the offset of the entry it hit.
+enum CheckpointFile {
+    static let headerSize = 40
+    static let magic: [UInt8] = Array("TMCHKPT1".utf8)
+    static let trailerMagic: [UInt8] = Array("TMCKEND1".utf8)
+    static let version: UInt32 = 1
+
+    static func encode(_ state: StoreState, lsn: UInt64) -> [UInt8] {
+        let records = state.records.values.sorted { $0.id < $1.id }
+        var writer = ByteWriter()
+        writer.raw(magic)
+        writer.u32(version)
+        writer.u32(0)
+        writer.u64(lsn)
+        writer.u64(UInt64(records.count))
+        writer.u32(UInt32(state.dimension ?? 0))
+        writer.u32(CRC32C.checksum(writer.bytes))
+        for (index, record) in records.enumerated() {
+            var entry = ByteWriter()
+            RecordCoding.encode(record, into: &entry)
+            writer.u32(UInt32(entry.bytes.count))
+            writer.u32(entryChecksum(entry.bytes[...], lsn: lsn, index: index))
+            writer.raw(entry.bytes)
+        }
+        let trailerStart = writer.bytes.count
+        writer.raw(trailerMagic)
+        writer.u64(UInt64(records.count))
+        writer.u32(CRC32C.checksum(writer.bytes[trailerStart...]))
+        return writer.bytes
+    }
+
+    /// Decodes and checks a whole checkpoint. Errors name the file and the byte offset.
+    static func decode(_ bytes: [UInt8], path: String, expectedLSN: UInt64) throws -> StoreState {
+        func corrupt(_ message: String, _ offset: Int) -> StoreError {
+            .corruption("checkpoint: " + message, path: path, offset: Int64(offset))
+        }
+        guard bytes.count >= headerSize else { throw corrupt("file is \(bytes.count) bytes, shorter than its header", 0) }
+        guard bytes.prefix(8).elementsEqual(magic) else { throw corrupt("bad magic", 0) }
+        var header = ByteReader(bytes[8..<headerSize])
+        let version = try! header.u32()
+        _ = try! header.u32()
+        let lsn = try! header.u64()
+        let count = try! header.u64()
+        let dimension = Int(try! header.u32())
+        let stored = try! header.u32()
+        guard stored == CRC32C.checksum(bytes[0..<headerSize - 4]) else { throw corrupt("header checksum mismatch", 0) }
+        guard version == Self.version else { throw corrupt("unsupported version \(version)", 8) }
+        guard lsn == expectedLSN else { throw corrupt("holds LSN \(lsn), the manifest says \(expectedLSN)", 16) }
+        guard count <= UInt64(bytes.count / 8) else { throw corrupt("record count \(count) cannot fit in the file", 24) }
+
+        var state = StoreState()
+        state.dimension = dimension == 0 ? nil : dimension
+        var reader = ByteReader(bytes[headerSize...])
+        for index in 0..<Int(count) {
+            let entryOffset = headerSize + reader.offset
+            let length: UInt32, checksum: UInt32
+            let body: ArraySlice<UInt8>
+            do {
+                length = try reader.u32()
+                checksum = try reader.u32()
+                body = try reader.raw(Int(length))
+            } catch let error as FormatError {
+                throw corrupt("record \(index): \(error.message)", entryOffset)
+            }
+            guard checksum == entryChecksum(body, lsn: lsn, index: index) else {
+                throw corrupt("record \(index) checksum mismatch", entryOffset)
+            }
+            var entryReader = ByteReader(body)
+            do {
+                let record = try RecordCoding.decode(from: &entryReader)
+                guard entryReader.isAtEnd else { throw FormatError(message: "trailing bytes", offset: entryReader.offset) }
+                state.records[record.id] = record
+            } catch let error as FormatError {
+                throw corrupt("record \(index): \(error.message)", entryOffset + 8 + error.offset)
+            }
+        }
+        let trailerOffset = headerSize + reader.offset
+        guard reader.remaining == 20 else {
+            throw corrupt("expected a 20-byte trailer, found \(reader.remaining) bytes", trailerOffset)
+        }
+        let trailer = bytes[trailerOffset...]
+        var trailerReader = ByteReader(trailer)
+        _ = try! trailerReader.raw(8)
+        let trailerCount = try! trailerReader.u64()
+        let trailerChecksum = try! trailerReader.u32()
+        guard trailer.prefix(8).elementsEqual(trailerMagic), trailerChecksum == CRC32C.checksum(trailer.prefix(16)),
+            trailerCount == count
+        else { throw corrupt("bad trailer", trailerOffset) }
+        return state
+    }
+
+    private static func entryChecksum(_ body: ArraySlice<UInt8>, lsn: UInt64, index: Int) -> UInt32 {
+        let seed = CRC32C.checksum(lsn.littleEndianBytes + UInt64(index).littleEndianBytes)
+        return CRC32C.checksum(body, continuing: seed)
+    }
+}
+
+/// The manifest names the kept checkpoints, newest first. Replay starts after the LSN of the
+/// checkpoint recovery uses. Replaced only with `writeFileAtomically`.
+///
+/// magic "TMMANIF1" | version u32 | count u32 | per checkpoint: LSN u64 | CRC32C u32 (whole file)
+/// | then CRC32C u32 of everything before.
+struct Manifest: Hashable {
+    struct Entry: Hashable {
+        var lsn: UInt64
+        /// CRC32C of the whole checkpoint file, so a misdirected or rotted file is caught even
+        /// before it is parsed.
+        var fileChecksum: UInt32
+        var fileName: String { StoreFiles.checkpointName(lsn: lsn) }
+    }
+
+    static let magic: [UInt8] = Array("TMMANIF1".utf8)
+    static let version: UInt32 = 1
+
+    var checkpoints: [Entry] = []
+
+    func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.raw(Self.magic)
+        writer.u32(Self.version)
+        writer.u32(UInt32(checkpoints.count))
+        for entry in checkpoints {
+            writer.u64(entry.lsn)
+            writer.u32(entry.fileChecksum)
+        }
+        writer.u32(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+        func corrupt(_ message: String, _ offset: Int) -> StoreError {
+            .corruption("manifest: " + message, path: path, offset: Int64(offset))
+        }
+        guard bytes.count >= 20 else { throw corrupt("file is \(bytes.count) bytes, too short", 0) }
+        guard bytes.prefix(8).elementsEqual(magic) else { throw corrupt("bad magic", 0) }
+        var reader = ByteReader(bytes[8...])
+        let version = try! reader.u32()
+        let count = Int(try! reader.u32())
+        guard bytes.count == 16 + count * 12 + 4 else {
+            throw corrupt("\(count) entries do not match the file size \(bytes.count)", 12)
+        }
+        let stored = try! ByteReader(bytes.suffix(4)).readU32()
+        guard stored == CRC32C.checksum(bytes.dropLast(4)) else { throw corrupt("checksum mismatch", bytes.count - 4) }
+        guard version == Self.version else { throw corrupt("unsupported version \(version)", 8) }
+        var manifest = Manifest()
+        for _ in 0..<count {
+            manifest.checkpoints.append(Entry(lsn: try reader.u64(), fileChecksum: try reader.u32()))
+        }
+        return manifest
+    }
+}
+
+extension ByteReader {
+    /// Reads one u32 from a copy (for one-shot reads of a fixed field).
+    func readU32() throws -> UInt32 {
+        var copy = self
+        return try copy.u32()
+    }
+}

@@ -1,0 +1,245 @@
+import TidemarkIO
+
+/// One change inside a commit.
+enum LogOperation: Sendable, Hashable {
+    case put(Record)
+    case delete(id: String)
+
+    var id: String {
+        switch self {
+        case .put(let record): record.id
+        case .delete(let id): id
+        }
+    }
+}
+
+/// The byte layout of records and commits, shared by log frames and checkpoints.
+enum RecordCoding {
+    static func encode(_ record: Record, into writer: inout ByteWriter) {
+        writer.string(record.id)
+        writer.string(record.content)
+        writer.u32(UInt32(record.embedding.count))
+        for value in record.embedding { writer.u32(value.bitPattern) }
+        writer.string(record.metadata.jsonText)
+        if let expiresAt = record.expiresAt {
+            writer.u8(1)
+            writer.i64(expiresAt)
+        } else {
+            writer.u8(0)
+        }
+    }
+
+    static func decode(from reader: inout ByteReader) throws -> Record {
+        let id = try reader.string()
+        let content = try reader.string()
+        let dimension = Int(try reader.u32())
+        guard dimension <= reader.remaining / 4 else {
+            throw FormatError(message: "embedding dimension \(dimension) runs past the end", offset: reader.offset)
+        }
+        var embedding = [Float]()
+        embedding.reserveCapacity(dimension)
+        for _ in 0..<dimension { embedding.append(Float(bitPattern: try reader.u32())) }
+        let metadataOffset = reader.offset
+        let metadataText = try reader.string()
+        guard case .object(let metadata)? = try? JSONValue.parse(metadataText) else {
+            throw FormatError(message: "metadata is not a JSON object", offset: metadataOffset)
+        }
+        let expiresAt: Int64? = try reader.u8() == 1 ? reader.i64() : nil
+        return Record(id: id, content: content, embedding: embedding, metadata: metadata, expiresAt: expiresAt)
+    }
+
+    /// A commit: a count, then each operation tagged 1 (put) or 2 (delete).
+    static func encode(_ operations: [LogOperation]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u32(UInt32(operations.count))
+        for operation in operations {
+            switch operation {
+            case .put(let record):
+                writer.u8(1)
+                encode(record, into: &writer)
+            case .delete(let id):
+                writer.u8(2)
+                writer.string(id)
+            }
+        }
+        return writer.bytes
+    }
+
+    static func decodeOperations(_ bytes: ArraySlice<UInt8>) throws -> [LogOperation] {
+        var reader = ByteReader(bytes)
+        let count = Int(try reader.u32())
+        guard count <= reader.remaining else {
+            throw FormatError(message: "operation count \(count) exceeds the payload", offset: 0)
+        }
+        var operations: [LogOperation] = []
+        operations.reserveCapacity(count)
+        for _ in 0..<count {
+            let tagOffset = reader.offset
+            switch try reader.u8() {
+            case 1: operations.append(.put(try decode(from: &reader)))
+            case 2: operations.append(.delete(id: try reader.string()))
+            case let tag: throw FormatError(message: "unknown operation tag \(tag)", offset: tagOffset)
+            }
+        }
+        guard reader.isAtEnd else {
+            throw FormatError(message: "\(reader.remaining) unexpected bytes after the operations", offset: reader.offset)
+        }
+        return operations
+    }
+}
+
+/// A segment file starts with this 32-byte header:
+/// magic "TMSEGMNT" | version u16 | reserved u16 | segment id u64 | first LSN u64 | CRC32C u32.
+///
+/// The segment id is random per segment incarnation and is mixed into every frame's checksum,
+/// so a frame left over from another segment (or an older file at the same name) never
+/// validates here.
+struct SegmentHeader: Hashable {
+    static let size = 32
+    static let magic: [UInt8] = Array("TMSEGMNT".utf8)
+    static let version: UInt16 = 1
+
+    var segmentID: UInt64
+    var firstLSN: UInt64
+
+    func encode() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.raw(Self.magic)
+        writer.u16(Self.version)
+        writer.u16(0)
+        writer.u64(segmentID)
+        writer.u64(firstLSN)
+        writer.u32(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: ArraySlice<UInt8>) throws -> SegmentHeader {
+        guard bytes.count >= size else {
+            throw FormatError(message: "segment header needs \(size) bytes, file has \(bytes.count)", offset: 0)
+        }
+        let header = bytes.prefix(size)
+        guard header.prefix(8).elementsEqual(magic) else { throw FormatError(message: "bad segment magic", offset: 0) }
+        var reader = ByteReader(header.dropFirst(8))
+        let version = try reader.u16()
+        _ = try reader.u16()
+        let segmentID = try reader.u64()
+        let firstLSN = try reader.u64()
+        let stored = try reader.u32()
+        guard stored == CRC32C.checksum(header.prefix(size - 4)) else {
+            throw FormatError(message: "segment header checksum mismatch", offset: 0)
+        }
+        guard version == Self.version else { throw FormatError(message: "unsupported segment version \(version)", offset: 8) }
+        return SegmentHeader(segmentID: segmentID, firstLSN: firstLSN)
+    }
+}
+
+/// A log frame: a 32-byte header then the payload.
+///
+/// magic u32 "TMFR" | version u8 | type u8 | reserved u16 | LSN u64 | payload length u32 |
+/// synced-through u64 | CRC32C u32 over (segment id, header bytes 0..<28, payload).
+///
+/// `syncedThrough` is the offset in this segment up to which the log had been synced when the
+/// frame was written. Recovery uses it to tell an unsynced (never acknowledged) damaged region,
+/// which it may cut off, from damage to synced bytes, which is corruption.
+struct Frame: Hashable {
+    static let headerSize = 32
+    static let magic: UInt32 = 0x5246_4D54  // "TMFR" little-endian
+    static let magicBytes: [UInt8] = Array("TMFR".utf8)
+    static let version: UInt8 = 1
+
+    enum Kind: UInt8 {
+        /// A commit: one or more `LogOperation`s applied atomically.
+        case commit = 1
+    }
+
+    var kind: Kind
+    var lsn: UInt64
+    var syncedThrough: UInt64
+    var payload: ArraySlice<UInt8>
+
+    var encodedSize: Int { Self.headerSize + payload.count }
+
+    static func encode(kind: Kind, lsn: UInt64, syncedThrough: UInt64, payload: [UInt8], segmentID: UInt64) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes.reserveCapacity(headerSize + payload.count)
+        writer.u32(magic)
+        writer.u8(version)
+        writer.u8(kind.rawValue)
+        writer.u16(0)
+        writer.u64(lsn)
+        writer.u32(UInt32(payload.count))
+        writer.u64(syncedThrough)
+        writer.u32(0)
+        writer.raw(payload)
+        writer.patchU32(checksum(segmentID: segmentID, header: writer.bytes[0..<28], payload: payload[...]), at: 28)
+        return writer.bytes
+    }
+
+    static func checksum(segmentID: UInt64, header: ArraySlice<UInt8>, payload: ArraySlice<UInt8>) -> UInt32 {
+        var crc = CRC32C.checksum(segmentID.littleEndianBytes)
+        crc = CRC32C.checksum(header, continuing: crc)
+        return CRC32C.checksum(payload, continuing: crc)
+    }
+
+    /// Decodes the frame starting at `offset` in `bytes`, checking magic, version, kind, the
+    /// length bound (before touching the payload) and the checksum.
+    static func decode(_ bytes: [UInt8], at offset: Int, segmentID: UInt64, maxPayload: Int) -> Result<Frame, FormatError> {
+        let available = bytes.count - offset
+        guard available >= headerSize else {
+            return .failure(FormatError(message: "frame header cut short (\(available) of \(headerSize) bytes)", offset: offset))
+        }
+        var reader = ByteReader(bytes[offset..<offset + headerSize])
+        // The header slice is exactly headerSize bytes, so these reads cannot fail.
+        let magicValue = try! reader.u32()
+        let versionValue = try! reader.u8()
+        let kindValue = try! reader.u8()
+        _ = try! reader.u16()
+        let lsn = try! reader.u64()
+        let length = Int(try! reader.u32())
+        let syncedThrough = try! reader.u64()
+        let stored = try! reader.u32()
+        guard magicValue == magic else { return .failure(FormatError(message: "bad frame magic", offset: offset)) }
+        guard versionValue == version else {
+            return .failure(FormatError(message: "unsupported frame version \(versionValue)", offset: offset))
+        }
+        guard let kind = Kind(rawValue: kindValue) else {
+            return .failure(FormatError(message: "unknown frame type \(kindValue)", offset: offset))
+        }
+        guard length <= maxPayload else {
+            return .failure(FormatError(message: "frame length \(length) exceeds the limit \(maxPayload)", offset: offset))
+        }
+        guard length <= available - headerSize else {
+            return .failure(FormatError(
+                message: "frame payload cut short (\(available - headerSize) of \(length) bytes)", offset: offset))
+        }
+        let payload = bytes[(offset + headerSize)..<(offset + headerSize + length)]
+        guard stored == checksum(segmentID: segmentID, header: bytes[offset..<offset + 28], payload: payload) else {
+            return .failure(FormatError(message: "frame checksum mismatch (LSN field \(lsn))", offset: offset))
+        }
+        return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
+    }
+}
+
+/// File names in a store directory.
+enum StoreFiles {
+    static let manifest = "MANIFEST"
+
+    static func segmentName(firstLSN: UInt64) -> String { "wal-" + hex16(firstLSN) + ".log" }
+    static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + hex16(lsn) + ".ckpt" }
+
+    /// The first LSN named by a segment file name, or nil when `name` is not a segment.
+    static func segmentFirstLSN(_ name: String) -> UInt64? { parse(name, prefix: "wal-", suffix: ".log") }
+    static func checkpointLSN(_ name: String) -> UInt64? { parse(name, prefix: "checkpoint-", suffix: ".ckpt") }
+
+    private static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    private static func parse(_ name: String, prefix: String, suffix: String) -> UInt64? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count == 16 else { return nil }
+        return UInt64(digits, radix: 16)
+    }
+}

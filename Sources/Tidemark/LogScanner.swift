@@ -1,0 +1,122 @@
+import TidemarkIO
+
+/// A problem found in a file: what and where.
+public struct StoreProblem: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var file: String
+    public var offset: Int64
+    public var message: String
+
+    public init(file: String, offset: Int64, message: String) {
+        self.file = file
+        self.offset = offset
+        self.message = message
+    }
+
+    public var description: String { "\(file) @ \(offset): \(message)" }
+}
+
+/// What one read-only pass over a segment file found.
+struct SegmentScan {
+    struct ValidFrame {
+        var offset: Int
+        var frame: Frame
+    }
+
+    /// A region that holds no valid frame, from `offset` to the next valid frame (`resumesAt`)
+    /// or to the end of the file (`resumesAt == nil`).
+    struct Damage {
+        var offset: Int
+        var length: Int
+        var reason: String
+        var resumesAt: Int?
+    }
+
+    /// How the scan's damage is to be read, given whether this is the last segment.
+    enum Verdict {
+        /// Every frame valid up to the end of the file.
+        case clean
+        /// Damage from `offset` on is in bytes never synced (or a torn last frame): nothing there
+        /// was acknowledged as durable; recovery cuts the file back to `offset`.
+        case tornTail(offset: Int)
+        /// Damage in synced bytes, or anywhere in a segment that was completed.
+        case corrupted(Damage)
+    }
+
+    var name: String
+    var path: String
+    var fileSize: Int
+    var header: SegmentHeader
+    var frames: [ValidFrame]
+    var damage: [Damage]
+
+    /// Reads and walks a segment. Throws `FormatError` (offset 0) when the header is unusable.
+    static func scan(
+        fileSystem: any FileSystem, path: String, maxPayload: Int
+    ) throws -> (bytes: Int, result: Result<SegmentScan, FormatError>) {
+        let bytes = try fileSystem.readFile(path)
+        let header: SegmentHeader
+        do {
+            header = try SegmentHeader.decode(bytes[...])
+        } catch let error as FormatError {
+            return (bytes.count, .failure(error))
+        }
+        var scan = SegmentScan(
+            name: FilePaths.name(of: path), path: path, fileSize: bytes.count, header: header, frames: [], damage: [])
+        var offset = SegmentHeader.size
+        var expectedLSN = header.firstLSN
+        while offset < bytes.count {
+            switch Frame.decode(bytes, at: offset, segmentID: header.segmentID, maxPayload: maxPayload) {
+            case .success(let frame) where frame.lsn == expectedLSN:
+                scan.frames.append(ValidFrame(offset: offset, frame: frame))
+                offset += frame.encodedSize
+                expectedLSN = frame.lsn + 1
+            case let outcome:
+                let reason: String
+                switch outcome {
+                case .success(let frame): reason = "frame has LSN \(frame.lsn) where \(expectedLSN) was expected"
+                case .failure(let error): reason = error.message
+                }
+                // Look for the next frame that validates for this segment with a later LSN:
+                // if there is one, this is a hole in the middle, not a torn end.
+                let next = nextValidFrame(in: bytes, after: offset, header: header, minimumLSN: expectedLSN, maxPayload: maxPayload)
+                scan.damage.append(Damage(
+                    offset: offset, length: (next?.offset ?? bytes.count) - offset, reason: reason, resumesAt: next?.offset))
+                guard let next else { return (bytes.count, .success(scan)) }
+                offset = next.offset
+                expectedLSN = next.lsn
+            }
+        }
+        return (bytes.count, .success(scan))
+    }
+
+    private static func nextValidFrame(
+        in bytes: [UInt8], after offset: Int, header: SegmentHeader, minimumLSN: UInt64, maxPayload: Int
+    ) -> (offset: Int, lsn: UInt64)? {
+        let magic = Frame.magicBytes
+        var position = offset + 1
+        while position + Frame.headerSize <= bytes.count {
+            if bytes[position] == magic[0], bytes[position + 1] == magic[1], bytes[position + 2] == magic[2],
+                bytes[position + 3] == magic[3],
+                case .success(let frame) = Frame.decode(bytes, at: position, segmentID: header.segmentID, maxPayload: maxPayload),
+                frame.lsn >= minimumLSN
+            {
+                return (position, frame.lsn)
+            }
+            position += 1
+        }
+        return nil
+    }
+
+    /// Reads the damage. In the last segment, damage that no later valid frame claims as synced
+    /// (each frame records how far the segment had been synced when it was written) lies in
+    /// bytes that were never acknowledged: a torn tail. Any other damage is corruption.
+    func verdict(isLastSegment: Bool) -> Verdict {
+        guard let first = damage.first else { return .clean }
+        guard isLastSegment else { return .corrupted(first) }
+        for item in damage {
+            let claimedSynced = frames.lazy.filter { $0.offset > item.offset }.map(\.frame.syncedThrough).max() ?? 0
+            if claimedSynced > UInt64(item.offset) { return .corrupted(item) }
+        }
+        return .tornTail(offset: first.offset)
+    }
+}

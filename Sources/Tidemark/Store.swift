@@ -1,0 +1,566 @@
+import Foundation
+import TidemarkIO
+
+/// A durable store of `Record`s: a write-ahead log of segment files, checkpoints named by a
+/// manifest, and the live state in memory.
+///
+/// Every byte goes through the injected `FileSystem`, time through the `Clock`, randomness (segment
+/// ids) through the `RandomSource`; the store starts no threads. Thread-safe: one lock guards the
+/// state, and in `group` mode it is released while one caller (the leader) syncs for everyone.
+///
+/// After a failed write or sync the store fails stop: the operation that hit it throws an
+/// `ambiguous` error and every later call throws `.failStopped` until the store is reopened.
+public final class Store: @unchecked Sendable {
+    public let directory: String
+    public let options: StoreOptions
+    /// What recovery found and did when this store was opened.
+    public let recovery: RecoveryReport
+
+    private let fileSystem: any FileSystem
+    private let clock: any Clock
+    private let random: any RandomSource
+    /// Guards everything below; its condition wakes group-commit followers.
+    private let lock = NSCondition()
+
+    private var state: StoreState
+    private var lastAssignedLSN: UInt64
+    private var durableLSN: UInt64
+    /// Completed segments, oldest first (the current one is `writer`).
+    private var finishedSegments: [SegmentInfo]
+    private var writer: SegmentWriter
+    /// Kept checkpoints, newest first.
+    private var checkpoints: [Manifest.Entry]
+    private var logBytesSinceCheckpoint: Int64 = 0
+    private var syncInProgress = false
+    private var failure: StoreError?
+    private var isClosed = false
+    private var syncCount = 0
+    private var commitCount = 0
+
+    /// The segment being appended to.
+    private struct SegmentWriter {
+        var handle: any FileHandleProtocol
+        var header: SegmentHeader
+        var name: String
+        /// Where the next frame goes.
+        var tail: Int64
+        /// Bytes of this segment known durable; written into each frame (see `Frame`).
+        var syncedThrough: Int64
+        var hasFrames: Bool { tail > Int64(SegmentHeader.size) }
+    }
+
+    // MARK: Opening and closing
+
+    /// Opens (creating when missing) the store in `directory`, recovering it: the newest valid
+    /// checkpoint, then the log after it. Throws `.corruption` naming file and offset when the log
+    /// is damaged anywhere but its unsynced tail (unless `options.salvage`).
+    public static func open(
+        at directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
+        options: StoreOptions = StoreOptions()
+    ) throws -> Store {
+        guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
+        guard options.segmentSizeLimit >= Int64(SegmentHeader.size + Frame.headerSize) else {
+            throw StoreError(.invalidInput, "segmentSizeLimit \(options.segmentSizeLimit) is too small")
+        }
+        do {
+            if !fileSystem.exists(directory) {
+                try fileSystem.createDirectories(directory)
+                try fileSystem.syncDirectory(FilePaths.parent(of: directory))
+            }
+        } catch let error as FileSystemError {
+            throw StoreError(.io, "cannot create the store directory", path: directory, cause: error)
+        }
+        let recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
+        let store = try Store(
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
+            recovered: recovered)
+        if options.salvage && !recovered.report.lost.isEmpty {
+            // Rewrite the store so it is clean again: a checkpoint of what survived, and no
+            // damaged file left for the next open to trip over.
+            store.lock.lock()
+            defer { store.lock.unlock() }
+            try store.checkpointLocked(dropOlder: true)
+        }
+        return store
+    }
+
+    private init(
+        directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
+        options: StoreOptions, recovered: RecoveredStore
+    ) throws {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.clock = clock
+        self.random = random
+        self.options = options
+        self.recovery = recovered.report
+        state = recovered.state
+        lastAssignedLSN = recovered.lastLSN
+        durableLSN = recovered.lastLSN
+        checkpoints = recovered.checkpoints
+        var segments = recovered.segments
+        if let tail = recovered.tail, let last = segments.popLast() {
+            let path = FilePaths.join(directory, last.name)
+            do {
+                let handle = try fileSystem.open(path, options: .readWrite)
+                writer = SegmentWriter(handle: handle, header: tail.header, name: last.name, tail: tail.size, syncedThrough: tail.size)
+            } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot open the log segment for appending", path: path, cause: error)
+            }
+        } else {
+            writer = try Self.startSegment(
+                firstLSN: recovered.lastLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
+                canary: options.canary)
+        }
+        finishedSegments = segments
+        logBytesSinceCheckpoint = segments.reduce(writer.tail) { $0 + $1.size }
+    }
+
+    /// Makes everything durable (`sync()`), then closes the log. Later calls throw `.closed`.
+    public func close() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !isClosed else { return }
+        defer {
+            isClosed = true
+            try? writer.handle.close()
+        }
+        if failure == nil { try awaitDurable(lastAssignedLSN) }
+    }
+
+    // MARK: Writing
+
+    /// Stores `record`, replacing any record with its id. With `ttl` (seconds), it expires then.
+    public func put(_ record: Record, ttl: Double? = nil) throws {
+        var batch = WriteBatch(now: clock.wallNanoseconds())
+        try batch.put(record, ttl: ttl)
+        try commit(batch.operations)
+    }
+
+    /// Removes the record; returns whether it was there. Writes nothing when it was not.
+    @discardableResult
+    public func delete(_ id: String) throws -> Bool {
+        try Record.validateID(id)
+        guard try get(id) != nil else { return false }
+        try commit([.delete(id: id)])
+        return true
+    }
+
+    /// Applies every put and delete `body` adds, atomically: after a crash all of them or none.
+    /// If `body` throws, nothing is written.
+    public func batch(_ body: (inout WriteBatch) throws -> Void) throws {
+        var batch = WriteBatch(now: clock.wallNanoseconds())
+        try body(&batch)
+        guard !batch.operations.isEmpty else { return }
+        try commit(batch.operations)
+    }
+
+    /// Runs `body` with a transaction that reads a snapshot taken at its start plus its own
+    /// writes; commits its writes atomically when `body` returns, discards them when it throws.
+    /// Concurrent transactions are not checked for conflicts: the last commit wins.
+    public func transaction<Result>(_ body: (Transaction) throws -> Result) throws -> Result {
+        let snapshot: StoreState = try withUsableStore { state }
+        let transaction = Transaction(snapshot: snapshot, now: clock.wallNanoseconds())
+        let result = try body(transaction)
+        transaction.isFinished = true
+        if !transaction.batch.operations.isEmpty { try commit(transaction.batch.operations) }
+        return result
+    }
+
+    /// Makes every commit so far durable (one sync, shared with concurrent committers).
+    public func sync() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
+    }
+
+    /// Writes a checkpoint of the current state and drops the log and checkpoints it makes
+    /// unnecessary. Order: log synced, checkpoint file written atomically (temp, sync, rename,
+    /// directory sync), manifest replaced atomically, then old files removed.
+    public func checkpoint() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        try checkpointLocked(dropOlder: false)
+    }
+
+    /// Periodic work for the host to call (the store runs no threads): syncs async-mode commits
+    /// and checkpoints once the log has grown past `autoCheckpointLogBytes`.
+    public func runMaintenance() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
+        if logBytesSinceCheckpoint >= options.autoCheckpointLogBytes { try checkpointLocked(dropOlder: false) }
+    }
+
+    // MARK: Reading
+
+    /// The record with this id, or nil when absent or expired.
+    public func get(_ id: String) throws -> Record? {
+        let now = clock.wallNanoseconds()
+        return try withUsableStore { state.live(id, now: now) }
+    }
+
+    /// Every live record, sorted by id.
+    public func allRecords() throws -> [Record] {
+        let now = clock.wallNanoseconds()
+        return try withUsableStore { state.records.values.filter { !$0.isExpired(at: now) } }.sorted { $0.id < $1.id }
+    }
+
+    /// The `k` records nearest to `embedding` by `metric`, exactly (a full scan), best first;
+    /// only records whose metadata has every key of `filter` with an equal value.
+    public func search(
+        embedding: [Float], k: Int, metric: SearchMetric = .cosine, filter: [String: JSONValue] = [:]
+    ) throws -> [SearchResult] {
+        let now = clock.wallNanoseconds()
+        let snapshot: StoreState = try withUsableStore { state }
+        return try Search.nearest(in: snapshot, to: embedding, k: k, metric: metric, filter: filter, now: now)
+    }
+
+    public func stats() throws -> StoreStats {
+        lock.lock()
+        defer { lock.unlock() }
+        if isClosed { throw StoreError(.closed, "the store is closed") }
+        return StoreStats(
+            recordCount: state.records.count, dimension: state.dimension, lastAssignedLSN: lastAssignedLSN,
+            lastDurableLSN: durableLSN, segmentCount: finishedSegments.count + 1,
+            logBytes: finishedSegments.reduce(writer.tail) { $0 + $1.size }, checkpointLSN: checkpoints.first?.lsn,
+            checkpointCount: checkpoints.count, syncCount: syncCount, commitCount: commitCount,
+            syncMode: options.syncMode, failStopped: failure != nil)
+    }
+
+    /// Checks every file of this store (see `Store.verify(at:fileSystem:)`).
+    public func verify() throws -> VerificationReport {
+        lock.lock()
+        defer { lock.unlock() }
+        if isClosed { throw StoreError(.closed, "the store is closed") }
+        return try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+    }
+
+    /// Checks every file of the store in `directory` without changing anything: the manifest,
+    /// every kept checkpoint, every frame of every segment, LSN continuity. Lists each problem
+    /// with its file and byte offset.
+    public static func verify(
+        at directory: String, fileSystem: any FileSystem, options: StoreOptions = StoreOptions()
+    ) throws -> VerificationReport {
+        try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+    }
+
+    // MARK: Commit protocol
+
+    private func commit(_ operations: [LogOperation]) throws {
+        for case .put(let record) in operations { try record.validate() }
+        let payload = RecordCoding.encode(operations)
+        guard payload.count <= options.maxFramePayloadBytes else {
+            throw StoreError(.invalidInput, "commit is \(payload.count) bytes, more than the limit of \(options.maxFramePayloadBytes)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        let frameSize = Int64(Frame.headerSize + payload.count)
+        while writer.hasFrames && writer.tail + frameSize > options.segmentSizeLimit {
+            if syncInProgress {
+                lock.wait()
+                try checkUsable()
+                continue
+            }
+            try rotateLocked()
+        }
+        try state.validate(operations)
+        let lsn = try appendLocked(payload)
+        state.apply(operations)
+        commitCount += 1
+        switch options.syncMode {
+        case .immediate:
+            if options.canary == .acknowledgeBeforeSync { return }
+            try awaitDurable(lsn)
+        case .group:
+            try awaitDurable(lsn, sharing: true)
+        case .async:
+            return
+        }
+    }
+
+    /// Writes one frame at the tail. On ENOSPC the tail is cut back so no partial frame stays
+    /// to be overwritten halfway, and the commit is rejected; any other failure fail-stops.
+    private func appendLocked(_ payload: [UInt8]) throws -> UInt64 {
+        let lsn = lastAssignedLSN + 1
+        let frame = Frame.encode(
+            kind: .commit, lsn: lsn, syncedThrough: UInt64(writer.syncedThrough), payload: payload,
+            segmentID: writer.header.segmentID)
+        do {
+            try writer.handle.write(frame, at: writer.tail)
+        } catch let error as FileSystemError where error.code == .noSpace {
+            do {
+                try writer.handle.truncate(to: writer.tail)
+            } catch let truncateError as FileSystemError {
+                throw failStop(StoreError(
+                    .io, "disk full, and cutting the partial frame back failed", path: writer.handle.path,
+                    offset: writer.tail, outcome: .ambiguous, cause: truncateError))
+            }
+            throw StoreError(.noSpace, "disk full: commit rejected", path: writer.handle.path, offset: writer.tail, cause: error)
+        } catch let error as FileSystemError {
+            throw failStop(StoreError(
+                .io, "log write failed", path: writer.handle.path, offset: writer.tail, outcome: .ambiguous, cause: error))
+        }
+        writer.tail += Int64(frame.count)
+        logBytesSinceCheckpoint += Int64(frame.count)
+        lastAssignedLSN = lsn
+        return lsn
+    }
+
+    /// Returns once a successful sync covers `lsn`. With `sharing` (group commit) the lock is
+    /// released during the sync so later commits can be written meanwhile and share the next
+    /// one; without, it is held, so nothing is appended between the sync and what follows it
+    /// (immediate mode, rotation, checkpoints, close).
+    private func awaitDurable(_ lsn: UInt64, sharing: Bool = false) throws {
+        while durableLSN < lsn {
+            if let failure { throw failure.forInFlightOperation }
+            if syncInProgress {
+                lock.wait()
+                continue
+            }
+            let target = lastAssignedLSN
+            let tail = writer.tail
+            let handle = writer.handle
+            let segmentID = writer.header.segmentID
+            syncInProgress = true
+            if sharing { lock.unlock() }
+            var syncError: FileSystemError?
+            do { try handle.syncData() } catch let error as FileSystemError { syncError = error } catch {}
+            if sharing { lock.lock() }
+            syncInProgress = false
+            lock.broadcast()
+            if let syncError {
+                if options.canary == .retryFailedSync, (try? handle.syncData()) != nil {
+                    // Canary: the retry "works" and the data the failed sync dropped is forgotten.
+                } else {
+                    throw failStop(StoreError(
+                        .io, "log sync failed", path: handle.path, outcome: .ambiguous, cause: syncError))
+                }
+            }
+            syncCount += 1
+            durableLSN = max(durableLSN, target)
+            if writer.header.segmentID == segmentID { writer.syncedThrough = max(writer.syncedThrough, tail) }
+        }
+    }
+
+    /// Finishes the current segment (synced: recovery treats damage in any finished segment as
+    /// corruption) and starts the next.
+    private func rotateLocked() throws {
+        while syncInProgress { lock.wait() }
+        try checkUsable()
+        try awaitDurable(lastAssignedLSN)
+        let next: SegmentWriter
+        do {
+            next = try Self.startSegment(
+                firstLSN: lastAssignedLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
+                canary: options.canary)
+        } catch let error as StoreError where error.outcome == .ambiguous {
+            throw failStop(error)
+        }
+        try? writer.handle.close()  // synced above; close errors carry no data
+        finishedSegments.append(SegmentInfo(name: writer.name, firstLSN: writer.header.firstLSN, size: writer.tail))
+        writer = next
+    }
+
+    /// Creates a segment durably: header written and synced, then the directory synced, before
+    /// any frame can be acknowledged in it. On ENOSPC the file is removed and the error is
+    /// `rejected`; other failures are `ambiguous`.
+    private static func startSegment(
+        firstLSN: UInt64, directory: String, fileSystem: any FileSystem, random: any RandomSource, canary: StoreCanary?
+    ) throws -> SegmentWriter {
+        let header = SegmentHeader(segmentID: random.next(), firstLSN: firstLSN)
+        let name = StoreFiles.segmentName(firstLSN: firstLSN)
+        let path = FilePaths.join(directory, name)
+        var handle: (any FileHandleProtocol)?
+        do {
+            let file = try fileSystem.open(path, options: [.read, .write, .create, .truncate])
+            handle = file
+            try file.write(header.encode(), at: 0)
+            try file.sync()
+            if canary != .skipDirectorySyncOnNewSegment { try fileSystem.syncDirectory(directory) }
+            return SegmentWriter(
+                handle: file, header: header, name: name, tail: Int64(SegmentHeader.size),
+                syncedThrough: Int64(SegmentHeader.size))
+        } catch let error as FileSystemError {
+            try? handle?.close()
+            if error.code == .noSpace, (try? fileSystem.remove(path)) != nil {
+                throw StoreError(.noSpace, "disk full: cannot start a new log segment", path: path, cause: error)
+            }
+            throw StoreError(.io, "cannot create log segment", path: path, outcome: .ambiguous, cause: error)
+        }
+    }
+
+    // MARK: Checkpoints
+
+    private func checkpointLocked(dropOlder: Bool) throws {
+        while syncInProgress { lock.wait() }
+        try checkUsable()
+        if !dropOlder, checkpoints.first?.lsn == lastAssignedLSN { return }  // nothing new to cover
+        // A checkpoint never claims more than the log has durably: otherwise a crash could
+        // leave a checkpoint ahead of a log whose tail recovery then cuts back.
+        try awaitDurable(lastAssignedLSN)
+        if writer.hasFrames { try rotateLocked() }
+        let lsn = lastAssignedLSN
+        state.dropExpired(now: clock.wallNanoseconds())
+        let bytes = CheckpointFile.encode(state, lsn: lsn)
+        let entry = Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
+        let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
+        if options.canary == .removeSegmentsBeforeCheckpointDurable { try removeSegments(coveredBy: lsn) }
+
+        let checkpointPath = FilePaths.join(directory, entry.fileName)
+        let manifestPath = FilePaths.join(directory, StoreFiles.manifest)
+        for (path, contents) in [(checkpointPath, bytes), (manifestPath, Manifest(checkpoints: kept).encode())] {
+            do {
+                try fileSystem.writeFileAtomically(path, contents)
+            } catch let error as FileSystemError where error.code == .noSpace {
+                // Nothing points at the new files yet (the manifest replacement is the commit point).
+                try? fileSystem.remove(path + ".tmp")
+                if path == manifestPath { try? fileSystem.remove(checkpointPath) }
+                throw StoreError(.noSpace, "disk full: checkpoint rejected", path: path, cause: error)
+            } catch let error as FileSystemError {
+                throw failStop(StoreError(.io, "checkpoint write failed", path: path, outcome: .ambiguous, cause: error))
+            }
+        }
+        let dropped = checkpoints.filter { old in !kept.contains { $0.lsn == old.lsn } }
+        checkpoints = kept
+        logBytesSinceCheckpoint = 0
+        do {
+            for old in dropped { try removeIfPresent(FilePaths.join(directory, old.fileName)) }
+            try removeSegments(coveredBy: kept.last!.lsn)
+        } catch let error as FileSystemError {
+            throw failStop(StoreError(.io, "removing obsolete files failed", path: error.path, outcome: .ambiguous, cause: error))
+        }
+    }
+
+    /// Removes finished segments whose every frame is at or below `lsn`.
+    private func removeSegments(coveredBy lsn: UInt64) throws {
+        var removed = false
+        while let first = finishedSegments.first {
+            let nextFirstLSN = finishedSegments.count > 1 ? finishedSegments[1].firstLSN : writer.header.firstLSN
+            guard nextFirstLSN - 1 <= lsn else { break }
+            try removeIfPresent(FilePaths.join(directory, first.name))
+            finishedSegments.removeFirst()
+            removed = true
+        }
+        if removed { try fileSystem.syncDirectory(directory) }
+    }
+
+    private func removeIfPresent(_ path: String) throws {
+        do { try fileSystem.remove(path) } catch let error as FileSystemError where error.code == .notFound {}
+    }
+
+    // MARK: State checks
+
+    private func checkUsable() throws {
+        if isClosed { throw StoreError(.closed, "the store is closed") }
+        if let failure {
+            throw StoreError(
+                .failStopped, "the store stopped after an I/O failure (\(failure.message)); reopen it",
+                path: failure.path, offset: failure.offset, cause: failure.cause)
+        }
+    }
+
+    private func withUsableStore<T>(_ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        return try body()
+    }
+
+    /// Records the failure that stops the store, and returns it for the operation that hit it.
+    private func failStop(_ error: StoreError) -> StoreError {
+        if failure == nil { failure = error }
+        lock.broadcast()
+        return error
+    }
+}
+
+extension StoreError {
+    /// The failure as seen by an operation that was already written when it happened.
+    fileprivate var forInFlightOperation: StoreError {
+        var copy = self
+        copy.outcome = .ambiguous
+        copy.message = "a sync covering this commit failed; it may or may not be durable (\(message))"
+        return copy
+    }
+}
+
+/// Puts and deletes collected for one atomic commit.
+public struct WriteBatch: Sendable {
+    private(set) var operations: [LogOperation] = []
+    let now: Int64
+
+    init(now: Int64) { self.now = now }
+
+    /// Adds a put; `ttl` (seconds, > 0) sets the record's expiry.
+    public mutating func put(_ record: Record, ttl: Double? = nil) throws {
+        var record = record
+        if let ttl {
+            guard ttl.isFinite, ttl > 0, ttl < 1e9 else {
+                throw StoreError(.invalidInput, "record '\(record.id)': ttl must be a positive number of seconds, got \(ttl)")
+            }
+            record.expiresAt = now + Int64(ttl * 1e9)
+        }
+        try record.validate()
+        operations.append(.put(record))
+    }
+
+    public mutating func delete(_ id: String) throws {
+        try Record.validateID(id)
+        operations.append(.delete(id: id))
+    }
+
+    public var count: Int { operations.count }
+}
+
+/// A transaction's view: the snapshot it started from plus its own writes.
+public final class Transaction: @unchecked Sendable {
+    fileprivate var batch: WriteBatch
+    private var view: StoreState
+    fileprivate var isFinished = false
+
+    fileprivate init(snapshot: StoreState, now: Int64) {
+        view = snapshot
+        batch = WriteBatch(now: now)
+    }
+
+    public func get(_ id: String) -> Record? { view.live(id, now: batch.now) }
+
+    public func put(_ record: Record, ttl: Double? = nil) throws {
+        try checkOpen()
+        try batch.put(record, ttl: ttl)
+        let operation = batch.operations.last!
+        try view.validate([operation])
+        view.apply([operation])
+    }
+
+    public func delete(_ id: String) throws {
+        try checkOpen()
+        try batch.delete(id)
+        view.apply([.delete(id: id)])
+    }
+
+    private func checkOpen() throws {
+        if isFinished { throw StoreError(.invalidInput, "the transaction has already ended") }
+    }
+}
+
+/// Counters and positions, for tools and the simulator.
+public struct StoreStats: Sendable, Hashable, Codable {
+    public var recordCount: Int
+    public var dimension: Int?
+    public var lastAssignedLSN: UInt64
+    public var lastDurableLSN: UInt64
+    public var segmentCount: Int
+    public var logBytes: Int64
+    public var checkpointLSN: UInt64?
+    public var checkpointCount: Int
+    public var syncCount: Int
+    public var commitCount: Int
+    public var syncMode: SyncMode
+    public var failStopped: Bool
+}

@@ -1,0 +1,62 @@
+/// When a commit is acknowledged relative to `fsync`.
+public enum SyncMode: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Each commit syncs the log before returning, holding the store lock while it does.
+    case immediate
+    /// Concurrent commits share one sync: the first waiter syncs for everyone written so far
+    /// (leader), the others wait for it (followers). A commit returns only after a sync that
+    /// covers it succeeded.
+    case group
+    /// Commits return once written to the page cache. `sync()`, `checkpoint()`, `close()` and
+    /// `runMaintenance()` make them durable.
+    case async
+}
+
+/// Deliberately broken variants of the durability protocol, for the simulator to prove it can
+/// catch them. Each is one small, local deviation. Package access: never selectable from the CLI.
+package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
+    /// A new segment's directory entry is never synced.
+    case skipDirectorySyncOnNewSegment
+    /// `immediate` mode acknowledges a commit without syncing it.
+    case acknowledgeBeforeSync
+    /// Recovery skips frames that fail their checksum and keeps replaying.
+    case replayPastBadChecksum
+    /// A failed sync is retried and treated as a success instead of fail-stopping.
+    case retryFailedSync
+    /// Segments are deleted before the checkpoint covering them is durable.
+    case removeSegmentsBeforeCheckpointDurable
+}
+
+public struct StoreOptions: Sendable, Hashable {
+    public var syncMode: SyncMode
+    /// A segment is closed and a new one started once it would grow past this many bytes.
+    public var segmentSizeLimit: Int64
+    /// How many checkpoints the manifest keeps; recovery falls back to an older one when the
+    /// newest is damaged, so the log is kept back to the oldest kept checkpoint.
+    public var checkpointsKept: Int
+    /// `runMaintenance()` checkpoints once the log written since the last checkpoint exceeds this.
+    public var autoCheckpointLogBytes: Int64
+    /// Largest log frame payload (one commit) accepted, and believed when reading a length field.
+    public var maxFramePayloadBytes: Int
+    /// Open despite corruption in the middle of the log: skip the damage, report exactly what
+    /// was lost, then rewrite the store (new checkpoint, damaged files removed) so it is clean.
+    public var salvage: Bool
+    package var canary: StoreCanary?
+
+    public init(
+        syncMode: SyncMode = .group, segmentSizeLimit: Int64 = 16 << 20, checkpointsKept: Int = 2,
+        autoCheckpointLogBytes: Int64 = 64 << 20, maxFramePayloadBytes: Int = 16 << 20, salvage: Bool = false
+    ) {
+        self.syncMode = syncMode
+        self.segmentSizeLimit = segmentSizeLimit
+        self.checkpointsKept = checkpointsKept
+        self.autoCheckpointLogBytes = autoCheckpointLogBytes
+        self.maxFramePayloadBytes = maxFramePayloadBytes
+        self.salvage = salvage
+        self.canary = nil
+    }
+
+    package init(syncMode: SyncMode = .group, canary: StoreCanary?) {
+        self.init(syncMode: syncMode)
+        self.canary = canary
+    }
+}

@@ -1,0 +1,54 @@
+/// The store's in-memory state: every live record and the embedding dimension.
+///
+/// Kept behind this one type so a later hot/cold split (a byte-budgeted hot tier spilling to
+/// files, a cold tier in SQLite recording the LSN it reflects) replaces it without touching the
+/// log, checkpoint or recovery code: they only call `apply`, `validate` and read `records`.
+struct StoreState: Sendable, Hashable {
+    var records: [String: Record] = [:]
+    /// Fixed by the first non-empty embedding ever written; survives deletes.
+    var dimension: Int?
+
+    /// Checks a commit against the state (dimension agreement, also among the commit's own
+    /// records) without changing anything.
+    func validate(_ operations: [LogOperation]) throws {
+        var dimension = self.dimension
+        for operation in operations {
+            switch operation {
+            case .put(let record):
+                try record.validate()
+                guard !record.embedding.isEmpty else { continue }
+                if let expected = dimension, expected != record.embedding.count {
+                    throw StoreError(
+                        .invalidInput,
+                        "record '\(record.id)': embedding has dimension \(record.embedding.count), this store's is \(expected)")
+                }
+                dimension = record.embedding.count
+            case .delete(let id):
+                try Record.validateID(id)
+            }
+        }
+    }
+
+    mutating func apply(_ operations: [LogOperation]) {
+        for operation in operations {
+            switch operation {
+            case .put(let record):
+                if dimension == nil, !record.embedding.isEmpty { dimension = record.embedding.count }
+                records[record.id] = record
+            case .delete(let id):
+                records[id] = nil
+            }
+        }
+    }
+
+    /// The record, unless absent or expired at `now`.
+    func live(_ id: String, now: Int64) -> Record? {
+        guard let record = records[id], !record.isExpired(at: now) else { return nil }
+        return record
+    }
+
+    /// Drops expired records (done when a checkpoint is taken, so they never reach it).
+    mutating func dropExpired(now: Int64) {
+        records = records.filter { !$0.value.isExpired(at: now) }
+    }
+}
