@@ -24,8 +24,10 @@ final class TemporaryDirectory {
 /// a failing sync, and a full disk (a write lands only its first half, then ENOSPC).
 final class InstrumentedFileSystem: FileSystem {
     struct Faults {
-        var failSyncs = false
-        var diskFull = false
+        /// How many of the next syncs fail with EIO.
+        var failingSyncs = 0
+        /// Writes to paths containing this fail with ENOSPC after landing half their bytes.
+        var diskFullFor: String?
     }
 
     let base: any FileSystem
@@ -51,7 +53,12 @@ final class InstrumentedFileSystem: FileSystem {
 
     fileprivate func checkSync(_ path: String) throws {
         syncs.add(1, ordering: .relaxed)
-        if faults.withLock({ $0.failSyncs }) { throw FileSystemError(.io, "injected fsync failure", path: path) }
+        let fail = faults.withLock { faults in
+            guard faults.failingSyncs > 0 else { return false }
+            faults.failingSyncs -= 1
+            return true
+        }
+        if fail { throw FileSystemError(.io, "injected fsync failure", path: path) }
     }
 }
 
@@ -65,7 +72,7 @@ final class InstrumentedHandle: FileHandleProtocol {
     var path: String { base.path }
     func read(at offset: Int64, count: Int) throws -> [UInt8] { try base.read(at: offset, count: count) }
     func write(_ bytes: [UInt8], at offset: Int64) throws {
-        if owner.faults.withLock({ $0.diskFull }) {
+        if let full = owner.faults.withLock({ $0.diskFullFor }), full.isEmpty || path.contains(full) {
             try base.write(Array(bytes.prefix(bytes.count / 2)), at: offset)
             throw FileSystemError(.noSpace, "injected ENOSPC", path: path)
         }
