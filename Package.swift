@@ -4,9 +4,11 @@ import PackageDescription
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
 //   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C
+//   Tidemark           the store: records, write-ahead log, checkpoints, recovery, search
 //   TidemarkSimulation SimulatedFileSystem (fault model, crash states, trace) and the verifier:
 //                      scenarios, workloads, model, invariants, runs, campaigns, shrinking
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
+//   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
@@ -15,9 +17,11 @@ let package = Package(
         .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
         .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
+        .executable(name: "tidemark", targets: ["tidemark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -30,6 +34,10 @@ let package = Package(
         ),
         // MARK: Store
         .target(name: "Tidemark", dependencies: ["TidemarkIO"]),
+        .testTarget(
+            name: "TidemarkTests",
+            dependencies: ["Tidemark", "TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         // MARK: Simulation and verifier
         .target(
             name: "TidemarkSimulation",
@@ -45,6 +53,15 @@ let package = Package(
         // MARK: Reports
         .target(name: "TidemarkReports"),
         .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
+        // MARK: CLI
+        .executableTarget(
+            name: "tidemark",
+            dependencies: [
+                "Tidemark", "TidemarkIO", "TidemarkSimulation", "TidemarkReports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import Tidemark
+import TidemarkIO
+
+struct Put: DBAction {
+    static let configuration = CommandConfiguration(commandName: "put", abstract: "Store a record (replacing one with the same id).")
+    @OptionGroup var store: StoreOptionGroup
+    @Argument(help: "Record id: non-empty UTF-8, at most 1024 bytes.") var id: String
+    @Option(help: "The record's text.") var content: String = ""
+    @Option(help: "Comma-separated finite numbers; the dimension must match the store's.") var embedding: String?
+    @Option(help: "A JSON object.") var metadata: String?
+    @Option(help: "Seconds until the record expires.") var ttl: Double?
+
+    func run(directory: String) throws {
+        let vector = try embedding.map { try RecordJSON.parseEmbedding($0) } ?? []
+        let object = try metadata.map { try JSONValue.parseObject($0) } ?? [:]
+        let record = Record(id: id, content: content, embedding: vector, metadata: object)
+        try record.validate()  // before opening: bad input never creates a store
+        try withStore(store, directory) { try $0.put(record, ttl: ttl) }
+    }
+}
+
+struct Get: DBAction {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a record; exit 1 when absent.")
+    @OptionGroup var store: StoreOptionGroup
+    @Argument(help: "Record id.") var id: String
+    @Flag(help: "Print {\"id\",\"content\",\"embedding\",\"metadata\"} as one JSON line.") var json = false
+
+    func run(directory: String) throws {
+        try Record.validateID(id)
+        guard let record = try withStore(store, directory, { try $0.get(id) }) else {
+            throw StoreError(.notFound, "no record with id '\(id)'")
+        }
+        if json {
+            emit(RecordJSON.text(record))
+        } else {
+            emit("id: \(record.id)\ncontent: \(record.content)\nembedding: \(record.embedding.map { "\($0)" }.joined(separator: ","))\nmetadata: \(record.metadata.jsonText)")
+        }
+    }
+}
+
+struct Delete: DBAction {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Remove a record; exit 1 when absent.")
+    @OptionGroup var store: StoreOptionGroup
+    @Argument(help: "Record id.") var id: String
+
+    func run(directory: String) throws {
+        try Record.validateID(id)
+        guard try withStore(store, directory, { try $0.delete(id) }) else {
+            throw StoreError(.notFound, "no record with id '\(id)'")
+        }
+    }
+}
+
+struct Search: DBAction {
+    static let configuration = CommandConfiguration(commandName: "search", abstract: "Exact nearest-neighbour search.")
+    @OptionGroup var store: StoreOptionGroup
+    @Option(help: "The query vector, comma-separated.") var embedding: String
+    @Option(name: .short, help: "How many results.") var k: Int = 10
+    @Option(help: "cosine, dot (higher is nearer) or euclidean (lower is nearer).") var metric: SearchMetric = .cosine
+    @Option(help: "key=value: only records whose metadata has this key equal to value (JSON, else a string). Repeatable.")
+    var filter: [String] = []
+    @Flag(help: "One JSON line per result: the record plus \"score\".") var json = false
+
+    func run(directory: String) throws {
+        let query = try RecordJSON.parseEmbedding(embedding)
+        var conditions: [String: JSONValue] = [:]
+        for item in filter {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw InputError("--filter '\(item)': expected key=value")
+            }
+            let text = String(item[item.index(after: equals)...])
+            conditions[String(item[..<equals])] = (try? JSONValue.parse(text)) ?? .string(text)
+        }
+        let results = try withStore(store, directory) { try $0.search(embedding: query, k: k, metric: metric, filter: conditions) }
+        for result in results {
+            if json {
+                emit(String(RecordJSON.text(result.record).dropLast()) + ",\"score\":\(result.score)}")
+            } else {
+                emit("\(result.score)\t\(result.record.id)\t\(result.record.content)")
+            }
+        }
+    }
+}
+
+struct Export: DBAction {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write every record as JSON lines, sorted by id.")
+    @OptionGroup var store: StoreOptionGroup
+    @Argument(help: "Output file (default: stdout).") var file: String?
+
+    func run(directory: String) throws {
+        let records = try withStore(store, directory) { try $0.allRecords() }
+        let text = records.map { RecordJSON.text($0) + "\n" }.joined()
+        if let file {
+            do {
+                try PosixFileSystem().writeFileAtomically(file, Array(text.utf8))
+            } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot write the export", path: file, cause: error)
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+struct Checkpoint: DBAction {
+    static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Write a checkpoint and drop the log it covers.")
+    @OptionGroup var store: StoreOptionGroup
+
+    func run(directory: String) throws {
+        let stats = try withStore(store, directory) { store in
+            try store.checkpoint()
+            return try store.stats()
+        }
+        emit("checkpoint at LSN \(stats.checkpointLSN.map(String.init) ?? "none"); \(stats.segmentCount) segment(s), \(stats.logBytes) log bytes")
+    }
+}
+
+struct Stats: DBAction {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print record count, LSNs, segments and checkpoints.")
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "Print as JSON.") var json = false
+
+    func run(directory: String) throws {
+        let stats = try withStore(store, directory) { try $0.stats() }
+        if json {
+            emit(try jsonText(stats))
+        } else {
+            emit("""
+                records: \(stats.recordCount)
+                dimension: \(stats.dimension.map(String.init) ?? "none")
+                last LSN: \(stats.lastAssignedLSN) (durable \(stats.lastDurableLSN))
+                segments: \(stats.segmentCount) (\(stats.logBytes) bytes)
+                checkpoint LSN: \(stats.checkpointLSN.map(String.init) ?? "none") (\(stats.checkpointCount) kept)
+                """)
+        }
+    }
+}
+
+struct Verify: DBAction {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every file without changing anything; exit 1 when there are problems.",
+        discussion: "Each problem is listed with its file and byte offset. Warnings (a torn tail, leftover temp files) are what opening the store repairs by itself; they do not make verify fail.")
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run(directory: String) throws {
+        guard PosixFileSystem().exists(directory) else { throw InputError("no store at \(directory)") }
+        let report = try Store.verify(at: directory, fileSystem: PosixFileSystem())
+        if json {
+            emit(try jsonText(report))
+        } else {
+            for problem in report.problems { emit("problem: \(problem)") }
+            for warning in report.warnings { emit("warning: \(warning)") }
+            emit("\(report.filesChecked) files, \(report.checkpointsChecked) checkpoints, \(report.framesChecked) frames checked: \(report.isClean ? "clean" : "\(report.problems.count) problem(s)")")
+        }
+        if !report.isClean { Foundation.exit(CLIExit.problem.rawValue) }
+    }
+}
+
+struct Recover: DBAction {
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "Open the store (running recovery) and report what recovery did.",
+        discussion: "Without --salvage, a store with corruption before its tail is refused (exit 1). With --salvage, damaged regions are skipped, every loss is listed (file, offset, LSNs), and the store is rewritten clean.")
+    @OptionGroup var store: StoreOptionGroup
+    @Flag(help: "Skip damage, report exactly what was lost, and rewrite the store without it.") var salvage = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run(directory: String) throws {
+        let report = try withStore(store, directory, salvage: salvage) { $0.recovery }
+        if json {
+            emit(try jsonText(report))
+            return
+        }
+        emit("checkpoint: \(report.checkpointFile.map { "\($0) (LSN \(report.checkpointLSN!))" } ?? "none")")
+        for skipped in report.skippedCheckpoints { emit("skipped damaged checkpoint: \(skipped)") }
+        emit("frames replayed: \(report.framesReplayed), last LSN \(report.lastLSN)")
+        for cut in report.truncations { emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))") }
+        for lost in report.lost { emit("lost: \(lost)") }
+        for removed in report.removedFiles { emit("removed: \(removed)") }
+        emit("took \(Double(report.durationNanoseconds) / 1e6) ms")
+    }
+}
+
+/// Sorted-key JSON of a report or stats value.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import Tidemark
+import TidemarkIO
+
+/// `tidemark db <dir> <action> ...`: the store directory comes before the action, so the action
+/// and its arguments are captured and parsed here against the action's own command type.
+struct DB: ParsableCommand {
+    static let actions: [any DBAction.Type] = [
+        Put.self, Get.self, Delete.self, Search.self, Import.self, Export.self, Checkpoint.self, Stats.self,
+        Verify.self, Recover.self,
+    ]
+
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Work with a store in a directory.",
+        discussion: """
+            Actions (each has --help, e.g. `tidemark db DIR put --help`):
+            \(actions.map { "  \($0.configuration.commandName!.padding(toLength: 11, withPad: " ", startingAt: 0)) \($0.configuration.abstract)" }.joined(separator: "\n"))
+
+            Every action accepts --sync immediate|group|async (default group).
+            Exit codes: 0 success, 1 not found / problems found / store damaged, 2 bad usage or bad \
+            input (nothing written), 3 I/O failure or disk full.
+            """
+    )
+
+    @Argument(help: "The store directory (created by the first write).")
+    var directory: String
+
+    @Argument(parsing: .captureForPassthrough, help: "The action and its arguments.")
+    var arguments: [String] = []
+
+    func run() throws {
+        guard let name = arguments.first else {
+            throw ValidationError("missing action; one of: \(Self.actions.map { $0.configuration.commandName! }.joined(separator: ", "))")
+        }
+        guard let action = Self.actions.first(where: { $0.configuration.commandName == name }) else {
+            throw ValidationError("unknown action '\(name)'; one of: \(Self.actions.map { $0.configuration.commandName! }.joined(separator: ", "))")
+        }
+        let parsed: any DBAction
+        do {
+            var command = try action.parseAsRoot(Array(arguments.dropFirst()))
+            guard let dbAction = command as? any DBAction else {
+                try command.run()  // the built-in help command
+                return
+            }
+            parsed = dbAction
+        } catch {
+            Tidemark.exitReportingUsage(error, for: action)
+        }
+        do {
+            try parsed.run(directory: directory)
+        } catch let error as StoreError {
+            printError(error.description + hint(for: error))
+            Foundation.exit(exitCode(for: error).rawValue)
+        } catch let error as InputError {
+            printError(error.message)
+            Foundation.exit(CLIExit.badInput.rawValue)
+        }
+    }
+
+    private func hint(for error: StoreError) -> String {
+        error.code == .corruption ? "\nhint: `tidemark db \(directory) verify` lists the damage; `recover --salvage` keeps what is intact" : ""
+    }
+
+    private func exitCode(for error: StoreError) -> CLIExit {
+        switch error.code {
+        case .invalidInput: .badInput
+        case .notFound, .corruption: .problem
+        default: .ioFailure
+        }
+    }
+}
+
+/// One `db` action: parsed from the arguments after the directory, then run against it.
+protocol DBAction: ParsableCommand {
+    func run(directory: String) throws
+}
+
+extension DBAction {
+    func run() throws {
+        throw ValidationError("run through `tidemark db <dir> \(Self.configuration.commandName!)`")
+    }
+}
+
+/// Bad input found by the CLI itself (not the store), with where it is.
+struct InputError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Options every action takes.
+struct StoreOptionGroup: ParsableArguments {
+    @Option(help: "When commits are durable: immediate (sync each), group (shared syncs), async (sync on close).")
+    var sync: SyncMode = .group
+
+    func open(_ directory: String, salvage: Bool = false) throws -> Store {
+        var options = StoreOptions(syncMode: sync)
+        options.salvage = salvage
+        return try Store.open(
+            at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
+    }
+}
+
+extension SyncMode: ExpressibleByArgument {}
+extension SearchMetric: ExpressibleByArgument {}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+}
+
+/// Writes a line to stdout and flushes it at once (acks must reach a reader that may be killed).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))  // write(2): unbuffered
+}
+
+/// Opens the store, runs `body`, and closes it (syncing), also when `body` throws.
+func withStore<T>(_ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, _ body: (Store) throws -> T) throws -> T {
+    let store = try options.open(directory, salvage: salvage)
+    do {
+        let result = try body(store)
+        try store.close()
+        return result
+    } catch {
+        try? store.close()
+        throw error
+    }
+}
