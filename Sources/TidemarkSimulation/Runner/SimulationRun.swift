@@ -221,7 +221,7 @@ private struct Execution {
         guard let info = openAfterCrash(at: index, powerLoss: false, recoveryKill: nil) else { return }
         note(recovery: info)
         event(index, .recovery, "reopen", info.paths.joined(separator: ", "), from: start)
-        checkRecoveredState(at: index, afterRecoveryCrash: false)
+        checkRecoveredState(at: index, afterRecoveryCrash: false, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 
     // MARK: Crashes and recovery
@@ -241,7 +241,7 @@ private struct Execution {
         guard let info = openAfterCrash(at: index, powerLoss: spec.powerLoss, recoveryKill: spec.recoveryKillAfterCalls) else { return }
         note(recovery: info)
         event(index, .recovery, "recover", info.paths.joined(separator: ", "), from: start)
-        checkRecoveredState(at: index, afterRecoveryCrash: result.crashes > crashesBefore)
+        checkRecoveredState(at: index, afterRecoveryCrash: result.crashes > crashesBefore, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 
     /// Opens after a crash or close. A kill point during recovery crashes again and recovers
@@ -288,7 +288,7 @@ private struct Execution {
         }
     }
 
-    private mutating func checkRecoveredState(at index: Int, afterRecoveryCrash: Bool) {
+    private mutating func checkRecoveredState(at index: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool) {
         guard let subject else { return }
         let start = fileSystem.callCount
         let state: [String: RecordValue]
@@ -306,6 +306,13 @@ private struct Execution {
             recovered: state, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
             corruptionInjected: faults.injectsCorruption, stepIndex: index)
         {
+            if reportedPossibleLoss && faults.injectsCorruption
+                && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant)
+            {
+                event(index, .check, "check state", "loss reported by recovery", from: start)
+                stop("recovery reported a possible loss after injected corruption: \(violation.message)")
+                return
+            }
             if afterRecoveryCrash {
                 violation = Violation(
                     .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",

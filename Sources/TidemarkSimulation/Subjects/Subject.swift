@@ -30,9 +30,15 @@ public protocol Subject: AnyObject {
 public struct RecoveryInfo: Sendable, Hashable {
     public var paths: [String]
     public var detail: String
-    public init(paths: [String], detail: String = "") {
+    /// Recovery dropped data it could not tell from a torn write, and said so (for example a
+    /// complete log frame at the tail whose checksum failed: a torn unsynced write, or bit rot
+    /// of a synced one; one copy cannot tell which). After injected corruption, a loss that
+    /// recovery reported this way counts as detected, not as silent.
+    public var reportedPossibleLoss: Bool
+    public init(paths: [String], detail: String = "", reportedPossibleLoss: Bool = false) {
         self.paths = paths
         self.detail = detail
+        self.reportedPossibleLoss = reportedPossibleLoss
     }
 }
 

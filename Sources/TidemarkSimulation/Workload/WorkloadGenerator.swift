@@ -35,7 +35,10 @@ public struct WorkloadGenerator {
             for index in 0..<operations {
                 let operation = nextOperation()
                 if index == victim {
-                    steps.append(.operation(operation, killAfterCalls: random.int(in: 1...8), crash: crash))
+                    // Operations that touch many files get a wider window, so every call of a
+                    // checkpoint (rotate, write, rename, sync, remove) can be the last.
+                    let window = [.checkpoint, .maintenance, .batch, .transaction].contains(operation.kind) ? 24 : 8
+                    steps.append(.operation(operation, killAfterCalls: random.int(in: 1...window), crash: crash))
                 } else {
                     steps.append(.operation(operation, killAfterCalls: nil, crash: nil))
                 }

@@ -55,11 +55,6 @@ func formatSeconds(_ seconds: Double) -> String {
     return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
 }
 
-/// Writes to stderr.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
 /// Encodes a value as one line of JSON with sorted keys.
 func jsonLine<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()

@@ -26,7 +26,7 @@ struct Replay: ParsableCommand {
         do {
             failure = try FailureFile.load(from: failureFile)
         } catch {
-            printError("tidemark replay: \(error)")
+            printError("\(error)")
             throw ExitCode(CLIExit.badInput.rawValue)
         }
         if failure.build != BuildInfo.identity && !json {
@@ -128,7 +128,7 @@ struct Shrink: ParsableCommand {
         do {
             failure = try FailureFile.load(from: failureFile)
         } catch {
-            printError("tidemark shrink: \(error)")
+            printError("\(error)")
             throw ExitCode(CLIExit.badInput.rawValue)
         }
         let destination = out ?? (failureFile.hasSuffix(".json") ? String(failureFile.dropLast(5)) : failureFile) + "-shrunk.json"
@@ -177,7 +177,7 @@ struct Report: ParsableCommand {
         do {
             report = try ReportWriter.load(from: runDirectory)
         } catch {
-            printError("tidemark report: \(error)")
+            printError("\(error)")
             throw ExitCode(CLIExit.badInput.rawValue)
         }
         try ReportWriter.write(report, to: runDirectory)

@@ -48,12 +48,12 @@ struct Run: ParsableCommand {
             do {
                 loaded.append((file, try ScenarioParser.load(file: file)))
             } catch {
-                printError("tidemark run: \(error)")
+                printError("\(error)")
                 throw ExitCode(CLIExit.badInput.rawValue)
             }
         }
         if let duplicate = Dictionary(grouping: loaded, by: \.scenario.name).first(where: { $0.value.count > 1 }) {
-            printError("tidemark run: two scenarios are named \"\(duplicate.key)\" (\(duplicate.value.map(\.file).joined(separator: ", "))); names must be unique")
+            printError("two scenarios are named \"\(duplicate.key)\" (\(duplicate.value.map(\.file).joined(separator: ", "))); names must be unique")
             throw ExitCode(CLIExit.badInput.rawValue)
         }
 
