@@ -30,7 +30,7 @@ struct FileSystemEvent: Sendable, Hashable, CustomStringConvertible {
 /// writes or syncs on request.
 final class InstrumentedFileSystem: FileSystem {
     struct Faults: Sendable {
-        /// Writes to paths containing `pathFilter` (all when nil) throw this code.
+        /// Writes to paths ending in `pathFilter` (all paths when nil) throw this code.
         var failWrites: FileSystemError.Code?
         var failSyncs: FileSystemError.Code?
         var pathFilter: String?
@@ -58,7 +58,7 @@ final class InstrumentedFileSystem: FileSystem {
     func fault(_ keyPath: KeyPath<Faults, FileSystemError.Code?>, path: String, operation: String) throws {
         let (code, filter) = faults.withLock { ($0[keyPath: keyPath], $0.pathFilter) }
         guard let code else { return }
-        if let filter, !path.contains(filter) { return }
+        if let filter, !path.hasSuffix(filter) { return }
         throw FileSystemError(code, "injected \(operation) failure", path: path)
     }
 
