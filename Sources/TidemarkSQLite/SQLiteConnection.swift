@@ -122,7 +122,10 @@ public final class SQLiteConnection {
         let rc = sqlite3_prepare_v2(database, sql, -1, &statement, nil)
         guard rc == SQLITE_OK, let statement else {
             sqlite3_finalize(statement)
-            throw error(rc == SQLITE_OK ? SQLITE_MISUSE : rc, sql: sql, since: mark, fallback: "empty statement")
+            if rc == SQLITE_OK {
+                throw SQLiteError(code: SQLITE_MISUSE, message: "no statement to prepare (empty or only a comment)", sql: sql)
+            }
+            throw error(rc, sql: sql, since: mark)
         }
         return SQLiteStatement(connection: self, statement: statement, sql: sql)
     }

@@ -90,6 +90,64 @@ struct SQLiteVFSRoutingTests {
         #expect(try reopened.query("SELECT x FROM t ORDER BY x") == [[.integer(1)], [.integer(2)]])
     }
 
+    /// `synchronous=EXTRA` makes SQLite delete the journal with xDelete's syncDir flag; the VFS
+    /// then syncs the directory so the removal is durable. With FULL it does not.
+    @Test(arguments: [("EXTRA", true), ("FULL", false)])
+    func deleteHonoursTheSyncDirectoryFlag(synchronous: String, expectsDirectorySync: Bool) throws {
+        let setup = try InstrumentedSetup(label: "syncdir\(synchronous)")
+        defer { setup.tearDown() }
+        let connection = try SQLiteConnection(path: setup.databasePath, vfs: setup.vfs)
+        try connection.execute("PRAGMA journal_mode=DELETE; PRAGMA synchronous=\(synchronous); CREATE TABLE t(x)")
+        setup.fileSystem.clearEvents()
+        try connection.execute("INSERT INTO t VALUES (1)")
+        let events = setup.fileSystem.events
+        let removal = try #require(events.firstIndex(of: FileSystemEvent(kind: .remove, path: setup.databasePath + "-journal")))
+        let directorySyncAfterRemoval = events[(removal + 1)...].contains(FileSystemEvent(kind: .syncDirectory, path: "/vroot"))
+        #expect(directorySyncAfterRemoval == expectsDirectorySync, "\(events)")
+    }
+
+    /// The io methods one by one, called the way SQLite calls them: each is exactly one
+    /// FileSystem call (DATAONLY sync is `syncData`), a new journal's first sync also syncs its
+    /// directory (once), sector size and device characteristics are the configured ones, and a
+    /// DELETEONCLOSE file is removed at close.
+    @Test func ioMethodsMapOneToOne() throws {
+        let realRoot = try makeTemporaryDirectory()
+        defer { removeDirectory(realRoot) }
+        let fileSystem = InstrumentedFileSystem(root: realRoot)
+        try fileSystem.createDirectory("/d")
+        fileSystem.clearEvents()
+        let configuration = SQLiteVFS.Configuration(sectorSize: 512, deviceCharacteristics: [.atomic4K, .safeAppend, .sequential])
+        let vfs = try SQLiteVFS(fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: 1), configuration: configuration)
+        defer { vfs.unregister() }
+        let file = UnsafeMutableRawPointer.allocate(byteCount: Int(vfs.vfsPointer.pointee.szOsFile), alignment: 16)
+        defer { file.deallocate() }
+        let sqliteFile = file.assumingMemoryBound(to: sqlite3_file.self)
+        let path = "/d/x-journal"
+        var outFlags: Int32 = 0
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_DELETEONCLOSE
+        #expect(vfs.vfsPointer.pointee.xOpen(vfs.vfsPointer, path, sqliteFile, flags, &outFlags) == SQLITE_OK)
+        #expect(outFlags == flags)
+        let methods = try #require(sqliteFile.pointee.pMethods).pointee
+        var bytes: [UInt8] = Array(repeating: 7, count: 100)
+        #expect(methods.xWrite(sqliteFile, &bytes, 100, 50) == SQLITE_OK)
+        #expect(methods.xSync(sqliteFile, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY) == SQLITE_OK)
+        #expect(methods.xSync(sqliteFile, SQLITE_SYNC_FULL) == SQLITE_OK)
+        var size: sqlite3_int64 = 0
+        #expect(methods.xFileSize(sqliteFile, &size) == SQLITE_OK && size == 150)
+        #expect(methods.xTruncate(sqliteFile, 10) == SQLITE_OK)
+        #expect(methods.xSectorSize(sqliteFile) == 512)
+        #expect(methods.xDeviceCharacteristics(sqliteFile) == SQLITE_IOCAP_ATOMIC4K | SQLITE_IOCAP_SAFE_APPEND | SQLITE_IOCAP_SEQUENTIAL)
+        #expect(methods.xClose(sqliteFile) == SQLITE_OK)
+        let expected: [FileSystemEvent] = [
+            .init(kind: .open, path: path), .init(kind: .write, path: path),
+            .init(kind: .syncData, path: path), .init(kind: .syncDirectory, path: "/d"),
+            .init(kind: .sync, path: path), .init(kind: .size, path: path), .init(kind: .truncate, path: path),
+            .init(kind: .close, path: path), .init(kind: .remove, path: path),
+        ]
+        #expect(fileSystem.events == expected)
+        #expect(!fileSystem.exists(path))
+    }
+
     /// Temporary files (NULL names) live in the FileSystem under names from the RandomSource,
     /// next to the main database, and are removed when closed.
     @Test func temporaryFilesLiveInTheFileSystem() throws {
