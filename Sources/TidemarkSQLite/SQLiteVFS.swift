@@ -270,19 +270,16 @@ final class SQLiteVFSFile {
     let vfs: SQLiteVFS
     let handle: any FileHandleProtocol
     let path: String
-    /// The `SQLITE_OPEN_*` type bit (main db, main journal, WAL, temp ...).
-    let type: Int32
     let deleteOnClose: Bool
     /// Set for a journal or WAL opened with CREATE: its directory is synced on its first sync.
     var needsDirectorySync: Bool
     /// Guarded by `vfs.state`'s lock.
     var lockLevel: Int32 = SQLITE_LOCK_NONE
 
-    init(vfs: SQLiteVFS, handle: any FileHandleProtocol, path: String, type: Int32, deleteOnClose: Bool, needsDirectorySync: Bool) {
+    init(vfs: SQLiteVFS, handle: any FileHandleProtocol, path: String, deleteOnClose: Bool, needsDirectorySync: Bool) {
         self.vfs = vfs
         self.handle = handle
         self.path = path
-        self.type = type
         self.deleteOnClose = deleteOnClose
         self.needsDirectorySync = needsDirectorySync
     }

@@ -219,8 +219,7 @@ private func openFile(
     let isNewJournal = creates
         && (type == SQLITE_OPEN_MAIN_JOURNAL || type == SQLITE_OPEN_SUPER_JOURNAL || type == SQLITE_OPEN_WAL)
     let object = SQLiteVFSFile(
-        vfs: vfs, handle: handle, path: path, type: type,
-        deleteOnClose: deleteOnClose, needsDirectorySync: isNewJournal)
+        vfs: vfs, handle: handle, path: path, deleteOnClose: deleteOnClose, needsDirectorySync: isNewJournal)
     slot.pointee.owner = Unmanaged.passRetained(object).toOpaque()
     slot.pointee.base.pMethods = UnsafePointer(tidemarkIOMethods)
     outFlags?.pointee = resultFlags

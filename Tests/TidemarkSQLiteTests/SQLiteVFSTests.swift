@@ -348,7 +348,8 @@ struct SQLiteVFSErrorTests {
             #expect(vfs.lastError?.code == .notFound)
             var message = [CChar](repeating: 0, count: 200)
             _ = vfs.vfsPointer.pointee.xGetLastError(vfs.vfsPointer, 200, &message)
-            #expect(String(cString: message).contains("missing"))
+            let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            #expect(text.contains("missing") && text.contains("notFound"), "\(text)")
         }
     }
 
