@@ -103,6 +103,7 @@ public final class SQLiteVFS: @unchecked Sendable {
 
     struct State {
         var registered = false
+        var fenced = false
         /// The last error a `FileSystem` call raised inside a VFS method, and how many so far.
         var lastError: FileSystemError?
         var errorCount: UInt64 = 0
@@ -165,6 +166,24 @@ public final class SQLiteVFS: @unchecked Sendable {
         guard wasRegistered else { return }
         sqlite3_vfs_unregister(vfsPointer)
         Unmanaged<SQLiteVFS>.fromOpaque(vfsPointer.pointee.pAppData).release()
+    }
+
+    /// Cuts the VFS off from its file system, for crash simulation: from now on every VFS call
+    /// that would reach the `FileSystem` fails (`SQLITE_IOERR_*`, or `SQLITE_CANTOPEN` for an
+    /// open) without calling it, with a `.closed` error recorded. Fence, then drop the
+    /// connection: nothing it does on the way down (rollback, the WAL checkpoint at close,
+    /// journal deletion) reaches the files, which stay as the "crash" left them. Irreversible;
+    /// reopen through a new VFS.
+    public func fence() {
+        state.withLock { $0.fenced = true }
+    }
+
+    /// The file system, or a `.closed` error once `fence()` was called.
+    func liveFileSystem(for path: String) throws -> any FileSystem {
+        if state.withLock({ $0.fenced }) {
+            throw FileSystemError(.closed, "VFS \(name) is fenced: no further file-system calls", path: path)
+        }
+        return fileSystem
     }
 
     /// Whether SQLite can currently find this VFS by name.
@@ -275,6 +294,12 @@ final class SQLiteVFSFile {
     var needsDirectorySync: Bool
     /// Guarded by `vfs.state`'s lock.
     var lockLevel: Int32 = SQLITE_LOCK_NONE
+
+    /// The handle, or a `.closed` error once the VFS is fenced.
+    func liveHandle() throws -> any FileHandleProtocol {
+        _ = try vfs.liveFileSystem(for: path)
+        return handle
+    }
 
     init(vfs: SQLiteVFS, handle: any FileHandleProtocol, path: String, deleteOnClose: Bool, needsDirectorySync: Bool) {
         self.vfs = vfs

@@ -54,7 +54,7 @@ nonisolated(unsafe) let tidemarkIOMethods: UnsafeMutablePointer<sqlite3_io_metho
     methods.xTruncate = { file, size in
         let object = fileObject(file)
         do {
-            try object.handle.truncate(to: size)
+            try object.liveHandle().truncate(to: size)
             return SQLITE_OK
         } catch {
             object.vfs.record(error, path: object.path)
@@ -65,7 +65,7 @@ nonisolated(unsafe) let tidemarkIOMethods: UnsafeMutablePointer<sqlite3_io_metho
     methods.xFileSize = { file, sizeOut in
         let object = fileObject(file)
         do {
-            sizeOut?.pointee = try object.handle.size()
+            sizeOut?.pointee = try object.liveHandle().size()
             return SQLITE_OK
         } catch {
             object.vfs.record(error, path: object.path)
@@ -199,12 +199,12 @@ private func openFile(
     var resultFlags = flags
     let handle: any FileHandleProtocol
     do {
-        handle = try vfs.fileSystem.open(path, options: options)
+        handle = try vfs.liveFileSystem(for: path).open(path, options: options)
     } catch let error as FileSystemError where error.code == .permissionDenied && options.contains(.write) {
         // As the unix VFS does: a read-write open the file system refuses falls back to
         // read-only, and SQLite is told so through the output flags.
         do {
-            handle = try vfs.fileSystem.open(path, options: .read)
+            handle = try vfs.liveFileSystem(for: path).open(path, options: .read)
             resultFlags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY
         } catch {
             vfs.record(error, path: path)
@@ -233,7 +233,7 @@ private func deleteFile(
     guard let name else { return TM_SQLITE_IOERR_DELETE }
     let path = String(cString: name)
     do {
-        try vfs.fileSystem.remove(path)
+        try vfs.liveFileSystem(for: path).remove(path)
     } catch {
         vfs.record(error, path: path)
         return sqliteResultCode(for: error, operation: .delete)
@@ -241,7 +241,7 @@ private func deleteFile(
     if syncDirectory != 0 {
         let directory = FilePaths.parent(of: path)
         do {
-            try vfs.fileSystem.syncDirectory(directory)
+            try vfs.liveFileSystem(for: directory).syncDirectory(directory)
         } catch {
             vfs.record(error, path: directory)
             return sqliteResultCode(for: error, operation: .directorySync)
@@ -258,7 +258,7 @@ private func accessFile(
     guard let name else { return TM_SQLITE_IOERR_ACCESS }
     let path = String(cString: name)
     do {
-        let status = try vfs.fileSystem.status(path)
+        let status = try vfs.liveFileSystem(for: path).status(path)
         // As the unix VFS: for SQLITE_ACCESS_EXISTS an empty regular file does not count, so
         // a journal truncated to zero (journal_mode=TRUNCATE) is not hot.
         let exists = flags != SQLITE_ACCESS_EXISTS || status.kind == .directory || status.size > 0
@@ -286,14 +286,14 @@ private func closeFile(_ file: UnsafeMutablePointer<sqlite3_file>?) -> Int32 {
     _ = object.vfs.unlock(object, to: SQLITE_LOCK_NONE)
     var result = SQLITE_OK
     do {
-        try object.handle.close()
+        try object.liveHandle().close()
     } catch {
         object.vfs.record(error, path: object.path)
         result = sqliteResultCode(for: error, operation: .close)
     }
     if object.deleteOnClose {
         do {
-            try object.vfs.fileSystem.remove(object.path)
+            try object.vfs.liveFileSystem(for: object.path).remove(object.path)
         } catch let error as FileSystemError where error.code == .notFound {
         } catch {
             object.vfs.record(error, path: object.path)
@@ -309,7 +309,7 @@ private func readFile(
     let object = fileObject(file)
     guard let buffer else { return TM_SQLITE_IOERR_READ }
     do {
-        let bytes = try object.handle.read(at: offset, count: Int(amount))
+        let bytes = try object.liveHandle().read(at: offset, count: Int(amount))
         bytes.withUnsafeBytes { source in
             if let base = source.baseAddress { buffer.copyMemory(from: base, byteCount: source.count) }
         }
@@ -332,7 +332,7 @@ private func writeFile(
     guard let buffer else { return TM_SQLITE_IOERR_WRITE }
     let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: Int(amount)))
     do {
-        try object.handle.write(bytes, at: offset)
+        try object.liveHandle().write(bytes, at: offset)
         return SQLITE_OK
     } catch {
         object.vfs.record(error, path: object.path)
@@ -344,9 +344,9 @@ private func syncFile(_ file: UnsafeMutablePointer<sqlite3_file>?, _ flags: Int3
     let object = fileObject(file)
     do {
         if flags & SQLITE_SYNC_DATAONLY != 0 {
-            try object.handle.syncData()
+            try object.liveHandle().syncData()
         } else {
-            try object.handle.sync()
+            try object.liveHandle().sync()
         }
     } catch {
         object.vfs.record(error, path: object.path)
@@ -355,7 +355,7 @@ private func syncFile(_ file: UnsafeMutablePointer<sqlite3_file>?, _ flags: Int3
     if object.needsDirectorySync {
         let directory = FilePaths.parent(of: object.path)
         do {
-            try object.vfs.fileSystem.syncDirectory(directory)
+            try object.vfs.liveFileSystem(for: directory).syncDirectory(directory)
         } catch {
             // Stays set: the next sync retries, and SQLite has not been told the name is durable.
             object.vfs.record(error, path: directory)
@@ -382,7 +382,8 @@ private func fileControl(_ file: UnsafeMutablePointer<sqlite3_file>?, _ operatio
     case SQLITE_FCNTL_HAS_MOVED:
         // The unix VFS compares inodes; a name-level file system can only say whether the
         // path still names a file.
-        let moved = !object.vfs.fileSystem.exists(object.path)
+        guard let fileSystem = try? object.vfs.liveFileSystem(for: object.path) else { return TM_SQLITE_IOERR_ACCESS }
+        let moved = !fileSystem.exists(object.path)
         argument?.assumingMemoryBound(to: Int32.self).pointee = moved ? 1 : 0
         return SQLITE_OK
     default:

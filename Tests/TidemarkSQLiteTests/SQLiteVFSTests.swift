@@ -412,3 +412,39 @@ struct SQLiteVFSRegistrationTests {
         #expect(weakVFS == nil, "released once unregistered and unused")
     }
 }
+
+struct SQLiteVFSFenceTests {
+    /// After `fence()` no call reaches the FileSystem: the pending commit fails with the
+    /// `.closed` cause, dropping the connection writes nothing (no rollback, no checkpoint, no
+    /// WAL removal), and a new VFS recovers the committed state from the files as left.
+    @Test(arguments: ["WAL", "DELETE"])
+    func fencedVFSLeavesTheFilesAsACrashWould(journalMode: String) throws {
+        let setup = try InstrumentedSetup(label: "fence\(journalMode)")
+        defer { setup.tearDown() }
+        var connection: SQLiteConnection? = try SQLiteConnection(path: setup.databasePath, vfs: setup.vfs)
+        try connection?.execute("PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=5")
+        #expect(try connection?.scalarText("PRAGMA journal_mode=\(journalMode)") == journalMode.lowercased())
+        try connection?.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB)")
+        try connection?.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) INSERT INTO t SELECT i, zeroblob(500) FROM n")
+        let committed = try connection?.query("SELECT id, length(body) FROM t ORDER BY id")
+        try connection?.execute("BEGIN; UPDATE t SET body = zeroblob(700) WHERE id > 10")
+
+        setup.vfs.fence()
+        setup.fileSystem.clearEvents()
+        let error = #expect(throws: SQLiteError.self) { try connection?.execute("COMMIT") }
+        #expect(error?.isIOError == true)
+        #expect(error?.fileSystemError?.code == .closed)
+        try? connection?.close()
+        connection = nil
+        #expect(setup.fileSystem.events.isEmpty, "fenced VFS touched the file system: \(setup.fileSystem.events)")
+        let leftover = "app.db-" + (journalMode == "WAL" ? "wal" : "journal")
+        #expect(try setup.fileSystem.listDirectory("/vroot").contains(leftover), "recovery must have work to do")
+
+        let recovered = try setup.reopenedVFS()
+        defer { recovered.unregister() }
+        let reopened = try SQLiteConnection(path: setup.databasePath, vfs: recovered)
+        try reopened.execute("PRAGMA locking_mode=EXCLUSIVE")
+        #expect(try reopened.scalarText("PRAGMA integrity_check") == "ok")
+        #expect(try reopened.query("SELECT id, length(body) FROM t ORDER BY id") == committed)
+    }
+}
