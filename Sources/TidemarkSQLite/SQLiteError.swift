@@ -13,7 +13,10 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The statement being prepared or run, when there was one.
     public var sql: String?
-    /// What the file system threw inside the VFS during the failed call, if anything.
+    /// What the file system threw inside the VFS during the failed call, if anything. Set only
+    /// for I/O-class codes (IOERR, FULL, CANTOPEN, CORRUPT, NOTADB), from the VFS's error count
+    /// before and after the call: with several connections using one VFS at the same moment it
+    /// may name another connection's error.
     public var fileSystemError: FileSystemError?
 
     public init(code: Int32, message: String, sql: String? = nil, fileSystemError: FileSystemError? = nil) {

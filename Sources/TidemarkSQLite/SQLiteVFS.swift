@@ -61,6 +61,15 @@ public struct SQLiteDeviceCharacteristics: OptionSet, Sendable, Hashable {
 /// before SQLite relies on it; unlike the unix VFS, a failed directory sync is reported
 /// (`SQLITE_IOERR_DIR_FSYNC`) rather than ignored. `xDelete` syncs the directory when SQLite
 /// asks (its `syncDir` flag).
+///
+/// **Determinism.** `xRandomness`, `xSleep`, `xCurrentTime` and `xCurrentTimeInt64` use the
+/// injected sources, and `SQLiteConnection` points `random()`/`randomblob()` at `random`. One
+/// thing stays outside: SQLite's process-wide PRNG, seeded once from the *default* VFS, picks
+/// the rollback-journal nonce and the WAL salts, so those bytes differ between runs (the
+/// database file itself does not).
+///
+/// **Crashes.** `fence()` stops all file-system traffic so a connection can be dropped the way
+/// a crash would leave it.
 public final class SQLiteVFS: @unchecked Sendable {
     // @unchecked: the only non-Sendable stored properties are the C structs SQLite owns a
     // pointer to; they are written once in init and freed in deinit. Mutable state is in `state`.
