@@ -90,6 +90,29 @@ struct SQLiteVFSRoutingTests {
         #expect(try reopened.query("SELECT x FROM t ORDER BY x") == [[.integer(1)], [.integer(2)]])
     }
 
+    /// Same seed, same clock, same workload: the same sequence of file-system calls, offsets
+    /// and lengths included (temporary file names come from the seed too). This is what lets a
+    /// simulator replay a SQLite run from its seed.
+    @Test func sameSeedGivesTheSameFileSystemTrace() throws {
+        func trace(_ run: Int) throws -> [String] {
+            let setup = try InstrumentedSetup(seed: 21, label: "trace\(run)")
+            defer { setup.tearDown() }
+            let connection = try SQLiteConnection(path: setup.databasePath, vfs: setup.vfs)
+            try connection.execute("PRAGMA temp_store=FILE; PRAGMA cache_size=8; PRAGMA journal_mode=PERSIST")
+            try connection.execute(SQLWorkload.schema)
+            for step in SQLWorkload(seed: 4, transactions: 25).steps {
+                if case .statement(let sql, let parameters) = step { try connection.run(sql, parameters) }
+            }
+            try connection.execute("CREATE TEMP TABLE s AS SELECT * FROM items ORDER BY random()")
+            try connection.close()
+            return setup.fileSystem.detailedTrace
+        }
+        let first = try trace(1)
+        #expect(first.count > 200)
+        #expect(first.contains { $0.contains("tidemark-temp-") })
+        #expect(first == (try trace(2)))
+    }
+
     /// `synchronous=EXTRA` makes SQLite delete the journal with xDelete's syncDir flag; the VFS
     /// then syncs the directory so the removal is durable. With FULL it does not.
     @Test(arguments: [("EXTRA", true), ("FULL", false)])

@@ -39,6 +39,8 @@ final class InstrumentedFileSystem: FileSystem {
     let base: any FileSystem
     let root: String
     private let log = Mutex<[FileSystemEvent]>([])
+    /// Every data-moving call with its offset and length, as text: for comparing whole traces.
+    private let detail = Mutex<[String]>([])
     let faults = Mutex(Faults())
 
     init(base: any FileSystem = PosixFileSystem(), root: String) {
@@ -47,10 +49,13 @@ final class InstrumentedFileSystem: FileSystem {
     }
 
     var events: [FileSystemEvent] { log.withLock { $0 } }
+    var detailedTrace: [String] { detail.withLock { $0 } }
+    func note(_ line: String) { detail.withLock { $0.append(line) } }
     func clearEvents() { log.withLock { $0.removeAll() } }
 
-    func record(_ kind: FileSystemEvent.Kind, _ path: String) {
+    func record(_ kind: FileSystemEvent.Kind, _ path: String, _ extra: String = "") {
         log.withLock { $0.append(FileSystemEvent(kind: kind, path: path)) }
+        note("\(kind.rawValue) \(path)\(extra)")
     }
 
     func real(_ path: String) -> String { FilePaths.join(root, path) }
@@ -93,16 +98,16 @@ final class InstrumentedHandle: FileHandleProtocol {
     }
 
     func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        owner.record(.read, path)
+        owner.record(.read, path, " @\(offset)+\(count)")
         return try base.read(at: offset, count: count)
     }
     func write(_ bytes: [UInt8], at offset: Int64) throws {
-        owner.record(.write, path)
+        owner.record(.write, path, " @\(offset)+\(bytes.count)")
         try owner.fault(\.failWrites, path: path, operation: "write")
         try base.write(bytes, at: offset)
     }
     func size() throws -> Int64 { owner.record(.size, path); return try base.size() }
-    func truncate(to size: Int64) throws { owner.record(.truncate, path); try base.truncate(to: size) }
+    func truncate(to size: Int64) throws { owner.record(.truncate, path, " to \(size)"); try base.truncate(to: size) }
     func sync() throws {
         owner.record(.sync, path)
         try owner.fault(\.failSyncs, path: path, operation: "sync")
