@@ -3,10 +3,13 @@ import Synchronization
 import TidemarkIO
 @testable import TidemarkSQLite
 
-/// A fresh real directory under the system temp dir (tests may use the OS; the VFS may not).
+/// A fresh real directory (tests may use the OS; the VFS may not). On tmpfs (`/dev/shm`) when
+/// there is one: the tests check behaviour, not the disk, and fsync latency on a shared disk
+/// would make the suite's run time depend on other machines' load.
 func makeTemporaryDirectory(_ label: String = #function) throws -> String {
     let name = label.filter { $0.isLetter || $0.isNumber }
-    let template = FileManager.default.temporaryDirectory.path + "/tidemark-sqlite-\(name)-XXXXXX"
+    let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+    let template = base + "/tidemark-sqlite-\(name)-XXXXXX"
     var bytes = Array(template.utf8CString)
     guard let result = mkdtemp(&bytes) else { throw FileSystemError(.io, "mkdtemp failed", path: template) }
     return String(cString: result)

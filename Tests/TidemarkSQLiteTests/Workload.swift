@@ -55,7 +55,7 @@ struct SQLWorkload {
                 // Autocommit statements.
                 for _ in 0..<min(operations, 5) { appendOperation() }
             }
-            if index % 10 == 9 { steps.append(.checkpoint) }
+            if index % 8 == 7 { steps.append(.checkpoint) }
         }
         steps.append(.checkpoint)
     }
