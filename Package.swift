@@ -4,6 +4,8 @@ import PackageDescription
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
 //   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C
+//   CSQLite            system library: sqlite3 + the VFS file struct (shim.h)
+//   TidemarkSQLite     an sqlite3_vfs over any FileSystem, and a connection/statement wrapper
 //   Tidemark           the store: records, write-ahead log, checkpoints, recovery, search
 //   TidemarkSimulation SimulatedFileSystem (fault model, crash states, trace) and the verifier:
 //                      scenarios, workloads, model, invariants, runs, campaigns, shrinking
@@ -14,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TidemarkIO", targets: ["TidemarkIO"]),
+        .library(name: "TidemarkSQLite", targets: ["TidemarkSQLite"]),
         .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
         .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
@@ -32,6 +35,10 @@ let package = Package(
             name: "TidemarkIOTests",
             dependencies: ["TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        // MARK: SQLite through any FileSystem
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "TidemarkSQLite", dependencies: ["CSQLite", "TidemarkIO"]),
+        .testTarget(name: "TidemarkSQLiteTests", dependencies: ["TidemarkSQLite", "TidemarkIO", "CSQLite"]),
         // MARK: Store
         .target(name: "Tidemark", dependencies: ["TidemarkIO"]),
         .testTarget(
