@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TidemarkSQLite", dependencies: ["CSQLite", "TidemarkIO"]),
         .testTarget(name: "TidemarkSQLiteTests", dependencies: ["TidemarkSQLite", "TidemarkIO", "CSQLite"]),
         // MARK: Store
-        .target(name: "Tidemark", dependencies: ["TidemarkIO"]),
+        .target(name: "Tidemark", dependencies: ["TidemarkIO", "TidemarkSQLite"]),
         .testTarget(
             name: "TidemarkTests",
             dependencies: ["Tidemark", "TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]

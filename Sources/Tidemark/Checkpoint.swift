@@ -2,11 +2,14 @@ import TidemarkIO
 
 /// A checkpoint file: the whole state as of one LSN.
 ///
-/// header (40 bytes): magic "TMCHKPT1" | version u32 | reserved u32 | LSN u64 | record count u64
+/// header (40 bytes): magic "TMCHKPT1" | version u32 | flags u32 | LSN u64 | record count u64
 ///   | dimension u32 (0 = none yet) | CRC32C u32 of the header
 /// then per record: length u32 | CRC32C u32 | record bytes, the CRC seeded with (LSN, index) so
 ///   an entry copied to another place or another checkpoint does not validate
 /// then a trailer: magic "TMCKEND1" | record count u64 | CRC32C u32 of the trailer.
+///
+/// Flags: bit 0 = the store is tiered and this checkpoint holds only the hot tier; the cold tier
+/// must reflect at least this LSN (older checkpoints wrote 0 here).
 ///
 /// Every entry has its own checksum so damage is reported with the offset of the entry it hit.
 enum CheckpointFile {
@@ -14,13 +17,14 @@ enum CheckpointFile {
     static let magic: [UInt8] = Array("TMCHKPT1".utf8)
     static let trailerMagic: [UInt8] = Array("TMCKEND1".utf8)
     static let version: UInt32 = 1
+    static let flagRequiresColdTier: UInt32 = 1
 
     static func encode(_ state: StoreState, lsn: UInt64) -> [UInt8] {
         let records = state.records.values.sorted { $0.id < $1.id }
         var writer = ByteWriter()
         writer.raw(magic)
         writer.u32(version)
-        writer.u32(0)
+        writer.u32(state.requiresColdTier ? flagRequiresColdTier : 0)
         writer.u64(lsn)
         writer.u64(UInt64(records.count))
         writer.u32(UInt32(state.dimension ?? 0))
@@ -48,7 +52,7 @@ enum CheckpointFile {
         guard bytes.prefix(8).elementsEqual(magic) else { throw corrupt("bad magic", 0) }
         var header = ByteReader(bytes[8..<headerSize])
         let version = try! header.u32()
-        _ = try! header.u32()
+        let flags = try! header.u32()
         let lsn = try! header.u64()
         let count = try! header.u64()
         let dimension = Int(try! header.u32())
@@ -60,6 +64,7 @@ enum CheckpointFile {
 
         var state = StoreState()
         state.dimension = dimension == 0 ? nil : dimension
+        state.requiresColdTier = flags & flagRequiresColdTier != 0
         var reader = ByteReader(bytes[headerSize...])
         for index in 0..<Int(count) {
             let entryOffset = headerSize + reader.offset

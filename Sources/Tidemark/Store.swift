@@ -22,7 +22,13 @@ public final class Store: @unchecked Sendable {
     /// Guards everything below; its condition wakes group-commit followers.
     private let lock = NSCondition()
 
+    /// All records when tiers are off; with tiers only the dimension bookkeeping is unused and
+    /// records live in `tiers`.
     private var state: StoreState
+    /// The hot and cold tiers, when `options.tiers` is set.
+    private var tiers: TieredState?
+    /// The background thread calling `runMaintenance()` (`options.maintenanceInterval`).
+    private var runner: MaintenanceRunner?
     private var lastAssignedLSN: UInt64
     private var durableLSN: UInt64
     /// Completed segments, oldest first (the current one is `writer`).
@@ -70,10 +76,19 @@ public final class Store: @unchecked Sendable {
         } catch let error as FileSystemError {
             throw StoreError(.io, "cannot create the store directory", path: directory, cause: error)
         }
+        try options.tiers?.validate()
+        if options.tiers == nil, fileSystem.exists(ColdTier.path(in: directory)) {
+            throw StoreError(
+                .invalidInput, "this store has a cold tier (\(ColdTier.fileName)); open it with tiers enabled",
+                path: ColdTier.path(in: directory))
+        }
         let recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
+        let tiers = try options.tiers.map {
+            try openTiers($0, recovered: recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, canary: options.canary)
+        }
         let store = try Store(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
-            recovered: recovered)
+            recovered: recovered, tiers: tiers)
         if options.salvage && !recovered.report.lost.isEmpty {
             // Rewrite the store so it is clean again: a checkpoint of what survived, and no
             // damaged file left for the next open to trip over.
@@ -81,12 +96,53 @@ public final class Store: @unchecked Sendable {
             defer { store.lock.unlock() }
             try store.checkpointLocked(dropOlder: true)
         }
+        if let interval = options.maintenanceInterval {
+            store.runner = MaintenanceRunner(store: store, interval: interval, clock: clock)
+        }
         return store
+    }
+
+    /// Opens the tiers over a recovered state: removes spill files and the access-time hint
+    /// (caches, never trusted across a restart except as a hint), opens the cold tier and checks
+    /// it reflects at least the LSN of a checkpoint that relies on it.
+    private static func openTiers(
+        _ tierOptions: TierOptions, recovered: RecoveredStore, directory: String, fileSystem: any FileSystem,
+        clock: any Clock, random: any RandomSource, canary: StoreCanary?
+    ) throws -> TieredState {
+        let coldPath = ColdTier.path(in: directory)
+        let checkpointLSN = recovered.report.checkpointLSN ?? 0
+        if recovered.state.requiresColdTier, !fileSystem.exists(coldPath) {
+            throw StoreError.corruption(
+                "the checkpoint at LSN \(checkpointLSN) relies on the cold tier, which is missing", path: coldPath, offset: 0)
+        }
+        let hintPath = FilePaths.join(directory, TieredState.accessHintFileName)
+        var accessTimes: [String: Int64] = [:]
+        do {
+            _ = try HotTier.removeLeftoverSpillFiles(storeDirectory: directory, fileSystem: fileSystem)
+            if fileSystem.exists(hintPath) {
+                accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
+                try fileSystem.remove(hintPath)
+            }
+        } catch let error as FileSystemError {
+            throw StoreError(.io, "cannot remove the hot tier's cache files", path: error.path, cause: error)
+        }
+        let cold = try ColdTier(
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random,
+            synchronous: canary == .coldSynchronousOff ? "OFF" : "FULL")
+        if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
+            throw StoreError.corruption(
+                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
+                path: coldPath, offset: 0)
+        }
+        let hot = HotTier(budget: tierOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
+        return TieredState(
+            recovered: recovered.state, options: tierOptions, hot: hot, cold: cold, accessTimes: accessTimes,
+            now: clock.wallNanoseconds())
     }
 
     private init(
         directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
-        options: StoreOptions, recovered: RecoveredStore
+        options: StoreOptions, recovered: RecoveredStore, tiers: TieredState?
     ) throws {
         self.directory = directory
         self.fileSystem = fileSystem
@@ -94,7 +150,9 @@ public final class Store: @unchecked Sendable {
         self.random = random
         self.options = options
         self.recovery = recovered.report
-        state = recovered.state
+        state = tiers == nil ? recovered.state : StoreState()
+        state.deletedIDs = nil
+        self.tiers = tiers
         lastAssignedLSN = recovered.lastLSN
         durableLSN = recovered.lastLSN
         checkpoints = recovered.checkpoints
@@ -118,14 +176,34 @@ public final class Store: @unchecked Sendable {
 
     /// Makes everything durable (`sync()`), then closes the log. Later calls throw `.closed`.
     public func close() throws {
+        runner?.stop()  // before taking the lock: the runner may be waiting for it
         lock.lock()
         defer { lock.unlock() }
         guard !isClosed else { return }
         defer {
             isClosed = true
             try? writer.handle.close()
+            if let tiers {
+                if failure == nil { writeAccessHint(tiers) }
+                tiers.cold.close(clean: failure == nil)
+            }
         }
         if failure == nil { try awaitDurable(lastAssignedLSN) }
+    }
+
+    deinit {
+        // Dropped without close (a simulated crash, or a caller that forgot): nothing more may
+        // reach the files.
+        tiers?.cold.close(clean: false)
+    }
+
+    /// Saves the hot tier's last-access times so record ages survive a restart. Plain write, no
+    /// sync: a torn or missing hint only makes records look recently used.
+    private func writeAccessHint(_ tiers: TieredState) {
+        let path = FilePaths.join(directory, TieredState.accessHintFileName)
+        guard let handle = try? fileSystem.open(path, options: [.read, .write, .create, .truncate]) else { return }
+        try? handle.write(TieredState.encodeAccessHint(tiers.hot.accessTimes()), at: 0)
+        try? handle.close()
     }
 
     // MARK: Writing
@@ -159,8 +237,17 @@ public final class Store: @unchecked Sendable {
     /// writes; commits its writes atomically when `body` returns, discards them when it throws.
     /// Concurrent transactions are not checked for conflicts: the last commit wins.
     public func transaction<Result>(_ body: (Transaction) throws -> Result) throws -> Result {
-        let snapshot: StoreState = try withUsableStore { state }
-        let transaction = Transaction(snapshot: snapshot, now: clock.wallNanoseconds())
+        let now = clock.wallNanoseconds()
+        let base: (String) throws -> Record?
+        if tiers != nil {
+            // No snapshot of a store partly on disk: reads see the latest committed state.
+            try withUsableStore {}
+            base = { [unowned self] id in try self.get(id) }
+        } else {
+            let snapshot: StoreState = try withUsableStore { state }
+            base = { id in snapshot.live(id, now: now) }
+        }
+        let transaction = Transaction(base: base, dimension: try withUsableStore { tiers?.dimension ?? state.dimension }, now: now)
         let result = try body(transaction)
         transaction.isFinished = true
         if !transaction.batch.operations.isEmpty { try commit(transaction.batch.operations) }
@@ -185,14 +272,57 @@ public final class Store: @unchecked Sendable {
         try checkpointLocked(dropOlder: false)
     }
 
-    /// Periodic work for the host to call (the store runs no threads): syncs async-mode commits
-    /// and checkpoints once the log has grown past `autoCheckpointLogBytes`.
-    public func runMaintenance() throws {
+    /// Periodic work for the host to call (or a `MaintenanceRunner`): syncs async-mode commits;
+    /// with tiers, moves records idle for `hotToColdAge` to the cold tier in batches, turns
+    /// expired records into tombstones and applies them (see `TieredState` for the order); then
+    /// checkpoints when records moved (so their log can go) or the log has grown past
+    /// `autoCheckpointLogBytes`.
+    @discardableResult
+    public func runMaintenance() throws -> MaintenanceReport {
         lock.lock()
         defer { lock.unlock() }
         try checkUsable()
         try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
-        if logBytesSinceCheckpoint >= options.autoCheckpointLogBytes { try checkpointLocked(dropOlder: false) }
+        var report = MaintenanceReport()
+        if let tiers { try migrateLocked(tiers, &report) }
+        if report.moved > 0 || logBytesSinceCheckpoint >= options.autoCheckpointLogBytes {
+            try checkpointLocked(dropOlder: false)
+            report.checkpointed = true
+        }
+        report.coldLSN = tiers?.cold.lsn
+        return report
+    }
+
+    private func migrateLocked(_ tiers: TieredState, _ report: inout MaintenanceReport) throws {
+        // Cold commits only ever cover log that is durable (so the cold tier is never ahead of
+        // the log a crash leaves); the lock is held from here, so nothing is appended meanwhile.
+        try awaitDurable(lastAssignedLSN)
+        let now = clock.wallNanoseconds()
+        while true {
+            let plan = try tiers.planMigration(now: now, limit: tiers.options.migrationBatchSize)
+            let expiredInCold = report.coldCommits == 0 ? try tiers.cold.hasExpired(now: now) : false
+            guard !plan.isEmpty || !tiers.tombstones.isEmpty || expiredInCold else { break }
+            if options.canary == .dropHotBeforeColdDurable, !plan.records.isEmpty {
+                tiers.dropFromHot(plan)
+                try checkpointLocked(dropOlder: false)
+                try report.add(coldCommitLocked(tiers, plan, alreadyDropped: true))
+            } else {
+                try report.add(coldCommitLocked(tiers, plan))
+            }
+            if plan.records.count + plan.expiredIDs.count < tiers.options.migrationBatchSize { break }
+        }
+    }
+
+    /// One cold-tier transaction at the current LSN; any failure fail-stops (the commit may or
+    /// may not have happened, and the cold tier's connection is not trusted again).
+    private func coldCommitLocked(_ tiers: TieredState, _ plan: TieredState.MigrationPlan, alreadyDropped: Bool = false) throws -> ColdTier.CommitResult {
+        do {
+            return try tiers.commitToCold(plan, lsn: lastAssignedLSN, now: clock.wallNanoseconds(), alreadyDropped: alreadyDropped)
+        } catch var error as StoreError {
+            error.outcome = .ambiguous
+            tiers.cold.close(clean: false)
+            throw failStop(error)
+        }
     }
 
     // MARK: Reading
@@ -200,13 +330,23 @@ public final class Store: @unchecked Sendable {
     /// The record with this id, or nil when absent or expired.
     public func get(_ id: String) throws -> Record? {
         let now = clock.wallNanoseconds()
-        return try withUsableStore { state.live(id, now: now) }
+        return try withUsableStore {
+            if let tiers { return try tiers.live(id, now: now) }
+            return state.live(id, now: now)
+        }
     }
 
     /// Every live record, sorted by id.
     public func allRecords() throws -> [Record] {
         let now = clock.wallNanoseconds()
-        return try withUsableStore { state.records.values.filter { !$0.isExpired(at: now) } }.sorted { $0.id < $1.id }
+        return try withUsableStore { try liveRecordsLocked(now: now) }.sorted { $0.id < $1.id }
+    }
+
+    private func liveRecordsLocked(now: Int64) throws -> [Record] {
+        guard let tiers else { return state.records.values.filter { !$0.isExpired(at: now) } }
+        var records: [Record] = []
+        try tiers.forEachLive(now: now) { records.append($0) }
+        return records
     }
 
     /// The `k` records nearest to `embedding` by `metric`, exactly (a full scan), best first;
@@ -215,7 +355,13 @@ public final class Store: @unchecked Sendable {
         embedding: [Float], k: Int, metric: SearchMetric = .cosine, filter: [String: JSONValue] = [:]
     ) throws -> [SearchResult] {
         let now = clock.wallNanoseconds()
-        let snapshot: StoreState = try withUsableStore { state }
+        let snapshot: StoreState = try withUsableStore {
+            guard let tiers else { return state }
+            var view = StoreState()
+            view.dimension = tiers.dimension
+            try tiers.forEachLive(now: now) { view.records[$0.id] = $0 }
+            return view
+        }
         return try Search.nearest(in: snapshot, to: embedding, k: k, metric: metric, filter: filter, now: now)
     }
 
@@ -223,12 +369,25 @@ public final class Store: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if isClosed { throw StoreError(.closed, "the store is closed") }
+        var recordCount = state.records.count
+        var tierStats: TierStats?
+        if let tiers {
+            recordCount = 0
+            try tiers.forEachLive(now: clock.wallNanoseconds()) { _ in recordCount += 1 }
+            let cold = try tiers.cold.totals()
+            tierStats = TierStats(
+                hotCount: tiers.hot.count, hotResidentCount: tiers.hot.residentCount, hotBytes: tiers.hot.residentBytes,
+                hotPeakBytes: tiers.hot.peakResidentBytes, hotBudgetBytes: tiers.hot.budget,
+                spilledCount: tiers.hot.spilledCount, spilledBytes: tiers.hot.spilledBytes,
+                spillWrites: tiers.hot.spillWrites, spillReloads: tiers.hot.spillReloads, spillFailures: tiers.hot.spillFailures,
+                coldCount: cold.count, coldBytes: cold.bytes, coldLSN: tiers.cold.lsn, tombstones: tiers.tombstones.count)
+        }
         return StoreStats(
-            recordCount: state.records.count, dimension: state.dimension, lastAssignedLSN: lastAssignedLSN,
+            recordCount: recordCount, dimension: tiers?.dimension ?? state.dimension, lastAssignedLSN: lastAssignedLSN,
             lastDurableLSN: durableLSN, segmentCount: finishedSegments.count + 1,
             logBytes: finishedSegments.reduce(writer.tail) { $0 + $1.size }, checkpointLSN: checkpoints.first?.lsn,
             checkpointCount: checkpoints.count, syncCount: syncCount, commitCount: commitCount,
-            syncMode: options.syncMode, failStopped: failure != nil)
+            syncMode: options.syncMode, failStopped: failure != nil, tiers: tierStats)
     }
 
     /// Checks every file of this store (see `Store.verify(at:fileSystem:)`).
@@ -268,9 +427,9 @@ public final class Store: @unchecked Sendable {
             }
             try rotateLocked()
         }
-        try state.validate(operations)
+        if let tiers { try tiers.validate(operations) } else { try state.validate(operations) }
         let lsn = try appendLocked(payload)
-        state.apply(operations)
+        if let tiers { tiers.apply(operations, now: clock.wallNanoseconds()) } else { state.apply(operations) }
         commitCount += 1
         switch options.syncMode {
         case .immediate:
@@ -399,14 +558,22 @@ public final class Store: @unchecked Sendable {
     private func checkpointLocked(dropOlder: Bool) throws {
         while syncInProgress { lock.wait() }
         try checkUsable()
-        if !dropOlder, checkpoints.first?.lsn == lastAssignedLSN { return }  // nothing new to cover
+        if !dropOlder, checkpoints.first?.lsn == lastAssignedLSN, tiers?.tombstones.isEmpty ?? true { return }  // nothing new to cover
         // A checkpoint never claims more than the log has durably: otherwise a crash could
         // leave a checkpoint ahead of a log whose tail recovery then cuts back.
         try awaitDurable(lastAssignedLSN)
         if writer.hasFrames { try rotateLocked() }
         let lsn = lastAssignedLSN
-        state.dropExpired(now: clock.wallNanoseconds())
-        let bytes = CheckpointFile.encode(state, lsn: lsn)
+        let bytes: [UInt8]
+        if let tiers {
+            // The cold tier first: every tombstone in it and its LSN at this checkpoint's, so the
+            // checkpoint (the hot tier only) plus the cold tier is the whole state at `lsn`.
+            if !tiers.tombstones.isEmpty || tiers.cold.lsn < lsn { _ = try coldCommitLocked(tiers, .init()) }
+            bytes = CheckpointFile.encode(try tiers.checkpointState(), lsn: lsn)
+        } else {
+            state.dropExpired(now: clock.wallNanoseconds())
+            bytes = CheckpointFile.encode(state, lsn: lsn)
+        }
         let entry = Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
         let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
         if options.canary == .removeSegmentsBeforeCheckpointDurable { try removeSegments(coveredBy: lsn) }
@@ -520,15 +687,25 @@ public struct WriteBatch: Sendable {
 /// A transaction's view: the snapshot it started from plus its own writes.
 public final class Transaction: @unchecked Sendable {
     fileprivate var batch: WriteBatch
+    /// The transaction's own writes (and deletions) over `base`.
     private var view: StoreState
+    private let base: (String) throws -> Record?
     fileprivate var isFinished = false
 
-    fileprivate init(snapshot: StoreState, now: Int64) {
-        view = snapshot
+    fileprivate init(base: @escaping (String) throws -> Record?, dimension: Int?, now: Int64) {
+        self.base = base
+        view = StoreState()
+        view.dimension = dimension
         batch = WriteBatch(now: now)
     }
 
-    public func get(_ id: String) -> Record? { view.live(id, now: batch.now) }
+    /// The record as this transaction sees it: its own writes, else the store's (a snapshot
+    /// taken at the start without tiers; with tiers, the latest committed state).
+    public func get(_ id: String) throws -> Record? {
+        if view.records[id] != nil { return view.live(id, now: batch.now) }
+        if view.deletedIDs?.contains(id) == true { return nil }
+        return try base(id)
+    }
 
     public func put(_ record: Record, ttl: Double? = nil) throws {
         try checkOpen()
@@ -563,4 +740,6 @@ public struct StoreStats: Sendable, Hashable, Codable {
     public var commitCount: Int
     public var syncMode: SyncMode
     public var failStopped: Bool
+    /// The tiers' figures; nil when tiers are off.
+    public var tiers: TierStats?
 }

@@ -24,6 +24,12 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     case retryFailedSync
     /// Segments are deleted before the checkpoint covering them is durable.
     case removeSegmentsBeforeCheckpointDurable
+    /// Tiers: migration drops records from the hot tier and checkpoints without them before
+    /// the cold tier's SQLite transaction that receives them has committed.
+    case dropHotBeforeColdDurable
+    /// Tiers: the cold tier runs with `PRAGMA synchronous=OFF`, so its commits are not durable
+    /// when the checkpoint that relies on them is written.
+    case coldSynchronousOff
 }
 
 public struct StoreOptions: Sendable, Hashable {
@@ -40,6 +46,13 @@ public struct StoreOptions: Sendable, Hashable {
     /// Open despite corruption in the middle of the log: skip the damage, report exactly what
     /// was lost, then rewrite the store (new checkpoint, damaged files removed) so it is clean.
     public var salvage: Bool
+    /// The hot/cold tiers (see `TierOptions`); nil keeps every record in memory and in
+    /// checkpoints, with no cold tier.
+    public var tiers: TierOptions? = nil
+    /// When set (seconds), `open` starts a `MaintenanceRunner` thread that calls
+    /// `runMaintenance()` at this interval until `close()`. For real-disk use; the simulator
+    /// calls `runMaintenance()` itself.
+    public var maintenanceInterval: Double? = nil
     package var canary: StoreCanary?
 
     public init(

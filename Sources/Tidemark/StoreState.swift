@@ -7,6 +7,12 @@ struct StoreState: Sendable, Hashable {
     var records: [String: Record] = [:]
     /// Fixed by the first non-empty embedding ever written; survives deletes.
     var dimension: Int?
+    /// Ids deleted by `apply` (and not put again since), while tracking (non-nil). Recovery's
+    /// state tracks them so the tiers can hide cold rows the replayed log deleted; the store's
+    /// own state stops tracking once open.
+    var deletedIDs: Set<String>? = []
+    /// Loaded from a checkpoint of a tiered store: records not here may be in the cold tier.
+    var requiresColdTier = false
 
     /// Checks a commit against the state (dimension agreement, also among the commit's own
     /// records) without changing anything.
@@ -35,8 +41,10 @@ struct StoreState: Sendable, Hashable {
             case .put(let record):
                 if dimension == nil, !record.embedding.isEmpty { dimension = record.embedding.count }
                 records[record.id] = record
+                deletedIDs?.remove(record.id)
             case .delete(let id):
                 records[id] = nil
+                deletedIDs?.insert(id)
             }
         }
     }
