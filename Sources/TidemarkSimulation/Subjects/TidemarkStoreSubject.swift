@@ -1,7 +1,8 @@
 import Tidemark
 import TidemarkIO
 
-/// The Tidemark store as a subject: each sync mode, any segment size, and the canaries.
+/// The Tidemark store as a subject: each sync mode, any segment size, with or without tiers, and
+/// the canaries.
 final class TidemarkStoreSubject: Subject {
     static let optionSpecs: [SubjectKind.OptionSpec] = [
         .choice("sync", SyncMode.allCases.map(\.rawValue), "when a commit is acknowledged"),
@@ -9,6 +10,9 @@ final class TidemarkStoreSubject: Subject {
         .integer("segmentBytes", 256...(1 << 30), "log segment size before rotation"),
         .integer("checkpointsKept", 1...5, "checkpoints the manifest keeps"),
         .integer("autoCheckpointBytes", 1024...(1 << 30), "log bytes after which maintenance checkpoints"),
+        .choice("tiers", ["on", "off"], "hot tier with spill files and a SQLite cold tier"),
+        .integer("hotMemoryBytes", 0...(1 << 30), "hot tier memory budget before records spill (tiers on)"),
+        .integer("hotToColdAgeSeconds", 0...86_400, "idle time after which maintenance moves a record to the cold tier (tiers on)"),
     ]
 
     let fileSystem: any FileSystem
@@ -27,6 +31,12 @@ final class TidemarkStoreSubject: Subject {
         if let bytes = values["segmentBytes"].flatMap(Int64.init) { options.segmentSizeLimit = bytes }
         if let kept = values["checkpointsKept"].flatMap(Int.init) { options.checkpointsKept = kept }
         if let bytes = values["autoCheckpointBytes"].flatMap(Int64.init) { options.autoCheckpointLogBytes = bytes }
+        if values["tiers"] == "on" {
+            var tiers = TierOptions()
+            if let bytes = values["hotMemoryBytes"].flatMap(Int.init) { tiers.hotMemoryBytes = bytes }
+            if let seconds = values["hotToColdAgeSeconds"].flatMap(Double.init) { tiers.hotToColdAge = seconds }
+            options.tiers = tiers
+        }
         self.options = options
     }
 
