@@ -364,6 +364,29 @@ struct SimulatedFileSystemFaultTests {
         #expect(try other.read(at: 0, count: 2048).count == 2048)
     }
 
+    @Test func hostileArgumentsFailCleanly() throws {
+        let fs = SimulatedFileSystem(seed: 18, faults: FaultConfiguration(latentSectorErrors: [
+            .init(pathContains: "f", offset: Int64.max - 1, length: Int64.max),
+        ]))
+        let handle = try fs.open("f", options: .createNew)
+        try handle.write([1, 2, 3], at: 0)
+        #expect(try handle.read(at: 1, count: Int.max) == [2, 3])
+        #expect(try handle.read(at: Int64.max, count: Int.max) == [])
+        for offset in [Int64.max, Int64.max - 2, SimulatedFileSystem.maximumFileSize] {
+            do {
+                try handle.write([9, 9, 9], at: offset)
+                Issue.record("write at \(offset) should fail")
+            } catch let error as FileSystemError {
+                #expect(error.code == .noSpace)
+            }
+        }
+        #expect(throws: FileSystemError.self) { try handle.truncate(to: Int64.max) }
+        #expect(try handle.size() == 3)
+        #expect(throws: FileSystemError.self) { try fs.open("a\0b", options: .createNew) }
+        #expect(throws: FileSystemError.self) { try fs.status("") }
+        #expect(try fs.status("//./f").size == 3, "paths are normalised")
+    }
+
     // MARK: Detect-only corruption
 
     @Test func bitRotFlipsExactlyTheRecordedBits() throws {

@@ -130,7 +130,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    /// Pending writes and truncates over all files, plus pending directory operations.
+    /// Pending (unsynced) writes and truncates over all files.
     public func pendingWriteCount() -> Int {
         withLock { trackedInodes.values.reduce(0) { $0 + $1.pending.count } }
     }
@@ -305,13 +305,15 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
             let size = Int64(inode.volatile.count)
-            let end = min(size, offset + Int64(count))
+            // Clamp before adding: offset and count come from the caller and may be huge.
+            let end = offset < size ? offset + min(Int64(count), size - offset) : offset
             guard offset < end else {
                 event.dataChecksum = CRC32C.checksum([])
                 return []
             }
             for latent in faultConfiguration.latentSectorErrors where handle.path.contains(latent.pathContains) {
-                if offset < latent.offset + latent.length && latent.offset < end {
+                let (latentEnd, overflow) = latent.offset.addingReportingOverflow(latent.length)
+                if offset < (overflow ? Int64.max : latentEnd) && latent.offset < end {
                     throw FileSystemError(
                         .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
                         path: handle.path, errno: EIO)
@@ -329,6 +331,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             try HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)
             event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
             if bytes.isEmpty { return }
+            try Self.checkFileSize(offset, plus: Int64(bytes.count), path: handle.path)
             if writeErrorRandom.chance(faultConfiguration.writeErrorProbability) {
                 let prefix = Int(writeErrorRandom.next(below: UInt64(bytes.count)))
                 if takeFault(.writeError, path: handle.path, callIndex: index,
@@ -355,6 +358,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         try performCall(.truncate, handle.path, offset: size) { index, _ in
             let inode = try liveInode(handle)
             try HandleRules.validateTruncate(handle.options, size: size, path: handle.path)
+            try Self.checkFileSize(size, plus: 0, path: handle.path)
             applyVolatileTruncate(inode, to: size, path: handle.path, callIndex: index)
         }
     }
@@ -498,7 +502,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     // MARK: Internals: namespace
 
     /// Normalised components: relative paths start at "/", empty and "." components vanish,
-    /// ".." goes up (never above the root).
+    /// ".." goes up (never above the root). Lexical, unlike POSIX: "file/.." names the parent
+    /// here where Linux says ENOTDIR (there are no symlinks, so nothing else differs).
     static func components(_ path: String) -> [String] {
         var parts: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -559,6 +564,18 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     // MARK: Internals: data
+
+    /// The largest file the simulator holds (its images live in memory). A write or truncate
+    /// beyond it fails with `.noSpace` (errno EFBIG), as a real file-size limit would.
+    public static let maximumFileSize: Int64 = 1 << 30
+
+    private static func checkFileSize(_ offset: Int64, plus count: Int64, path: String) throws {
+        if offset > maximumFileSize || count > maximumFileSize - offset {
+            throw FileSystemError(
+                .noSpace, "offset \(offset) + \(count) bytes exceeds the simulated maximum file size \(maximumFileSize)",
+                path: path, errno: EFBIG)
+        }
+    }
 
     private func liveInode(_ handle: SimulatedFileHandle) throws -> SimulatedInode {
         if handle.isClosed {

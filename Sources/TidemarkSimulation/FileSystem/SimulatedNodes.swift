@@ -132,10 +132,18 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// Overwrites at `offset`, zero-filling any gap and extending as needed, in place.
-    mutating func write<C: Collection<UInt8>>(_ bytes: C, at offset: Int) {
+    /// Overwrites at `offset`, zero-filling any gap and extending as needed, in place (one
+    /// `memcpy`; no copy of the array when it is uniquely referenced).
+    mutating func write(_ bytes: ArraySlice<UInt8>, at offset: Int) {
         let end = offset + bytes.count
         if count < end { resize(to: end) }
-        replaceSubrange(offset..<end, with: bytes)
+        bytes.withUnsafeBytes { source in
+            withUnsafeMutableBytes { target in
+                guard let base = source.baseAddress, source.count > 0 else { return }
+                (target.baseAddress! + offset).copyMemory(from: base, byteCount: source.count)
+            }
+        }
     }
+
+    mutating func write(_ bytes: [UInt8], at offset: Int) { write(bytes[...], at: offset) }
 }
