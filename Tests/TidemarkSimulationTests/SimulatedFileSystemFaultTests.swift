@@ -104,6 +104,36 @@ struct SimulatedFileSystemFaultTests {
         #expect(outcomes.count == 4, "both fates of both renames occur: \(outcomes)")
     }
 
+    @Test func aFileMovedTwiceHasExactlyOneNameAfterAnyCrash() throws {
+        var names: Set<String> = []
+        for seed in UInt64(0)..<100 {
+            let fs = SimulatedFileSystem(seed: seed, faults: FaultConfiguration(directoryOperationSurvivalProbability: 0.5))
+            try Disk.durableFile(fs, "/x", [1])
+            try fs.rename("/x", to: "/y")
+            try fs.rename("/y", to: "/z")
+            fs.crash(.powerLoss)
+            let present = ["/x", "/y", "/z"].filter { fs.exists($0) }
+            #expect(present.count == 1, "seed \(seed): \(present)")
+            names.formUnion(present)
+        }
+        #expect(names == ["/x", "/y", "/z"])
+    }
+
+    @Test func syncingADirectoryCommitsEarlierMovesOfTheSameFile() throws {
+        let fs = SimulatedFileSystem(seed: 19)
+        try fs.createDirectory("/d0")
+        try fs.createDirectory("/d1")
+        try fs.syncDirectory("/")
+        try Disk.durableFile(fs, "/d0/x", [1])
+        try fs.rename("/d0/x", to: "/d0/y")
+        try fs.rename("/d0/y", to: "/d1/z")
+        try fs.syncDirectory("/d1")
+        #expect(fs.pendingDirectoryOperationCount() == 0)
+        fs.crash(.powerLoss)
+        #expect(try fs.listDirectory("/d0").isEmpty)
+        #expect(Disk.read(fs, "/d1/z") == [1])
+    }
+
     @Test func renameAcrossDirectoriesIsCommittedBySyncingEither() throws {
         let fs = SimulatedFileSystem(seed: 4)
         try fs.createDirectory("/x")

@@ -273,9 +273,21 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 // The entries stay pending: in doubt until the crash decides.
                 throw FileSystemError(.io, "simulated EIO on directory sync", path: path, errno: EIO)
             }
+            // Commit the operations in this directory, and with each one the earlier pending
+            // operations on the same file or directory (a name moved twice must not end up
+            // durable under both names). Found walking backwards, applied in issue order.
+            var pulled: Set<Int> = []
+            var committed = [Bool](repeating: false, count: pendingDirectoryOperations.count)
+            for index in pendingDirectoryOperations.indices.reversed() {
+                let operation = pendingDirectoryOperations[index]
+                if operation.touches(target) || pulled.contains(operation.node.id) {
+                    committed[index] = true
+                    pulled.insert(operation.node.id)
+                }
+            }
             var remaining: [PendingDirectoryOperation] = []
-            for operation in pendingDirectoryOperations {
-                if operation.touches(target) { operation.applyDurably() } else { remaining.append(operation) }
+            for (index, operation) in pendingDirectoryOperations.enumerated() {
+                if committed[index] { operation.applyDurably() } else { remaining.append(operation) }
             }
             pendingDirectoryOperations = remaining
         }
@@ -662,18 +674,29 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         let prefixOnly = faults.reorder == .orderedPrefix
 
         // Directory operations, in issue order (a journal commits them in order).
+        // Once an operation on a node is lost, later ones on that node are lost too (they
+        // depend on it), without a decision of their own.
         var directoryStopped = false
+        var lostNodes: Set<Int> = []
         for operation in pendingDirectoryOperations {
             let draw = random.chance(faults.directoryOperationSurvivalProbability)
+            let dependsOnLost = lostNodes.contains(operation.node.id)
             var survived = keepAll || (draw && !(prefixOnly && directoryStopped))
-            if !survived {
+            if dependsOnLost {
+                survived = false
+            } else if !survived {
                 let described = operation.kind == .rename
                     ? "\(operation.kind.rawValue) \(operation.path) -> \(operation.destinationPath ?? "")"
                     : "\(operation.kind.rawValue) \(operation.path)"
                 survived = !takeFault(.directoryOperationLost, path: operation.path, callIndex: operation.callIndex,
                                       outcome: "lost: \(described)")
             }
-            if survived { operation.applyDurably() } else if prefixOnly { directoryStopped = true }
+            if survived {
+                operation.applyDurably()
+            } else {
+                lostNodes.insert(operation.node.id)
+                if prefixOnly { directoryStopped = true }
+            }
             report.directoryOperations.append(CrashReport.DirectoryOperationFate(
                 kind: operation.kind, path: operation.path, destination: operation.destinationPath,
                 callIndex: operation.callIndex, survived: survived))

@@ -75,6 +75,14 @@ enum SimulatedNode {
     case file(SimulatedInode)
     case directory(SimulatedDirectory)
 
+    /// The inode or directory number (unique within a file system).
+    var id: Int {
+        switch self {
+        case .file(let inode): inode.id
+        case .directory(let directory): directory.id
+        }
+    }
+
     func isSame(as other: SimulatedNode?) -> Bool {
         switch (self, other) {
         case (.file(let a), .file(let b)?): return a === b
