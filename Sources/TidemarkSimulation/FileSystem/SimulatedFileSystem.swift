@@ -11,12 +11,15 @@ import TidemarkIO
 /// durable. `crash(.powerLoss)` settles the fate of everything pending (see `FaultConfiguration`),
 /// `crash(.processKill)` keeps it all and only kills the handles.
 ///
-/// Deterministic: every random choice comes from `SeededRandom(seed)` streams and is recorded in
-/// `decisions`; every call is folded into `traceHash`. Thread-safe (one lock), though campaigns
-/// drive it from one thread.
+/// Deterministic: every random choice comes from `SeededRandom(seed)` streams (one per fault
+/// kind, plus "crash"), every fault taken is recorded in `decisions`, and every call, decision
+/// and crash is folded into `traceHash`. Thread-safe (one lock), though campaigns drive it from
+/// one thread.
+///
+/// Not modelled: symlinks, hard links, permissions, timestamps; `..` is resolved lexically.
 public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
-    // Everything below is guarded by `lock`. Public entry points take it; `_`-free private
-    // helpers assume it is held.
+    // Everything below is guarded by `lock`. Public entry points and handle calls take it
+    // (through `performCall` or `withLock`); private helpers assume it is held.
     private let lock = NSLock()
     private let root = SimulatedDirectory(id: 0)
     private var nextNodeID = 1
@@ -26,7 +29,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private var openInodes: [Int: SimulatedInode] = [:]
     private var pendingDirectoryOperations: [PendingDirectoryOperation] = []
     /// Incremented by every crash; handles from an older epoch are dead.
-    private(set) var epoch = 0
+    private var epoch = 0
     private var crashCount = 0
     private var killPointMatches = 0
     private var haltError: FileSystemError?
@@ -77,10 +80,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     /// True after a kill point fired and until `crash(_:)`: every call throws.
-    public private(set) var isHalted: Bool {
-        get { withLock { halted } }
-        set { withLock { halted = newValue } }
-    }
+    public var isHalted: Bool { withLock { halted } }
 
     /// File-system calls performed so far, of every kind, failed ones included (a call killed by
     /// a kill point, and calls while halted, are not performed and not counted).
@@ -92,7 +92,9 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     /// Every call, in order (empty when `recordTrace` is false).
     public var trace: [TraceEvent] { withLock { traceEvents } }
 
-    /// Every fault decision taken, in order.
+    /// Every fault the simulator injected (or would have, when suppressed), in order. Benign
+    /// outcomes (a write that survived, a sync that worked) are not recorded, so the list stays
+    /// short in long campaigns and its indices name faults.
     public var decisions: [FaultDecision] { withLock { decisionList } }
 
     /// Decision indices forced to the benign outcome (for shrinking).
@@ -722,9 +724,11 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var after: [String: SimulatedNode] = [:]
         var visited: Set<Int> = [root.id]
         var queue: [(String, SimulatedDirectory)] = [("", root)]
+        var next = 0
         usedBytes = 0
-        while !queue.isEmpty {
-            let (prefix, directory) = queue.removeFirst()
+        while next < queue.count {
+            let (prefix, directory) = queue[next]
+            next += 1
             directory.entries = directory.durableEntries
             for name in directory.sortedDurableNames {
                 let path = prefix + "/" + name
@@ -884,8 +888,10 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private func volatileTree() -> [String: SimulatedNode] {
         var result: [String: SimulatedNode] = [:]
         var queue: [(String, SimulatedDirectory)] = [("", root)]
-        while !queue.isEmpty {
-            let (prefix, directory) = queue.removeFirst()
+        var next = 0
+        while next < queue.count {
+            let (prefix, directory) = queue[next]
+            next += 1
             for (name, node) in directory.entries {
                 let path = prefix + "/" + name
                 result[path] = node
