@@ -806,7 +806,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
         var garbage: [Int64] = []
         if result.fate == .torn {
-            for number in firstSector...lastSector where !kept.contains(number) && random.chance(faults.garbageProbability) {
+            let keptSet = Set(kept)
+            for number in firstSector...lastSector where !keptSet.contains(number) && random.chance(faults.garbageProbability) {
                 garbage.append(number)
             }
         }
@@ -866,6 +867,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             portions.append((number, position, end))
             position = end
         }
+        let kept = Set(kept)
         if fill == nil {
             for portion in portions where portion.end > oldSize {
                 guard kept.contains(portion.sector), portion.start <= grownTo else { break }
