@@ -134,6 +134,23 @@ struct SimulatedFileSystemFaultTests {
         #expect(Disk.read(fs, "/d1/z") == [1])
     }
 
+    @Test func syncingDirectoriesInAnyOrderKeepsTheLastRenameOverAName() throws {
+        // Found by the fully-synced property: syncing /a committed the rename over /b, then
+        // syncing / applied the older create of /b on top of it.
+        let fs = SimulatedFileSystem(seed: 20)
+        try fs.createDirectory("/a")
+        let old = try fs.open("/b", options: .createNew)
+        try old.write([1], at: 0)
+        try old.sync()
+        try Disk.durableFile(fs, "/a/x", [2])
+        try fs.rename("/a/x", to: "/b")
+        try fs.syncDirectory("/a")
+        try fs.syncDirectory("/")
+        fs.crash(.powerLoss)
+        #expect(Disk.read(fs, "/b") == [2])
+        #expect(try fs.listDirectory("/a").isEmpty)
+    }
+
     @Test func renameAcrossDirectoriesIsCommittedBySyncingEither() throws {
         let fs = SimulatedFileSystem(seed: 4)
         try fs.createDirectory("/x")

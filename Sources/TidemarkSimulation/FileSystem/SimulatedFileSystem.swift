@@ -275,16 +275,22 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 // The entries stay pending: in doubt until the crash decides.
                 throw FileSystemError(.io, "simulated EIO on directory sync", path: path, errno: EIO)
             }
-            // Commit the operations in this directory, and with each one the earlier pending
-            // operations on the same file or directory (a name moved twice must not end up
-            // durable under both names). Found walking backwards, applied in issue order.
-            var pulled: Set<Int> = []
+            // Commit the operations in this directory and, with each one, the earlier pending
+            // operations on the same file or directory or on the same entry name: applying a
+            // later operation before an earlier one it depends on would resurrect a replaced
+            // file or give a file two names. Found walking backwards, applied in issue order.
+            var pulledNodes: Set<Int> = []
+            var pulledEntries: Set<PendingDirectoryOperation.EntryKey> = []
             var committed = [Bool](repeating: false, count: pendingDirectoryOperations.count)
             for index in pendingDirectoryOperations.indices.reversed() {
                 let operation = pendingDirectoryOperations[index]
-                if operation.touches(target) || pulled.contains(operation.node.id) {
+                let entries = operation.entryKeys
+                if operation.touches(target) || pulledNodes.contains(operation.node.id)
+                    || entries.contains(where: pulledEntries.contains)
+                {
                     committed[index] = true
-                    pulled.insert(operation.node.id)
+                    pulledNodes.insert(operation.node.id)
+                    pulledEntries.formUnion(entries)
                 }
             }
             var remaining: [PendingDirectoryOperation] = []

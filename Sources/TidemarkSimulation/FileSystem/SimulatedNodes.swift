@@ -110,6 +110,21 @@ struct PendingDirectoryOperation {
     var destinationPath: String?
     var callIndex: Int
 
+    /// A directory entry: (directory number, name).
+    struct EntryKey: Hashable {
+        var directory: Int
+        var name: String
+    }
+
+    /// The entries this operation changes.
+    var entryKeys: [EntryKey] {
+        var keys = [EntryKey(directory: directory.id, name: name)]
+        if let destinationDirectory, let destinationName {
+            keys.append(EntryKey(directory: destinationDirectory.id, name: destinationName))
+        }
+        return keys
+    }
+
     func touches(_ candidate: SimulatedDirectory) -> Bool {
         directory === candidate || destinationDirectory === candidate
     }
