@@ -207,6 +207,23 @@ struct SimulatedFileSystemDeterminismTests {
         #expect(trace == fs.trace)
     }
 
+    @Test func crashSummaryNamesEveryFate() throws {
+        let fs = SimulatedFileSystem(seed: 10)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 1, count: 2048))
+        fs.faults = FaultConfiguration(tornWriteProbability: 1)
+        try Disk.unsyncedWrite(fs, "/f", [UInt8](repeating: 2, count: 1024), at: 0)
+        try fs.rename("/f", to: "/g")
+        let report = fs.crash(.powerLoss)
+        let kept = report.writes[0].keptSectors.map(String.init).joined(separator: ",")
+        #expect(report.summary == """
+            powerLoss #1 at call \(report.callIndex), 0 handles invalidated
+              write /f [0, +1024) from call 6: torn (kept sectors \(kept))
+              rename /f -> /g from call 8: lost
+              vanished files: /g
+              reappeared: /f
+            """)
+    }
+
     @Test func concurrentCallersAreSerialised() async throws {
         let fs = SimulatedFileSystem(seed: 8)
         try await withThrowingTaskGroup(of: Void.self) { group in
