@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TidemarkReports
 
 /// End-to-end tests of `tidemark run | replay | shrink | report` on the built binary.
 struct VerifierCLITests {
@@ -8,37 +9,9 @@ struct VerifierCLITests {
         return root.appendingPathComponent("Scenarios").path
     }()
 
-    struct RunJSON: Decodable {
-        struct Failure: Decodable {
-            var seed: UInt64
-            var invariant: String
-            var message: String
-            var failureFile: String
-            var traceHash: String
-        }
-        struct Scenario: Decodable {
-            var name: String
-            var subject: String
-            var expect: String
-            var runs: Int
-            var passed: Int
-            var failed: Int
-            var expectationMet: Bool
-            var failures: [Failure]
-            var faults: [String: Int]
-            var crashes: Int
-            var recoveries: Int
-            var runsPerSecond: Double
-            var fsCallsPerSecond: Double
-            var reportDir: String
-        }
-        var expectationsMet: Bool
-        var scenarios: [Scenario]
-    }
-
-    func run(_ arguments: [String]) throws -> (CommandResult, RunJSON?) {
+    func run(_ arguments: [String]) throws -> (CommandResult, CampaignSummary?) {
         let result = try tidemark(["run"] + arguments + ["--json"])
-        return (result, try? JSONDecoder().decode(RunJSON.self, from: Data(result.stdout.utf8)))
+        return (result, try? JSONDecoder().decode(CampaignSummary.self, from: Data(result.stdout.utf8)))
     }
 
     @Test func aCanaryIsCaughtAndItsFailureReplaysAndShrinks() throws {
