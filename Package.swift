@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO"]),
+        .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO", "TidemarkReports"]),
     ],
     swiftLanguageModes: [.v6]
 )
