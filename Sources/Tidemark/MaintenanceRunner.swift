@@ -7,72 +7,67 @@ import Glibc
 import Darwin
 #endif
 
-/// A plain thread that calls `Store.runMaintenance()` every `interval` seconds until stopped
-/// (`Store.close()` stops it). Waits with `Clock.sleep` (`nanosleep(2)` for `SystemClock`) in
-/// short slices, so it honours libfaketime (Dispatch timers and `Task.sleep` hang under it) and
-/// stops within a slice. Real-disk mode only: the simulator calls `runMaintenance()` itself.
-///
-/// A failing pass (for example after the store fail-stopped) ends the thread; its error is kept.
-final class MaintenanceRunner: @unchecked Sendable {
-    private let stopRequested = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
-    private let passes = Atomic<Int>(0)
-    private var thread: pthread_t?
+/// A plain POSIX thread that runs a maintenance pass every `interval` until stopped
+/// (`Store.close()` stops the store's). Waits with `Clock.sleep` (`nanosleep(2)` for
+/// `SystemClock`) in 20 ms slices, so it honours libfaketime (Dispatch timers and `Task.sleep`
+/// hang under it) and notices `stop()` within a slice. Real-disk mode only: the simulator calls
+/// `Store.runMaintenance()` itself.
+final class MaintenanceRunner: Sendable {
+    private let loop: Loop
+    private let thread = Mutex<pthread_t?>(nil)
 
-    /// The thread holds the store weakly: a store dropped without `close()` ends the thread.
-    init(store: Store, interval: Double, clock: any Clock) {
-        let intervalNanoseconds = Int64(max(interval, 0.001) * 1e9)
-        let box = Unmanaged.passRetained(Context(runner: self, store: store, clock: clock, interval: intervalNanoseconds))
+    /// Starts the thread. `pass` runs once per interval; returning false ends the thread.
+    init(interval: Double, clock: any Clock, pass: @escaping @Sendable () -> Bool) throws {
+        loop = Loop(clock: clock, interval: Int64(max(interval, 0.001) * 1e9), pass: pass)
+        let box = Unmanaged.passRetained(loop)
         var handle = pthread_t()
         let rc = pthread_create(&handle, nil, { raw in
-            let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
-            context.run()
+            Unmanaged<Loop>.fromOpaque(raw!).takeRetainedValue().run()
             return nil
         }, box.toOpaque())
-        if rc == 0 { thread = handle } else { box.release() }
+        guard rc == 0 else {
+            box.release()
+            throw StoreError(.io, "cannot start the maintenance thread (pthread_create: \(rc))")
+        }
+        thread.withLock { $0 = handle }
     }
 
-    /// How many passes completed.
-    var completedPasses: Int { passes.load(ordering: .acquiring) }
-
-    /// Asks the thread to stop and waits for it (`pthread_join`). Idempotent.
+    /// Asks the thread to stop and waits for it to end (`pthread_join`). Idempotent; must not be
+    /// called from the thread's own pass.
     func stop() {
-        stopRequested.store(true, ordering: .releasing)
-        guard let thread else { return }
-        self.thread = nil
-        pthread_join(thread, nil)
+        loop.stopRequested.store(true, ordering: .releasing)
+        let handle = thread.withLock { value -> pthread_t? in
+            defer { value = nil }
+            return value
+        }
+        if let handle { pthread_join(handle, nil) }
     }
 
-    private final class Context {
-        weak var runner: MaintenanceRunner?
-        weak var store: Store?
+    private final class Loop: Sendable {
+        let stopRequested = Atomic<Bool>(false)
         let clock: any Clock
         let interval: Int64
-        let stopRequested: () -> Bool
+        let pass: @Sendable () -> Bool
 
-        init(runner: MaintenanceRunner, store: Store, clock: any Clock, interval: Int64) {
-            self.runner = runner
-            self.store = store
+        init(clock: any Clock, interval: Int64, pass: @escaping @Sendable () -> Bool) {
             self.clock = clock
             self.interval = interval
-            stopRequested = { [weak runner] in runner?.stopRequested.load(ordering: .acquiring) ?? true }
+            self.pass = pass
         }
 
+        var stopping: Bool { stopRequested.load(ordering: .acquiring) }
+
         func run() {
-            let slice: Int64 = 20_000_000  // 20 ms: how quickly stop() is noticed
-            while !stopRequested() {
+            let slice: Int64 = 20_000_000
+            while !stopping {
                 var waited: Int64 = 0
-                while waited < interval && !stopRequested() {
+                while waited < interval && !stopping {
                     let step = min(slice, interval - waited)
                     clock.sleep(nanoseconds: step)
                     waited += step
                 }
-                if stopRequested() { break }
-                guard let store else { break }
-                do { try store.runMaintenance() } catch { break }
-                runner?.passes.add(1, ordering: .releasing)
+                if stopping || !pass() { return }
             }
-            runner?.finished.store(true, ordering: .releasing)
         }
     }
 }

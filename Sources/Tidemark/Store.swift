@@ -96,9 +96,6 @@ public final class Store: @unchecked Sendable {
             defer { store.lock.unlock() }
             try store.checkpointLocked(dropOlder: true)
         }
-        if let interval = options.maintenanceInterval {
-            store.runner = MaintenanceRunner(store: store, interval: interval, clock: clock)
-        }
         return store
     }
 
@@ -176,7 +173,12 @@ public final class Store: @unchecked Sendable {
 
     /// Makes everything durable (`sync()`), then closes the log. Later calls throw `.closed`.
     public func close() throws {
-        runner?.stop()  // before taking the lock: the runner may be waiting for it
+        // Before taking the lock: the runner may be waiting for it.
+        lock.lock()
+        let runner = self.runner
+        self.runner = nil
+        lock.unlock()
+        runner?.stop()
         lock.lock()
         defer { lock.unlock() }
         guard !isClosed else { return }
@@ -195,6 +197,33 @@ public final class Store: @unchecked Sendable {
         // Dropped without close (a simulated crash, or a caller that forgot): nothing more may
         // reach the files.
         tiers?.cold.close(clean: false)
+    }
+
+    /// Starts a background thread (`MaintenanceRunner`: a plain thread waiting with
+    /// `Clock.sleep`, so it works under libfaketime) that calls `runMaintenance()` every
+    /// `interval` seconds until `close()`, reporting each pass to `onPass`. A failed pass ends
+    /// the thread. For real-disk use; the simulator calls `runMaintenance()` itself.
+    public func startMaintenanceRunner(
+        interval: Double, onPass: (@Sendable (Result<MaintenanceReport, StoreError>) -> Void)? = nil
+    ) throws {
+        guard interval.isFinite, interval > 0 else {
+            throw StoreError(.invalidInput, "maintenance interval must be a positive number of seconds, got \(interval)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        try checkUsable()
+        guard runner == nil else { throw StoreError(.invalidInput, "a maintenance runner is already running") }
+        runner = try MaintenanceRunner(interval: interval, clock: clock) { [weak self] in
+            guard let self else { return false }
+            do {
+                let report = try self.runMaintenance()
+                onPass?(.success(report))
+                return true
+            } catch {
+                onPass?(.failure(error as? StoreError ?? StoreError(.io, "\(error)")))
+                return false
+            }
+        }
     }
 
     /// Saves the hot tier's last-access times so record ages survive a restart. Plain write, no

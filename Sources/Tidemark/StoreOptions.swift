@@ -49,10 +49,6 @@ public struct StoreOptions: Sendable, Hashable {
     /// The hot/cold tiers (see `TierOptions`); nil keeps every record in memory and in
     /// checkpoints, with no cold tier.
     public var tiers: TierOptions? = nil
-    /// When set (seconds), `open` starts a `MaintenanceRunner` thread that calls
-    /// `runMaintenance()` at this interval until `close()`. For real-disk use; the simulator
-    /// calls `runMaintenance()` itself.
-    public var maintenanceInterval: Double? = nil
     package var canary: StoreCanary?
 
     public init(

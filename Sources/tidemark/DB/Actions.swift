@@ -118,7 +118,7 @@ struct Checkpoint: DBAction {
 }
 
 struct Stats: DBAction {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print record count, LSNs, segments and checkpoints.")
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print record count, LSNs, segments, checkpoints and the tiers.")
     @OptionGroup var store: StoreOptionGroup
     @Flag(help: "Print as JSON.") var json = false
 
@@ -134,6 +134,16 @@ struct Stats: DBAction {
                 segments: \(stats.segmentCount) (\(stats.logBytes) bytes)
                 checkpoint LSN: \(stats.checkpointLSN.map(String.init) ?? "none") (\(stats.checkpointCount) kept)
                 """)
+            if let tiers = stats.tiers {
+                emit("""
+                    hot: \(tiers.hotCount) records (\(tiers.hotResidentCount) in memory, \(tiers.hotBytes) of \(tiers.hotBudgetBytes) budget bytes; peak \(tiers.hotPeakBytes))
+                    spilled: \(tiers.spilledCount) records (\(tiers.spilledBytes) bytes)
+                    cold: \(tiers.coldCount) records (\(tiers.coldBytes) bytes), cold LSN \(tiers.coldLSN)
+                    tombstones: \(tiers.tombstones)
+                    """)
+            } else {
+                emit("tiers: off")
+            }
         }
     }
 }
@@ -182,6 +192,63 @@ struct Recover: DBAction {
         for lost in report.lost { emit("lost: \(lost)") }
         for removed in report.removedFiles { emit("removed: \(removed)") }
         emit("took \(Double(report.durationNanoseconds) / 1e6) ms")
+    }
+}
+
+struct Maintain: DBAction {
+    static let configuration = CommandConfiguration(
+        commandName: "maintain",
+        abstract: "Run maintenance now: move idle records to the cold tier, expire TTLs, checkpoint.",
+        discussion: """
+            One pass by default, printing what it did. With --watch SECONDS, a background thread \
+            (a plain thread sleeping with nanosleep, so it works under libfaketime) runs a pass \
+            every --interval seconds until SECONDS have passed by the wall clock, printing each \
+            pass that changed something, then the totals.
+            """)
+    @OptionGroup var store: StoreOptionGroup
+    @Option(help: "Keep running maintenance in the background for this many seconds.") var watch: Double?
+    @Option(help: "Seconds between passes with --watch.") var interval: Double = 10
+    @Flag(help: "Print each pass as one JSON line.") var json = false
+
+    func run(directory: String) throws {
+        if let watch, !(watch.isFinite && watch > 0) { throw InputError("--watch must be a positive number of seconds, got \(watch)") }
+        guard interval.isFinite, interval > 0 else { throw InputError("--interval must be a positive number of seconds, got \(interval)") }
+        let passes = try withStore(store, directory) { store -> [MaintenanceReport] in
+            guard let watch else { return [try store.runMaintenance()] }
+            let collected = Collected()
+            try store.startMaintenanceRunner(interval: interval) { result in
+                if case .success(let report) = result, report.moved + report.expired + report.deleted > 0 {
+                    collected.append(report)
+                    emitPass(report)
+                }
+            }
+            let clock = SystemClock()
+            let end = clock.wallNanoseconds() + Int64(watch * 1e9)
+            while clock.wallNanoseconds() < end { clock.sleep(nanoseconds: min(50_000_000, end - clock.wallNanoseconds())) }
+            return collected.reports
+        }
+        if watch == nil {
+            emitPass(passes[0])
+        } else if !json {
+            let moved = passes.reduce(0) { $0 + $1.moved }, expired = passes.reduce(0) { $0 + $1.expired }
+            emit("watched \(watch!) s: \(passes.count) pass(es) changed something; moved \(moved), expired \(expired)")
+        }
+    }
+
+    private func emitPass(_ report: MaintenanceReport) {
+        if json {
+            emit((try? jsonText(report)) ?? "{}")
+        } else {
+            emit("moved \(report.moved) to cold, expired \(report.expired), deleted \(report.deleted) cold rows, \(report.coldCommits) cold commit(s)\(report.checkpointed ? ", checkpointed" : ""); cold LSN \(report.coldLSN.map(String.init) ?? "none (tiers off)")")
+        }
+    }
+
+    /// Reports from the runner thread.
+    private final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [MaintenanceReport] = []
+        func append(_ report: MaintenanceReport) { lock.withLock { items.append(report) } }
+        var reports: [MaintenanceReport] { lock.withLock { items } }
     }
 }
 

@@ -8,7 +8,7 @@ import TidemarkIO
 struct DB: ParsableCommand {
     static let actions: [any DBAction.Type] = [
         Put.self, Get.self, Delete.self, Search.self, Import.self, Export.self, Checkpoint.self, Stats.self,
-        Verify.self, Recover.self,
+        Maintain.self, Verify.self, Recover.self,
     ]
 
     static let configuration = CommandConfiguration(
@@ -18,7 +18,11 @@ struct DB: ParsableCommand {
             Actions (each has --help, e.g. `tidemark db DIR put --help`):
             \(actions.map { "  \($0.configuration.commandName!.padding(toLength: 11, withPad: " ", startingAt: 0)) \($0.configuration.abstract)" }.joined(separator: "\n"))
 
-            Every action accepts --sync immediate|group|async (default group).
+            Every action accepts --sync immediate|group|async (default group) and the tier options: \
+            tiers are ON by default (--no-tiers keeps everything in memory and checkpoints, for a \
+            store that never had a cold tier); --hot-memory-bytes (default 64 MiB) bounds the hot \
+            tier before records spill to files; --hot-to-cold-age (default 300 s) is how long a \
+            record stays unused before `maintain` moves it to the SQLite cold tier (cold.sqlite).
             Exit codes: 0 success, 1 not found / problems found / store damaged, 2 bad usage or bad \
             input (nothing written), 3 I/O failure or disk full.
             """
@@ -94,9 +98,19 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(help: "When commits are durable: immediate (sync each), group (shared syncs), async (sync on close).")
     var sync: SyncMode = .group
 
+    @Flag(inversion: .prefixedNo, help: "Hot tier with a memory budget and spill files, and a SQLite cold tier (default on).")
+    var tiers = true
+
+    @Option(help: "Hot tier memory budget in bytes before the least recently used records spill to files.")
+    var hotMemoryBytes: Int = TierOptions().hotMemoryBytes
+
+    @Option(help: "Seconds a record stays unused before maintenance moves it to the cold tier.")
+    var hotToColdAge: Double = TierOptions().hotToColdAge
+
     func open(_ directory: String, salvage: Bool = false) throws -> Store {
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
+        if tiers { options.tiers = TierOptions(hotMemoryBytes: hotMemoryBytes, hotToColdAge: hotToColdAge) }
         return try Store.open(
             at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
     }
