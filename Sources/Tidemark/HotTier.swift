@@ -17,6 +17,8 @@ final class HotTier {
         var record: Record?
         var spillName: String?
         var bytes: Int
+        /// The record's expiry, kept so expired records are found without reading spill files.
+        let expiresAt: Int64?
         /// Wall-clock nanoseconds of the last put or read.
         var lastAccess: Int64
         /// LRU list links, towards the most (`newer`) and least (`older`) recently used.
@@ -27,6 +29,7 @@ final class HotTier {
             self.id = id
             self.record = record
             self.bytes = bytes
+            self.expiresAt = record.expiresAt
             self.lastAccess = lastAccess
         }
     }
@@ -141,6 +144,11 @@ final class HotTier {
     /// Ids last used at or before `cutoff`, least recently used first.
     func idsIdle(since cutoff: Int64) -> [String] {
         entries.values.filter { $0.lastAccess <= cutoff }.sorted { ($0.lastAccess, $0.id) < ($1.lastAccess, $1.id) }.map(\.id)
+    }
+
+    /// Ids whose records have expired at `now`.
+    func idsExpired(at now: Int64) -> [String] {
+        entries.values.filter { $0.expiresAt.map { $0 <= now } ?? false }.map(\.id).sorted()
     }
 
     /// Sets last-access times remembered from an earlier run (only for ids present).

@@ -104,8 +104,9 @@ final class TieredState {
 
     // MARK: Migration
 
-    /// What one cold commit will do: hot records idle since `cutoff` (at most `limit`), split
-    /// into those to move and those expired (they become tombstones instead).
+    /// What one cold commit will do (at most `limit` records): every expired hot record (it
+    /// becomes a tombstone, so a clock that later runs behind cannot revive it), and hot records
+    /// idle since `now - hotToColdAge` to move.
     struct MigrationPlan {
         var records: [Record] = []
         var expiredIDs: [String] = []
@@ -115,9 +116,11 @@ final class TieredState {
     func planMigration(now: Int64, limit: Int) throws -> MigrationPlan {
         let cutoff = now - Int64(options.hotToColdAge * 1e9)
         var plan = MigrationPlan()
-        for id in hot.idsIdle(since: cutoff).prefix(limit) {
-            guard let record = try hot.peek(id) else { continue }
-            if record.isExpired(at: now) { plan.expiredIDs.append(id) } else { plan.records.append(record) }
+        plan.expiredIDs = Array(hot.idsExpired(at: now).prefix(limit))
+        let expired = Set(plan.expiredIDs)
+        for id in hot.idsIdle(since: cutoff) where !expired.contains(id) {
+            guard plan.records.count + plan.expiredIDs.count < limit else { break }
+            if let record = try hot.peek(id) { plan.records.append(record) }
         }
         return plan
     }

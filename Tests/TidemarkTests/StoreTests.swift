@@ -64,15 +64,15 @@ struct StoreTests {
             try store.transaction { tx in
                 try tx.delete("a")
                 try tx.put(record("b"))
-                #expect(tx.get("a") == nil)
-                #expect(tx.get("b") != nil)
+                #expect(try tx.get("a") == nil)
+                #expect(try tx.get("b") != nil)
                 throw Abort()
             }
         }
         #expect(try store.get("a") != nil)
         #expect(try store.get("b") == nil)
         let moved = try store.transaction { tx -> String in
-            let old = try #require(tx.get("a"))
+            let old = try #require(try tx.get("a"))
             try tx.delete("a")
             try tx.put(Record(id: "b", content: old.content, embedding: old.embedding))
             return old.content

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import Tidemark
+import TidemarkIO
+
+/// libfaketime's `faketime` wrapper, when installed (`make test` installs faketime/libfaketime).
+let faketimeExecutable: String? = ["/usr/bin/faketime", "/usr/local/bin/faketime", "/bin/faketime"]
+    .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// Runs `tidemark arguments` under `faketime -f spec`.
+func tidemarkUnderFaketime(_ spec: String, _ arguments: [String]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: faketimeExecutable!)
+    process.arguments = ["-f", spec, tidemarkExecutable] + arguments
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    let errorReader = BackgroundReader(stderr.fileHandleForReading)
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+        stderr: String(decoding: errorReader.finish(), as: UTF8.self))
+}
+
+private func statsJSON(_ store: String, _ extra: [String] = []) throws -> [String: Any] {
+    let result = try tidemark(["db", store, "stats", "--json"] + extra)
+    #expect(result.status == 0, "\(result.stderr)")
+    return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+}
+
+private func tierStats(_ store: String, _ extra: [String] = []) throws -> [String: Any] {
+    try statsJSON(store, extra)["tiers"] as? [String: Any] ?? [:]
+}
+
+/// The tiers end to end through the real binary, with the clock moved by libfaketime.
+@Suite(.enabled(if: faketimeExecutable != nil, "faketime is not on PATH: install faketime and libfaketime (make deps) to run the tier clock tests"))
+struct TierCLITests {
+    @Test func maintainTenMinutesLaterMovesRecordsToCold() throws {
+        let directory = TemporaryDirectory()
+        for id in ["a", "b", "c"] {
+            #expect(try tidemark(["db", directory.store, "put", id, "--content", "text of \(id)", "--embedding", "1,2,3"]).status == 0)
+        }
+        let now = try tidemark(["db", directory.store, "maintain", "--json"])
+        #expect(now.status == 0, "\(now.stderr)")
+        #expect(now.stdout.contains(#""moved":0"#))
+        let later = try tidemarkUnderFaketime("+10m", ["db", directory.store, "maintain", "--json"])
+        #expect(later.status == 0, "\(later.stderr)")
+        #expect(later.stdout.contains(#""moved":3"#), "\(later.stdout)")
+        let tiers = try tierStats(directory.store)
+        #expect(tiers["coldCount"] as? Int == 3)
+        #expect(tiers["hotCount"] as? Int == 0)
+        #expect(tiers["coldLSN"] as? Int == 3)
+        let get = try tidemark(["db", directory.store, "get", "b", "--json"])
+        #expect(get.stdout.contains(#""content":"text of b""#))
+        let text = try tidemark(["db", directory.store, "stats"])
+        #expect(text.stdout.contains("cold: 3 records"))
+    }
+
+    @Test func recordsWithATTLAreGoneTwoHoursLater() throws {
+        let directory = TemporaryDirectory()
+        #expect(try tidemark(["db", directory.store, "put", "brief", "--ttl", "3600"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "put", "lasting"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "get", "brief"]).status == 0)
+        #expect(try tidemarkUnderFaketime("+2h", ["db", directory.store, "get", "brief"]).status == 1)
+        let maintain = try tidemarkUnderFaketime("+2h", ["db", directory.store, "maintain", "--json"])
+        #expect(maintain.status == 0, "\(maintain.stderr)")
+        #expect(maintain.stdout.contains(#""expired":1"#), "\(maintain.stdout)")
+        #expect(maintain.stdout.contains(#""moved":1"#), "\(maintain.stdout)")
+        // Gone for good: not even the real clock brings it back.
+        #expect(try tidemark(["db", directory.store, "get", "brief"]).status == 1)
+        #expect(try tidemark(["db", directory.store, "get", "lasting"]).status == 0)
+    }
+
+    @Test func runtimeThreadMigratesWithinSecondsAtSixtyTimesSpeed() throws {
+        let directory = TemporaryDirectory()
+        for id in ["a", "b", "c", "d"] { #expect(try tidemark(["db", directory.store, "put", id]).status == 0) }
+        // 240 fake seconds at 60x are about 4 real seconds; records idle for 120 s move.
+        let watch = try tidemarkUnderFaketime(
+            "+0 x60", ["db", directory.store, "maintain", "--watch", "240", "--interval", "10", "--hot-to-cold-age", "120"])
+        #expect(watch.status == 0, "\(watch.stderr)")
+        #expect(watch.stdout.contains("moved 4"), "\(watch.stdout)")
+        #expect(try tierStats(directory.store)["coldCount"] as? Int == 4)
+    }
+}
+
+/// The hot tier's own accounting through the CLI: importing ten times the budget.
+struct TierMemoryCLITests {
+    @Test func hotMemoryStaysWithinBudgetImportingTenTimesIt() throws {
+        let directory = TemporaryDirectory()
+        let budget = 64 << 10
+        var lines = ""
+        var index = 0
+        while lines.utf8.count < 10 * budget {
+            lines += #"{"id":"doc-\#(index)","content":"\#(String(repeating: "x", count: 500 + index % 300))","embedding":[\#(index % 7),1,2]}"# + "\n"
+            index += 1
+        }
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: directory.file("in.jsonl")))
+        let budgetArguments = ["--hot-memory-bytes", String(budget)]
+        let imported = try tidemark(["db", directory.store, "import", directory.file("in.jsonl")] + budgetArguments)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        // A fresh process recovers every record into the hot tier, spilling as it goes.
+        let tiers = try tierStats(directory.store, budgetArguments)
+        let peak = try #require(tiers["hotPeakBytes"] as? Int)
+        #expect(peak <= budget + budget / 10)
+        #expect(peak >= budget - budget / 10)
+        #expect(tiers["spilledCount"] as? Int ?? 0 > 0)
+        #expect(tiers["hotCount"] as? Int == index)
+        #expect(try statsJSON(directory.store, budgetArguments)["recordCount"] as? Int == index)
+    }
+}
