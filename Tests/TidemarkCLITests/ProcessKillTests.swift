@@ -42,7 +42,10 @@ struct ProcessKillTests {
             let offline = try tidemark(["db", directory.store, "verify"])
             #expect(offline.status == 0, "round \(round): \(offline.stdout)")
 
-            let store = try Store.open(at: directory.store, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom())
+            var options = StoreOptions()
+            options.tiers = TierOptions()  // the CLI's default
+            let store = try Store.open(
+                at: directory.store, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
             for (id, content) in expected {
                 let record = try store.get(id)
                 #expect(record?.content == content, "round \(round): acknowledged \(id) lost or changed")
