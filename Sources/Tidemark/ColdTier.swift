@@ -22,6 +22,7 @@ final class ColdTier {
 
     let path: String
     private let vfs: SQLiteVFS
+    private let random: any RandomSource
     private var connection: SQLiteConnection?
     /// The LSN the cold tier reflects: every migration, tombstone and expiry committed so far was
     /// decided on the state at this LSN.
@@ -33,6 +34,7 @@ final class ColdTier {
     /// Opens (creating when missing) the cold tier of the store in `directory`.
     init(directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, synchronous: String = "FULL") throws {
         path = Self.path(in: directory)
+        self.random = random
         let existed = fileSystem.exists(path)
         do {
             vfs = try SQLiteVFS(
@@ -41,6 +43,23 @@ final class ColdTier {
         } catch {
             throw StoreError(.io, "cannot register the cold tier's SQLite VFS: \(error)", path: path)
         }
+        do {
+            try SQLiteRandomness.withSeed(Self.seed(random)) {
+                try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+            }
+        } catch {
+            vfs.fence()
+            try? connection?.close()
+            vfs.unregister()
+            throw Self.storeError(error, path: path, doing: "open the cold tier")
+        }
+    }
+
+    /// A seed for SQLite's PRNG from the store's random source, so journal nonces and WAL salts
+    /// (and so the simulator's trace) follow the run's seed.
+    private static func seed(_ random: any RandomSource) -> UInt32 { UInt32(truncatingIfNeeded: random.next()) }
+
+    private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: String) throws {
         do {
             let connection = try SQLiteConnection(path: path, vfs: vfs)
             self.connection = connection
@@ -78,11 +97,6 @@ final class ColdTier {
             }
             self.lsn = UInt64(lsn)
             self.count = Int(count)
-        } catch {
-            vfs.fence()
-            try? connection?.close()
-            vfs.unregister()
-            throw Self.storeError(error, path: path, doing: "open the cold tier")
         }
     }
 
@@ -93,7 +107,7 @@ final class ColdTier {
     func close(clean: Bool) {
         guard let connection else { return }
         if !clean { vfs.fence() }
-        try? connection.close()
+        SQLiteRandomness.withSeed(Self.seed(random)) { try? connection.close() }
         self.connection = nil
         vfs.unregister()
     }
@@ -147,7 +161,7 @@ final class ColdTier {
         let connection = try openConnection()
         var result = CommitResult()
         let newCount: Int = try run("commit a migration") {
-            try connection.transaction(.immediate) {
+            try SQLiteRandomness.withSeed(Self.seed(random)) { try connection.transaction(.immediate) {
                 let upsert = try connection.prepare("""
                     INSERT INTO records(id, body, checksum, expires_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET body = excluded.body, checksum = excluded.checksum, expires_at = excluded.expires_at
@@ -175,7 +189,7 @@ final class ColdTier {
                 try connection.run("UPDATE meta SET value = ? WHERE key = 'count'", [.integer(count)])
                 try connection.run("UPDATE meta SET value = ? WHERE key = 'lsn'", [.integer(Int64(lsn))])
                 return Int(count)
-            }
+            } }
         }
         self.lsn = lsn
         count = newCount
