@@ -30,6 +30,9 @@ struct ByteWriter {
 struct FormatError: Error {
     var message: String
     var offset: Int
+    /// The structure was whole (magic, version, type and length all plausible, every byte
+    /// present) and only the checksum failed: a torn or garbage write, or bit rot.
+    var onlyChecksumFailed = false
 }
 
 /// Reads what `ByteWriter` wrote, checking every length against what is left before

@@ -7,6 +7,10 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
         public var offset: Int64
         public var bytes: Int64
         public var reason: String
+        /// The cut bytes began with a whole frame (length intact, every byte present) whose
+        /// checksum failed: a torn or garbage write of an unacknowledged frame, or bit rot in an
+        /// acknowledged one. One copy cannot tell which, so data may have been lost.
+        public var completeFrameFailedChecksum: Bool = false
     }
 
     /// The checkpoint recovery started from (nil: replay from an empty store).
@@ -25,7 +29,16 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var removedFiles: [String] = []
     public var durationNanoseconds: Int64 = 0
 
+    /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
+    /// page cache, or pages a failed fsync marked clean). Open writes a checkpoint so the
+    /// recovered state no longer depends on them.
+    public var unprovenFramesReplayed = 0
+
     public var bytesTruncated: Int64 { truncations.reduce(0) { $0 + $1.bytes } }
+
+    /// Whether recovery may have dropped acknowledged data it could not tell from a torn write
+    /// (see `Truncation.completeFrameFailedChecksum`).
+    public var reportsPossibleLoss: Bool { truncations.contains(where: \.completeFrameFailedChecksum) }
 }
 
 /// A live segment as the writer knows it.
@@ -42,9 +55,10 @@ struct RecoveredStore {
     /// Kept checkpoints, newest first (damaged ones dropped).
     var checkpoints: [Manifest.Entry]
     var segments: [SegmentInfo]
-    /// The last segment's header and valid length, to append to.
-    var tail: (header: SegmentHeader, size: Int64)?
     var report: RecoveryReport
+    /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
+    /// proven durable, or a damaged checkpoint is still named by the manifest.
+    var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
 }
 
 /// Recovery at open: newest valid checkpoint, then replay of the log after it. Every change it
@@ -120,10 +134,8 @@ enum Recovery {
         // 3. The log after the checkpoint.
         let segmentLSNs = names.compactMap(StoreFiles.segmentFirstLSN).sorted()
         var segments: [SegmentInfo] = []
-        var tail: (header: SegmentHeader, size: Int64)?
         var lastLSN = baseLSN
         var toRemove: [String] = []
-        var lastSegmentToSync: String?
         for (index, firstLSN) in segmentLSNs.enumerated() {
             let name = StoreFiles.segmentName(firstLSN: firstLSN)
             let isLast = index == segmentLSNs.count - 1
@@ -172,7 +184,7 @@ enum Recovery {
             }
 
             var cutAt: Int? = nil
-            switch scan.verdict(isLastSegment: isLast) {
+            switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset): cutAt = offset
             case .corrupted(let damage):
@@ -213,33 +225,34 @@ enum Recovery {
                 state.apply(operations)
                 lastLSN = frame.lsn
                 report.framesReplayed += 1
+                // Frames of finished segments were synced before the next segment was started
+                // (or covered by the checkpoint of the open that finished the segment).
+                if isLast, UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough {
+                    report.unprovenFramesReplayed += 1
+                }
             }
             if let cutAt {
+                let damage = scan.damage.first { $0.offset >= cutAt }
                 report.truncations.append(RecoveryReport.Truncation(
                     file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
-                    reason: scan.damage.first { $0.offset >= cutAt }?.reason ?? "torn tail"))
+                    reason: damage?.reason ?? "torn tail", completeFrameFailedChecksum: damage?.completeFrameFailedChecksum ?? false))
+            }
+            if isLast, scan.frames.isEmpty, cutAt != nil || scan.damage.isEmpty {
+                // No frame in it was ever acknowledged; the store starts a fresh segment anyway.
+                toRemove.append(name)
+                report.truncations.removeAll { $0.file == name && !$0.completeFrameFailedChecksum }
+                continue
             }
             segments.append(SegmentInfo(name: name, firstLSN: firstLSN, size: Int64(cutAt ?? scan.fileSize)))
-            if isLast {
-                tail = (scan.header, Int64(cutAt ?? scan.fileSize))
-                lastSegmentToSync = name
-            }
         }
         if skipsBadFrames { report.lost.removeAll() }
 
         // 4. Repairs, each idempotent.
         do {
-            for truncation in report.truncations {
+            for truncation in report.truncations where !toRemove.contains(truncation.file) {
                 let file = try fileSystem.open(path(truncation.file), options: .readWrite)
                 defer { try? file.close() }
                 try file.truncate(to: truncation.offset)
-                try file.sync()
-            }
-            if let name = lastSegmentToSync, report.truncations.isEmpty {
-                // Frames a killed process left in the page cache are in the recovered state:
-                // make them durable before anything new depends on them.
-                let file = try fileSystem.open(path(name), options: .readWrite)
-                defer { try? file.close() }
                 try file.sync()
             }
             let keptNames = Set(keptCheckpoints.map(\.fileName))
@@ -256,7 +269,7 @@ enum Recovery {
         report.lastLSN = lastLSN
         report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
-            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, tail: tail, report: report)
+            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, report: report)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -91,7 +91,7 @@ enum Verification {
             if let previousLastLSN, previousLastLSN + 1 != firstLSN {
                 problem(name, 0, "segment starts at LSN \(firstLSN), the previous one ends at \(previousLastLSN)")
             }
-            switch scan.verdict(isLastSegment: isLast) {
+            switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset):
                 report.warnings.append(StoreProblem(

@@ -178,7 +178,12 @@ struct Recover: DBAction {
         emit("checkpoint: \(report.checkpointFile.map { "\($0) (LSN \(report.checkpointLSN!))" } ?? "none")")
         for skipped in report.skippedCheckpoints { emit("skipped damaged checkpoint: \(skipped)") }
         emit("frames replayed: \(report.framesReplayed), last LSN \(report.lastLSN)")
-        for cut in report.truncations { emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))") }
+        for cut in report.truncations {
+            emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))")
+            if cut.completeFrameFailedChecksum {
+                emit("warning: \(cut.file) @ \(cut.offset): the cut held a whole frame whose checksum failed: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); data may have been lost")
+            }
+        }
         for lost in report.lost { emit("lost: \(lost)") }
         for removed in report.removedFiles { emit("removed: \(removed)") }
         emit("took \(Double(report.durationNanoseconds) / 1e6) ms")

@@ -97,8 +97,13 @@ struct StoreOptionGroup: ParsableArguments {
     func open(_ directory: String, salvage: Bool = false) throws -> Store {
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
-        return try Store.open(
+        let store = try Store.open(
             at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
+        for cut in store.recovery.truncations where cut.completeFrameFailedChecksum {
+            FileHandle.standardError.write(Data((
+                "warning: recovery cut a whole frame whose checksum failed at \(cut.file) @ \(cut.offset) (a torn write, or bit rot in an acknowledged commit); data may have been lost\n").utf8))
+        }
+        return store
     }
 }
 
