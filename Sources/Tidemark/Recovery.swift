@@ -184,6 +184,7 @@ enum Recovery {
             }
 
             var cutAt: Int? = nil
+            var unprovenHere = 0
             switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset): cutAt = offset
@@ -225,11 +226,7 @@ enum Recovery {
                 state.apply(operations)
                 lastLSN = frame.lsn
                 report.framesReplayed += 1
-                // Frames of finished segments were synced before the next segment was started
-                // (or covered by the checkpoint of the open that finished the segment).
-                if isLast, UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough {
-                    report.unprovenFramesReplayed += 1
-                }
+                if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unprovenHere += 1 }
             }
             if let cutAt {
                 let damage = scan.damage.first { $0.offset >= cutAt }
@@ -244,6 +241,11 @@ enum Recovery {
                 continue
             }
             segments.append(SegmentInfo(name: name, firstLSN: firstLSN, size: Int64(cutAt ?? scan.fileSize)))
+            // Only the last segment holding frames can end in unproven bytes: an earlier one was
+            // synced before the next was started by rotation, or, when an open started the next,
+            // that open checkpointed before writing to it (an empty next segment, left by an
+            // open that failed, is removed above).
+            report.unprovenFramesReplayed = unprovenHere
         }
         if skipsBadFrames { report.lost.removeAll() }
 
