@@ -113,6 +113,13 @@ struct SegmentHeader: Hashable {
         return writer.bytes
     }
 
+    /// Whether a last segment whose header does not decode is one whose creation was cut short:
+    /// no longer than the first write (the header, padded to a sector with `sectorAlignment`),
+    /// which is synced before any frame is written after it, so nothing in it was acknowledged.
+    static func isUnfinished(fileSize: Int, sectorAlignment: Int) -> Bool {
+        fileSize <= max(size, sectorAlignment)
+    }
+
     static func decode(_ bytes: ArraySlice<UInt8>) throws -> SegmentHeader {
         guard bytes.count >= size else {
             throw FormatError(message: "segment header needs \(size) bytes, file has \(bytes.count)", offset: 0)

@@ -164,7 +164,7 @@ enum Recovery {
             case .success(let value):
                 scan = value
             case .failure(let error):
-                if isLast, fileSize <= SegmentHeader.size {
+                if isLast, SegmentHeader.isUnfinished(fileSize: fileSize, sectorAlignment: options.sectorAlignment) {
                     // Created but never finished (its header is synced before any frame is
                     // written to it): nothing in it was ever acknowledged.
                     toRemove.append(name)

@@ -254,7 +254,7 @@ public final class Store: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if isClosed { throw StoreError(.closed, "the store is closed") }
-        return try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+        return try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     /// Checks every file of the store in `directory` without changing anything: the manifest,
@@ -263,7 +263,7 @@ public final class Store: @unchecked Sendable {
     public static func verify(
         at directory: String, fileSystem: any FileSystem, options: StoreOptions = StoreOptions()
     ) throws -> VerificationReport {
-        try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+        try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     // MARK: Commit protocol
