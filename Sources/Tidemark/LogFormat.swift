@@ -233,12 +233,13 @@ struct Frame: Hashable {
         }
         guard length <= available - headerSize else {
             return .failure(FormatError(
-                message: "frame payload cut short (\(available - headerSize) of \(length) bytes)", offset: offset))
+                message: "frame payload cut short (\(available - headerSize) of \(length) bytes)", offset: offset,
+                frameHeaderIntact: true))
         }
         let payload = bytes[(offset + headerSize)..<(offset + headerSize + length)]
         guard stored == checksum(segmentID: segmentID, header: bytes[offset..<offset + 28], payload: payload) else {
             return .failure(FormatError(
-                message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, onlyChecksumFailed: true))
+                message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, frameHeaderIntact: true))
         }
         return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
     }

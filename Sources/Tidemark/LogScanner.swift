@@ -29,10 +29,10 @@ struct SegmentScan {
         var length: Int
         var reason: String
         var resumesAt: Int?
-        /// The region starts with a whole frame (length intact, every byte present) whose
-        /// checksum failed: a torn or garbage write of an unsynced frame, or bit rot in a synced
-        /// one. With a single copy the two cannot be told apart.
-        var completeFrameFailedChecksum = false
+        /// The region starts with an intact frame header whose payload is cut short or fails its
+        /// checksum: a torn write of an unsynced frame, or bit rot in a synced one (in its
+        /// length field or anywhere under the checksum). One copy cannot tell them apart.
+        var frameHeaderIntact = false
     }
 
     /// How the scan's damage is to be read, given whether this is the last segment.
@@ -85,19 +85,19 @@ struct SegmentScan {
                 expectedLSN = frame.lsn + 1
             case let outcome:
                 let reason: String
-                var onlyChecksumFailed = false
+                var frameHeaderIntact = false
                 switch outcome {
                 case .success(let frame): reason = "frame has LSN \(frame.lsn) where \(expectedLSN) was expected"
                 case .failure(let error):
                     reason = error.message
-                    onlyChecksumFailed = error.onlyChecksumFailed
+                    frameHeaderIntact = error.frameHeaderIntact
                 }
                 // Look for the next frame that validates for this segment with a later LSN:
                 // if there is one, this is a hole in the middle, not a torn end.
                 let next = nextValidFrame(in: bytes, after: offset, header: header, minimumLSN: expectedLSN, maxPayload: maxPayload)
                 scan.damage.append(Damage(
                     offset: offset, length: (next?.offset ?? bytes.count) - offset, reason: reason, resumesAt: next?.offset,
-                    completeFrameFailedChecksum: onlyChecksumFailed))
+                    frameHeaderIntact: frameHeaderIntact))
                 guard let next else { return (bytes.count, .success(scan)) }
                 offset = next.offset
                 expectedLSN = next.lsn

@@ -7,10 +7,17 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
         public var offset: Int64
         public var bytes: Int64
         public var reason: String
-        /// The cut bytes began with a whole frame (length intact, every byte present) whose
-        /// checksum failed: a torn or garbage write of an unacknowledged frame, or bit rot in an
-        /// acknowledged one. One copy cannot tell which, so data may have been lost.
-        public var completeFrameFailedChecksum: Bool = false
+        /// The cut bytes began with an intact frame header whose payload was cut short or failed
+        /// its checksum: a torn write of an unacknowledged frame, or bit rot (in the length field
+        /// or the checksummed bytes) of an acknowledged one. One copy cannot tell which, so
+        /// acknowledged data may have been lost.
+        public var frameHeaderIntact: Bool = false
+
+        /// A warning for people when this cut may have dropped acknowledged data, else nil.
+        public var possibleLossWarning: String? {
+            guard frameHeaderIntact else { return nil }
+            return "\(file) @ \(offset): recovery cut a frame whose header is intact but whose payload is cut short or fails its checksum: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); acknowledged data may have been lost"
+        }
     }
 
     /// The checkpoint recovery started from (nil: replay from an empty store).
@@ -37,8 +44,8 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var bytesTruncated: Int64 { truncations.reduce(0) { $0 + $1.bytes } }
 
     /// Whether recovery may have dropped acknowledged data it could not tell from a torn write
-    /// (see `Truncation.completeFrameFailedChecksum`).
-    public var reportsPossibleLoss: Bool { truncations.contains(where: \.completeFrameFailedChecksum) }
+    /// (see `Truncation.frameHeaderIntact`).
+    public var reportsPossibleLoss: Bool { truncations.contains(where: \.frameHeaderIntact) }
 }
 
 /// A live segment as the writer knows it.
@@ -232,12 +239,12 @@ enum Recovery {
                 let damage = scan.damage.first { $0.offset >= cutAt }
                 report.truncations.append(RecoveryReport.Truncation(
                     file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
-                    reason: damage?.reason ?? "torn tail", completeFrameFailedChecksum: damage?.completeFrameFailedChecksum ?? false))
+                    reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false))
             }
             if isLast, scan.frames.isEmpty, cutAt != nil || scan.damage.isEmpty {
                 // No frame in it was ever acknowledged; the store starts a fresh segment anyway.
                 toRemove.append(name)
-                report.truncations.removeAll { $0.file == name && !$0.completeFrameFailedChecksum }
+                report.truncations.removeAll { $0.file == name && !$0.frameHeaderIntact }
                 continue
             }
             segments.append(SegmentInfo(name: name, firstLSN: firstLSN, size: Int64(cutAt ?? scan.fileSize)))

@@ -180,9 +180,7 @@ struct Recover: DBAction {
         emit("frames replayed: \(report.framesReplayed), last LSN \(report.lastLSN)")
         for cut in report.truncations {
             emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))")
-            if cut.completeFrameFailedChecksum {
-                emit("warning: \(cut.file) @ \(cut.offset): the cut held a whole frame whose checksum failed: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); data may have been lost")
-            }
+            if let warning = cut.possibleLossWarning { emit("warning: " + warning) }
         }
         for lost in report.lost { emit("lost: \(lost)") }
         for removed in report.removedFiles { emit("removed: \(removed)") }

@@ -99,9 +99,8 @@ struct StoreOptionGroup: ParsableArguments {
         options.salvage = salvage
         let store = try Store.open(
             at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
-        for cut in store.recovery.truncations where cut.completeFrameFailedChecksum {
-            FileHandle.standardError.write(Data((
-                "warning: recovery cut a whole frame whose checksum failed at \(cut.file) @ \(cut.offset) (a torn write, or bit rot in an acknowledged commit); data may have been lost\n").utf8))
+        for warning in store.recovery.truncations.compactMap(\.possibleLossWarning) {
+            FileHandle.standardError.write(Data(("warning: " + warning + "\n").utf8))
         }
         return store
     }
