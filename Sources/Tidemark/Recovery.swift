@@ -62,6 +62,9 @@ struct RecoveredStore {
     /// Kept checkpoints, newest first (damaged ones dropped).
     var checkpoints: [Manifest.Entry]
     var segments: [SegmentInfo]
+    /// The last segment when every frame in it is proven synced (a clean close left a marker
+    /// claiming so): the store may keep appending at `offset`, the end of the proven bytes.
+    var resumable: (header: SegmentHeader, offset: Int64)?
     var report: RecoveryReport
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
@@ -143,6 +146,7 @@ enum Recovery {
         var segments: [SegmentInfo] = []
         var lastLSN = baseLSN
         var toRemove: [String] = []
+        var resumable: (header: SegmentHeader, offset: Int64)?
         for (index, firstLSN) in segmentLSNs.enumerated() {
             let name = StoreFiles.segmentName(firstLSN: firstLSN)
             let isLast = index == segmentLSNs.count - 1
@@ -253,6 +257,11 @@ enum Recovery {
             // that open checkpointed before writing to it (an empty next segment, left by an
             // open that failed, is removed above).
             report.unprovenFramesReplayed = unprovenHere
+            if isLast, scan.damage.isEmpty, let last = scan.frames.last,
+                UInt64(last.offset + last.frame.encodedSize) <= scan.provenSyncedThrough
+            {
+                resumable = (scan.header, Int64(scan.provenSyncedThrough))
+            }
         }
         if skipsBadFrames { report.lost.removeAll() }
 
@@ -278,7 +287,8 @@ enum Recovery {
         report.lastLSN = lastLSN
         report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
-            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, report: report)
+            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, resumable: resumable,
+            report: report)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

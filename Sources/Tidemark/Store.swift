@@ -113,12 +113,32 @@ public final class Store: @unchecked Sendable {
         lastAssignedLSN = recovered.lastLSN
         durableLSN = recovered.lastLSN
         checkpoints = recovered.checkpoints
-        // Never append to a segment found at open: its tail was not proven durable, and frames
-        // written after bytes that later vanish would leave a hole that reads as corruption.
-        writer = try Self.startSegment(
-            firstLSN: recovered.lastLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
-            options: options)
-        finishedSegments = recovered.segments
+        // Append only where every byte before is proven synced: frames written after bytes that
+        // later vanish (a failed fsync marks pages clean; re-syncing does not write them) would
+        // leave a hole that reads as corruption. Otherwise start a fresh segment.
+        var segments = recovered.segments
+        if let resumable = recovered.resumable, let last = segments.popLast() {
+            let path = FilePaths.join(directory, last.name)
+            do {
+                let handle = try fileSystem.open(path, options: .readWrite)
+                if try handle.size() > resumable.offset {
+                    // Drop the close marker (the only bytes past the proven end), durably.
+                    try handle.truncate(to: resumable.offset)
+                    try handle.syncData()
+                }
+                writer = SegmentWriter(
+                    handle: handle, header: resumable.header, name: last.name, tail: resumable.offset,
+                    syncedThrough: resumable.offset)
+                writer.hasFrames = true
+            } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot reopen the log segment for appending", path: path, outcome: .ambiguous, cause: error)
+            }
+        } else {
+            writer = try Self.startSegment(
+                firstLSN: recovered.lastLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
+                options: options)
+        }
+        finishedSegments = segments
         logBytesSinceCheckpoint = finishedSegments.reduce(writer.tail) { $0 + $1.size }
     }
 

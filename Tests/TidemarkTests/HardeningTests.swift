@@ -53,6 +53,8 @@ struct HardeningTests {
         #expect(reopened.recovery.framesReplayed == 2)
         #expect(reopened.recovery.unprovenFramesReplayed == 0)
         #expect(try reopened.stats().checkpointLSN == nil)
+        #expect(try reopened.stats().segmentCount == 1)  // appends after the proven end
+        try reopened.put(record("b2"))
         try reopened.close()
 
         // A killed process leaves no marker: the replayed tail is checkpointed at open.
@@ -61,7 +63,8 @@ struct HardeningTests {
         _ = fileSystem.crash(.processKill)
         let afterKill = try open(fileSystem, seed: 4)
         #expect(afterKill.recovery.unprovenFramesReplayed == 1)
-        #expect(try afterKill.stats().checkpointLSN == 3)
+        #expect(try afterKill.stats().checkpointLSN == 4)
+        #expect(try ids(afterKill) == ["a", "b", "b2", "c"])
     }
 
     /// ENOSPC lands half a frame; the store cuts it back. A power loss must not bring the partial
