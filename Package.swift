@@ -43,7 +43,10 @@ let package = Package(
         .target(name: "Tidemark", dependencies: ["TidemarkIO", "TidemarkSQLite"]),
         .testTarget(
             name: "TidemarkTests",
-            dependencies: ["Tidemark", "TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "Tidemark", "TidemarkIO", "TidemarkSimulation",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         // MARK: Simulation and verifier
         .target(

@@ -30,6 +30,10 @@ struct ByteWriter {
 struct FormatError: Error {
     var message: String
     var offset: Int
+    /// A frame header that checks out (magic, version, type, a length within the limit) whose
+    /// payload runs past the end of the file or whose checksum fails: a torn write, or bit rot
+    /// in a frame that was written whole (its length field or any checksummed byte).
+    var frameHeaderIntact = false
 }
 
 /// Reads what `ByteWriter` wrote, checking every length against what is left before

@@ -113,6 +113,13 @@ struct SegmentHeader: Hashable {
         return writer.bytes
     }
 
+    /// Whether a last segment whose header does not decode is one whose creation was cut short:
+    /// no longer than the first write (the header, padded to a sector with `sectorAlignment`),
+    /// which is synced before any frame is written after it, so nothing in it was acknowledged.
+    static func isUnfinished(fileSize: Int, sectorAlignment: Int) -> Bool {
+        fileSize <= max(size, sectorAlignment)
+    }
+
     static func decode(_ bytes: ArraySlice<UInt8>) throws -> SegmentHeader {
         guard bytes.count >= size else {
             throw FormatError(message: "segment header needs \(size) bytes, file has \(bytes.count)", offset: 0)
@@ -150,6 +157,10 @@ struct Frame: Hashable {
     enum Kind: UInt8 {
         /// A commit: one or more `LogOperation`s applied atomically.
         case commit = 1
+        /// Filler (zero payload) that ends a synced region on a sector boundary, so the next
+        /// write starts on a fresh sector (`StoreOptions.sectorAlignment`). Its LSN field holds
+        /// the LSN the next commit will have; replay skips it without consuming that LSN.
+        case padding = 2
     }
 
     var kind: Kind
@@ -173,6 +184,18 @@ struct Frame: Hashable {
         writer.raw(payload)
         writer.patchU32(checksum(segmentID: segmentID, header: writer.bytes[0..<28], payload: payload[...]), at: 28)
         return writer.bytes
+    }
+
+    /// A padding frame that moves `offset` to the next multiple of `alignment` (one sector
+    /// further when the gap is too small for a frame header); empty when already aligned.
+    static func padding(at offset: Int64, alignment: Int, nextLSN: UInt64, syncedThrough: UInt64, segmentID: UInt64) -> [UInt8] {
+        guard alignment > 0 else { return [] }
+        var gap = (alignment - Int(offset % Int64(alignment))) % alignment
+        guard gap > 0 else { return [] }
+        while gap < headerSize { gap += alignment }
+        return encode(
+            kind: .padding, lsn: nextLSN, syncedThrough: syncedThrough, payload: [UInt8](repeating: 0, count: gap - headerSize),
+            segmentID: segmentID)
     }
 
     static func checksum(segmentID: UInt64, header: ArraySlice<UInt8>, payload: ArraySlice<UInt8>) -> UInt32 {
@@ -210,11 +233,13 @@ struct Frame: Hashable {
         }
         guard length <= available - headerSize else {
             return .failure(FormatError(
-                message: "frame payload cut short (\(available - headerSize) of \(length) bytes)", offset: offset))
+                message: "frame payload cut short (\(available - headerSize) of \(length) bytes)", offset: offset,
+                frameHeaderIntact: true))
         }
         let payload = bytes[(offset + headerSize)..<(offset + headerSize + length)]
         guard stored == checksum(segmentID: segmentID, header: bytes[offset..<offset + 28], payload: payload) else {
-            return .failure(FormatError(message: "frame checksum mismatch (LSN field \(lsn))", offset: offset))
+            return .failure(FormatError(
+                message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, frameHeaderIntact: true))
         }
         return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
     }

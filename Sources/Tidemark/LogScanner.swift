@@ -29,6 +29,10 @@ struct SegmentScan {
         var length: Int
         var reason: String
         var resumesAt: Int?
+        /// The region starts with an intact frame header whose payload is cut short or fails its
+        /// checksum: a torn write of an unsynced frame, or bit rot in a synced one (in its
+        /// length field or anywhere under the checksum). One copy cannot tell them apart.
+        var frameHeaderIntact = false
     }
 
     /// How the scan's damage is to be read, given whether this is the last segment.
@@ -38,7 +42,8 @@ struct SegmentScan {
         /// Damage from `offset` on is in bytes never synced (or a torn last frame): nothing there
         /// was acknowledged as durable; recovery cuts the file back to `offset`.
         case tornTail(offset: Int)
-        /// Damage in synced bytes, or anywhere in a segment that was completed.
+        /// Damage in synced bytes, or in a finished segment anywhere but a torn end whose frames
+        /// the next segment continues.
         case corrupted(Damage)
     }
 
@@ -46,8 +51,12 @@ struct SegmentScan {
     var path: String
     var fileSize: Int
     var header: SegmentHeader
+    /// Valid commit frames in LSN order (padding frames are skipped).
     var frames: [ValidFrame]
     var damage: [Damage]
+    /// The largest `syncedThrough` any valid frame (padding included) claims: every byte before
+    /// it was covered by a sync that succeeded.
+    var provenSyncedThrough: UInt64 = 0
 
     /// Reads and walks a segment. Throws `FormatError` (offset 0) when the header is unusable.
     static func scan(
@@ -66,21 +75,29 @@ struct SegmentScan {
         var expectedLSN = header.firstLSN
         while offset < bytes.count {
             switch Frame.decode(bytes, at: offset, segmentID: header.segmentID, maxPayload: maxPayload) {
+            case .success(let frame) where frame.kind == .padding && frame.lsn == expectedLSN:
+                scan.provenSyncedThrough = max(scan.provenSyncedThrough, frame.syncedThrough)
+                offset += frame.encodedSize  // filler or a close marker; holds no LSN
             case .success(let frame) where frame.lsn == expectedLSN:
+                scan.provenSyncedThrough = max(scan.provenSyncedThrough, frame.syncedThrough)
                 scan.frames.append(ValidFrame(offset: offset, frame: frame))
                 offset += frame.encodedSize
                 expectedLSN = frame.lsn + 1
             case let outcome:
                 let reason: String
+                var frameHeaderIntact = false
                 switch outcome {
                 case .success(let frame): reason = "frame has LSN \(frame.lsn) where \(expectedLSN) was expected"
-                case .failure(let error): reason = error.message
+                case .failure(let error):
+                    reason = error.message
+                    frameHeaderIntact = error.frameHeaderIntact
                 }
                 // Look for the next frame that validates for this segment with a later LSN:
                 // if there is one, this is a hole in the middle, not a torn end.
                 let next = nextValidFrame(in: bytes, after: offset, header: header, minimumLSN: expectedLSN, maxPayload: maxPayload)
                 scan.damage.append(Damage(
-                    offset: offset, length: (next?.offset ?? bytes.count) - offset, reason: reason, resumesAt: next?.offset))
+                    offset: offset, length: (next?.offset ?? bytes.count) - offset, reason: reason, resumesAt: next?.offset,
+                    frameHeaderIntact: frameHeaderIntact))
                 guard let next else { return (bytes.count, .success(scan)) }
                 offset = next.offset
                 expectedLSN = next.lsn
@@ -107,16 +124,27 @@ struct SegmentScan {
         return nil
     }
 
+    /// The LSN of the last valid commit frame (the one before the first LSN when there is none).
+    var lastLSN: UInt64 { frames.last?.frame.lsn ?? (header.firstLSN - 1) }
+
     /// Reads the damage. In the last segment, damage that no later valid frame claims as synced
     /// (each frame records how far the segment had been synced when it was written) lies in
-    /// bytes that were never acknowledged: a torn tail. Any other damage is corruption.
-    func verdict(isLastSegment: Bool) -> Verdict {
+    /// bytes that were never acknowledged: a torn tail. In a finished segment (`nextFirstLSN`:
+    /// the next segment's first LSN) one damaged region running to the end of the file is a torn
+    /// end too when the next segment continues right after the last valid frame: every LSN is
+    /// accounted for, so the damaged bytes held nothing the log needs (an ENOSPC partial write
+    /// whose cut was lost, or the unsynced tail of a process that later reopened). Any other
+    /// damage is corruption: a hole in the middle is never skipped.
+    func verdict(nextFirstLSN: UInt64?) -> Verdict {
         guard let first = damage.first else { return .clean }
-        guard isLastSegment else { return .corrupted(first) }
-        for item in damage {
-            let claimedSynced = frames.lazy.filter { $0.offset > item.offset }.map(\.frame.syncedThrough).max() ?? 0
-            if claimedSynced > UInt64(item.offset) { return .corrupted(item) }
+        guard let nextFirstLSN else {
+            for item in damage {
+                let claimedSynced = frames.lazy.filter { $0.offset > item.offset }.map(\.frame.syncedThrough).max() ?? 0
+                if claimedSynced > UInt64(item.offset) { return .corrupted(item) }
+            }
+            return .tornTail(offset: first.offset)
         }
+        guard damage.count == 1, first.resumesAt == nil, lastLSN + 1 == nextFirstLSN else { return .corrupted(first) }
         return .tornTail(offset: first.offset)
     }
 }

@@ -7,6 +7,17 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
         public var offset: Int64
         public var bytes: Int64
         public var reason: String
+        /// The cut bytes began with an intact frame header whose payload was cut short or failed
+        /// its checksum: a torn write of an unacknowledged frame, or bit rot (in the length field
+        /// or the checksummed bytes) of an acknowledged one. One copy cannot tell which, so
+        /// acknowledged data may have been lost.
+        public var frameHeaderIntact: Bool = false
+
+        /// A warning for people when this cut may have dropped acknowledged data, else nil.
+        public var possibleLossWarning: String? {
+            guard frameHeaderIntact else { return nil }
+            return "\(file) @ \(offset): recovery cut a frame whose header is intact but whose payload is cut short or fails its checksum: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); acknowledged data may have been lost"
+        }
     }
 
     /// The checkpoint recovery started from (nil: replay from an empty store).
@@ -25,7 +36,16 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var removedFiles: [String] = []
     public var durationNanoseconds: Int64 = 0
 
+    /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
+    /// page cache, or pages a failed fsync marked clean). Open writes a checkpoint so the
+    /// recovered state no longer depends on them.
+    public var unprovenFramesReplayed = 0
+
     public var bytesTruncated: Int64 { truncations.reduce(0) { $0 + $1.bytes } }
+
+    /// Whether recovery may have dropped acknowledged data it could not tell from a torn write
+    /// (see `Truncation.frameHeaderIntact`).
+    public var reportsPossibleLoss: Bool { truncations.contains(where: \.frameHeaderIntact) }
 }
 
 /// A live segment as the writer knows it.
@@ -42,9 +62,13 @@ struct RecoveredStore {
     /// Kept checkpoints, newest first (damaged ones dropped).
     var checkpoints: [Manifest.Entry]
     var segments: [SegmentInfo]
-    /// The last segment's header and valid length, to append to.
-    var tail: (header: SegmentHeader, size: Int64)?
+    /// The last segment when every frame in it is proven synced (a clean close left a marker
+    /// claiming so): the store may keep appending at `offset`, the end of the proven bytes.
+    var resumable: (header: SegmentHeader, offset: Int64)?
     var report: RecoveryReport
+    /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
+    /// proven durable, or a damaged checkpoint is still named by the manifest.
+    var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
 }
 
 /// Recovery at open: newest valid checkpoint, then replay of the log after it. Every change it
@@ -120,10 +144,9 @@ enum Recovery {
         // 3. The log after the checkpoint.
         let segmentLSNs = names.compactMap(StoreFiles.segmentFirstLSN).sorted()
         var segments: [SegmentInfo] = []
-        var tail: (header: SegmentHeader, size: Int64)?
         var lastLSN = baseLSN
         var toRemove: [String] = []
-        var lastSegmentToSync: String?
+        var resumable: (header: SegmentHeader, offset: Int64)?
         for (index, firstLSN) in segmentLSNs.enumerated() {
             let name = StoreFiles.segmentName(firstLSN: firstLSN)
             let isLast = index == segmentLSNs.count - 1
@@ -152,7 +175,7 @@ enum Recovery {
             case .success(let value):
                 scan = value
             case .failure(let error):
-                if isLast, fileSize <= SegmentHeader.size {
+                if isLast, SegmentHeader.isUnfinished(fileSize: fileSize, sectorAlignment: options.sectorAlignment) {
                     // Created but never finished (its header is synced before any frame is
                     // written to it): nothing in it was ever acknowledged.
                     toRemove.append(name)
@@ -172,7 +195,8 @@ enum Recovery {
             }
 
             var cutAt: Int? = nil
-            switch scan.verdict(isLastSegment: isLast) {
+            var unprovenHere = 0
+            switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset): cutAt = offset
             case .corrupted(let damage):
@@ -213,33 +237,40 @@ enum Recovery {
                 state.apply(operations)
                 lastLSN = frame.lsn
                 report.framesReplayed += 1
+                if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unprovenHere += 1 }
             }
             if let cutAt {
+                let damage = scan.damage.first { $0.offset >= cutAt }
                 report.truncations.append(RecoveryReport.Truncation(
                     file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
-                    reason: scan.damage.first { $0.offset >= cutAt }?.reason ?? "torn tail"))
+                    reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false))
+            }
+            if isLast, scan.frames.isEmpty, cutAt != nil || scan.damage.isEmpty {
+                // No frame in it was ever acknowledged; the store starts a fresh segment anyway.
+                toRemove.append(name)
+                report.truncations.removeAll { $0.file == name && !$0.frameHeaderIntact }
+                continue
             }
             segments.append(SegmentInfo(name: name, firstLSN: firstLSN, size: Int64(cutAt ?? scan.fileSize)))
-            if isLast {
-                tail = (scan.header, Int64(cutAt ?? scan.fileSize))
-                lastSegmentToSync = name
+            // Only the last segment holding frames can end in unproven bytes: an earlier one was
+            // synced before the next was started by rotation, or, when an open started the next,
+            // that open checkpointed before writing to it (an empty next segment, left by an
+            // open that failed, is removed above).
+            report.unprovenFramesReplayed = unprovenHere
+            if isLast, scan.damage.isEmpty, let last = scan.frames.last,
+                UInt64(last.offset + last.frame.encodedSize) <= scan.provenSyncedThrough
+            {
+                resumable = (scan.header, Int64(scan.provenSyncedThrough))
             }
         }
         if skipsBadFrames { report.lost.removeAll() }
 
         // 4. Repairs, each idempotent.
         do {
-            for truncation in report.truncations {
+            for truncation in report.truncations where !toRemove.contains(truncation.file) {
                 let file = try fileSystem.open(path(truncation.file), options: .readWrite)
                 defer { try? file.close() }
                 try file.truncate(to: truncation.offset)
-                try file.sync()
-            }
-            if let name = lastSegmentToSync, report.truncations.isEmpty {
-                // Frames a killed process left in the page cache are in the recovered state:
-                // make them durable before anything new depends on them.
-                let file = try fileSystem.open(path(name), options: .readWrite)
-                defer { try? file.close() }
                 try file.sync()
             }
             let keptNames = Set(keptCheckpoints.map(\.fileName))
@@ -256,7 +287,8 @@ enum Recovery {
         report.lastLSN = lastLSN
         report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
-            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, tail: tail, report: report)
+            state: state, lastLSN: lastLSN, checkpoints: keptCheckpoints, segments: segments, resumable: resumable,
+            report: report)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -52,7 +52,12 @@ public final class Store: @unchecked Sendable {
         var tail: Int64
         /// Bytes of this segment known durable; written into each frame (see `Frame`).
         var syncedThrough: Int64
-        var hasFrames: Bool { tail > Int64(SegmentHeader.size) }
+        /// Whether anything follows the header (and its sector padding).
+        var hasFrames: Bool
+        init(handle: any FileHandleProtocol, header: SegmentHeader, name: String, tail: Int64, syncedThrough: Int64) {
+            (self.handle, self.header, self.name, self.tail, self.syncedThrough) = (handle, header, name, tail, syncedThrough)
+            hasFrames = false
+        }
     }
 
     // MARK: Opening and closing
@@ -65,6 +70,10 @@ public final class Store: @unchecked Sendable {
         options: StoreOptions = StoreOptions()
     ) throws -> Store {
         guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
+        let alignment = options.sectorAlignment
+        guard alignment == 0 || (alignment >= 512 && alignment <= 1 << 20 && alignment & (alignment - 1) == 0) else {
+            throw StoreError(.invalidInput, "sectorAlignment must be 0 or a power of two from 512 to 1048576, got \(alignment)")
+        }
         guard options.segmentSizeLimit >= Int64(SegmentHeader.size + Frame.headerSize) else {
             throw StoreError(.invalidInput, "segmentSizeLimit \(options.segmentSizeLimit) is too small")
         }
@@ -89,12 +98,18 @@ public final class Store: @unchecked Sendable {
         let store = try Store(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
             recovered: recovered, tiers: tiers)
+        store.lock.lock()
+        defer { store.lock.unlock() }
         if options.salvage && !recovered.report.lost.isEmpty {
             // Rewrite the store so it is clean again: a checkpoint of what survived, and no
             // damaged file left for the next open to trip over.
-            store.lock.lock()
-            defer { store.lock.unlock() }
             try store.checkpointLocked(dropOlder: true)
+        } else if recovered.needsCheckpoint {
+            // The replayed state may rest on bytes only the page cache holds (a failed fsync
+            // marks them clean; re-syncing reports success without writing them). Make it
+            // durable on its own before serving it or writing anything after it. This also
+            // rewrites a manifest that still names a damaged checkpoint.
+            try store.checkpointLocked(dropOlder: false, force: true)
         }
         return store
     }
@@ -153,25 +168,39 @@ public final class Store: @unchecked Sendable {
         lastAssignedLSN = recovered.lastLSN
         durableLSN = recovered.lastLSN
         checkpoints = recovered.checkpoints
+        // Append only where every byte before is proven synced: frames written after bytes that
+        // later vanish (a failed fsync marks pages clean; re-syncing does not write them) would
+        // leave a hole that reads as corruption. Otherwise start a fresh segment.
         var segments = recovered.segments
-        if let tail = recovered.tail, let last = segments.popLast() {
+        if let resumable = recovered.resumable, let last = segments.popLast() {
             let path = FilePaths.join(directory, last.name)
             do {
                 let handle = try fileSystem.open(path, options: .readWrite)
-                writer = SegmentWriter(handle: handle, header: tail.header, name: last.name, tail: tail.size, syncedThrough: tail.size)
+                if try handle.size() > resumable.offset {
+                    // Drop the close marker (the only bytes past the proven end), durably.
+                    try handle.truncate(to: resumable.offset)
+                    try handle.syncData()
+                }
+                writer = SegmentWriter(
+                    handle: handle, header: resumable.header, name: last.name, tail: resumable.offset,
+                    syncedThrough: resumable.offset)
+                writer.hasFrames = true
             } catch let error as FileSystemError {
-                throw StoreError(.io, "cannot open the log segment for appending", path: path, cause: error)
+                throw StoreError(.io, "cannot reopen the log segment for appending", path: path, outcome: .ambiguous, cause: error)
             }
         } else {
             writer = try Self.startSegment(
                 firstLSN: recovered.lastLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
-                canary: options.canary)
+                options: options)
         }
         finishedSegments = segments
-        logBytesSinceCheckpoint = segments.reduce(writer.tail) { $0 + $1.size }
+        logBytesSinceCheckpoint = finishedSegments.reduce(writer.tail) { $0 + $1.size }
     }
 
-    /// Makes everything durable (`sync()`), then closes the log. Later calls throw `.closed`.
+    /// Makes everything durable (`sync()`), then writes and syncs a close marker (a padding
+    /// frame claiming the whole log synced) so the next open knows the log's tail is durable
+    /// and need not checkpoint. Later calls throw `.closed`. After a fail-stop nothing is synced
+    /// or marked: the next open cannot trust the tail and checkpoints what it replays.
     public func close() throws {
         // Before taking the lock: the runner may be waiting for it.
         lock.lock()
@@ -190,7 +219,16 @@ public final class Store: @unchecked Sendable {
                 tiers.cold.close(clean: failure == nil)
             }
         }
-        if failure == nil { try awaitDurable(lastAssignedLSN) }
+        guard failure == nil else { return }
+        try awaitDurable(lastAssignedLSN)
+        guard writer.hasFrames else { return }
+        // The marker's claim is true whether or not the marker reaches the disk (it is written
+        // only after the sync above succeeded), so it is best effort: without it the next open
+        // just checkpoints. With `sectorAlignment` the sync left the tail on a sector boundary.
+        let marker = Frame.encode(
+            kind: .padding, lsn: lastAssignedLSN + 1, syncedThrough: UInt64(writer.tail), payload: [],
+            segmentID: writer.header.segmentID)
+        if (try? writer.handle.write(marker, at: writer.tail)) != nil { try? writer.handle.syncData() }
     }
 
     deinit {
@@ -424,7 +462,7 @@ public final class Store: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if isClosed { throw StoreError(.closed, "the store is closed") }
-        return try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+        return try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     /// Checks every file of the store in `directory` without changing anything: the manifest,
@@ -433,7 +471,7 @@ public final class Store: @unchecked Sendable {
     public static func verify(
         at directory: String, fileSystem: any FileSystem, options: StoreOptions = StoreOptions()
     ) throws -> VerificationReport {
-        try Verification.run(directory: directory, fileSystem: fileSystem, maxPayload: options.maxFramePayloadBytes)
+        try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     // MARK: Commit protocol
@@ -481,8 +519,11 @@ public final class Store: @unchecked Sendable {
         do {
             try writer.handle.write(frame, at: writer.tail)
         } catch let error as FileSystemError where error.code == .noSpace {
+            // The cut must be durable: a partial frame that survives a power loss while the
+            // truncate does not would sit inside the segment once more frames follow it.
             do {
                 try writer.handle.truncate(to: writer.tail)
+                try writer.handle.syncData()
             } catch let truncateError as FileSystemError {
                 throw failStop(StoreError(
                     .io, "disk full, and cutting the partial frame back failed", path: writer.handle.path,
@@ -494,6 +535,7 @@ public final class Store: @unchecked Sendable {
                 .io, "log write failed", path: writer.handle.path, offset: writer.tail, outcome: .ambiguous, cause: error))
         }
         writer.tail += Int64(frame.count)
+        writer.hasFrames = true
         logBytesSinceCheckpoint += Int64(frame.count)
         lastAssignedLSN = lsn
         return lsn
@@ -510,6 +552,7 @@ public final class Store: @unchecked Sendable {
                 lock.wait()
                 continue
             }
+            try padToSectorLocked()
             let target = lastAssignedLSN
             let tail = writer.tail
             let handle = writer.handle
@@ -535,6 +578,25 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Without powersafe overwrite a torn write may garble a whole sector, including the synced
+    /// bytes of earlier frames sharing it. With `sectorAlignment`, every sync first pads the
+    /// log to a sector boundary, so no later write touches a sector holding synced bytes.
+    private func padToSectorLocked() throws {
+        let padding = Frame.padding(
+            at: writer.tail, alignment: options.sectorAlignment, nextLSN: lastAssignedLSN + 1,
+            syncedThrough: UInt64(writer.syncedThrough), segmentID: writer.header.segmentID)
+        guard !padding.isEmpty else { return }
+        do {
+            try writer.handle.write(padding, at: writer.tail)
+        } catch let error as FileSystemError {
+            // Commits waiting for this sync are written but now cannot be made durable.
+            throw failStop(StoreError(
+                .io, "writing sector padding failed", path: writer.handle.path, offset: writer.tail, outcome: .ambiguous,
+                cause: error))
+        }
+        writer.tail += Int64(padding.count)
+    }
+
     /// Finishes the current segment (synced: recovery treats damage in any finished segment as
     /// corruption) and starts the next.
     private func rotateLocked() throws {
@@ -545,7 +607,7 @@ public final class Store: @unchecked Sendable {
         do {
             next = try Self.startSegment(
                 firstLSN: lastAssignedLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
-                canary: options.canary)
+                options: options)
         } catch let error as StoreError where error.outcome == .ambiguous {
             throw failStop(error)
         }
@@ -555,24 +617,28 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Creates a segment durably: header written and synced, then the directory synced, before
-    /// any frame can be acknowledged in it. On ENOSPC the file is removed and the error is
-    /// `rejected`; other failures are `ambiguous`.
+    /// any frame can be acknowledged in it. With `sectorAlignment` the header is padded to a
+    /// whole sector so no frame write shares its sector. On ENOSPC the file is removed and the
+    /// error is `rejected`; other failures are `ambiguous`.
     private static func startSegment(
-        firstLSN: UInt64, directory: String, fileSystem: any FileSystem, random: any RandomSource, canary: StoreCanary?
+        firstLSN: UInt64, directory: String, fileSystem: any FileSystem, random: any RandomSource, options: StoreOptions
     ) throws -> SegmentWriter {
+        let canary = options.canary
         let header = SegmentHeader(segmentID: random.next(), firstLSN: firstLSN)
+        let start = header.encode() + Frame.padding(
+            at: Int64(SegmentHeader.size), alignment: options.sectorAlignment, nextLSN: firstLSN, syncedThrough: 0,
+            segmentID: header.segmentID)
         let name = StoreFiles.segmentName(firstLSN: firstLSN)
         let path = FilePaths.join(directory, name)
         var handle: (any FileHandleProtocol)?
         do {
             let file = try fileSystem.open(path, options: [.read, .write, .create, .truncate])
             handle = file
-            try file.write(header.encode(), at: 0)
+            try file.write(start, at: 0)
             try file.sync()
             if canary != .skipDirectorySyncOnNewSegment { try fileSystem.syncDirectory(directory) }
             return SegmentWriter(
-                handle: file, header: header, name: name, tail: Int64(SegmentHeader.size),
-                syncedThrough: Int64(SegmentHeader.size))
+                handle: file, header: header, name: name, tail: Int64(start.count), syncedThrough: Int64(start.count))
         } catch let error as FileSystemError {
             try? handle?.close()
             if error.code == .noSpace, (try? fileSystem.remove(path)) != nil {
@@ -584,10 +650,12 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Checkpoints
 
-    private func checkpointLocked(dropOlder: Bool) throws {
+    /// `force`: write even when the newest checkpoint already covers everything (open uses it
+    /// to rewrite a manifest that names a damaged checkpoint).
+    private func checkpointLocked(dropOlder: Bool, force: Bool = false) throws {
         while syncInProgress { lock.wait() }
         try checkUsable()
-        if !dropOlder, checkpoints.first?.lsn == lastAssignedLSN, tiers?.tombstones.isEmpty ?? true { return }  // nothing new to cover
+        if !dropOlder, !force, checkpoints.first?.lsn == lastAssignedLSN, tiers?.tombstones.isEmpty ?? true { return }  // nothing new to cover
         // A checkpoint never claims more than the log has durably: otherwise a crash could
         // leave a checkpoint ahead of a log whose tail recovery then cuts back.
         try awaitDurable(lastAssignedLSN)

@@ -49,12 +49,20 @@ public struct StoreOptions: Sendable, Hashable {
     /// The hot/cold tiers (see `TierOptions`); nil keeps every record in memory and in
     /// checkpoints, with no cold tier.
     public var tiers: TierOptions? = nil
+    /// The disk's sector size when it lacks powersafe overwrite (a torn write may garble a whole
+    /// sector, including bytes written and synced before): every sync then pads the log to a
+    /// sector boundary so no later write shares a sector with synced bytes. 0 (the default)
+    /// assumes powersafe overwrite, as SQLite's SQLITE_IOCAP_POWERSAFE_OVERWRITE. Costs up to
+    /// one sector of log per sync.
+    public var sectorAlignment: Int
     package var canary: StoreCanary?
 
     public init(
         syncMode: SyncMode = .group, segmentSizeLimit: Int64 = 16 << 20, checkpointsKept: Int = 2,
-        autoCheckpointLogBytes: Int64 = 64 << 20, maxFramePayloadBytes: Int = 16 << 20, salvage: Bool = false
+        autoCheckpointLogBytes: Int64 = 64 << 20, maxFramePayloadBytes: Int = 16 << 20, salvage: Bool = false,
+        sectorAlignment: Int = 0
     ) {
+        self.sectorAlignment = sectorAlignment
         self.syncMode = syncMode
         self.segmentSizeLimit = segmentSizeLimit
         self.checkpointsKept = checkpointsKept

@@ -14,7 +14,8 @@ public struct VerificationReport: Sendable, Hashable, Codable {
 
 /// The offline check behind `Store.verify`: reads every file, changes nothing.
 enum Verification {
-    static func run(directory: String, fileSystem: any FileSystem, maxPayload: Int) throws -> VerificationReport {
+    static func run(directory: String, fileSystem: any FileSystem, options: StoreOptions) throws -> VerificationReport {
+        let maxPayload = options.maxFramePayloadBytes
         var report = VerificationReport()
         func path(_ name: String) -> String { FilePaths.join(directory, name) }
         func problem(_ name: String, _ offset: Int64, _ message: String) {
@@ -77,7 +78,7 @@ enum Verification {
             switch scanned.result {
             case .success(let value): scan = value
             case .failure(let error):
-                if isLast, scanned.bytes <= SegmentHeader.size {
+                if isLast, SegmentHeader.isUnfinished(fileSize: scanned.bytes, sectorAlignment: options.sectorAlignment) {
                     report.warnings.append(StoreProblem(file: name, offset: 0, message: "unfinished new segment (removed at open)"))
                 } else {
                     problem(name, 0, "segment header: \(error.message)")
@@ -91,7 +92,7 @@ enum Verification {
             if let previousLastLSN, previousLastLSN + 1 != firstLSN {
                 problem(name, 0, "segment starts at LSN \(firstLSN), the previous one ends at \(previousLastLSN)")
             }
-            switch scan.verdict(isLastSegment: isLast) {
+            switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset):
                 report.warnings.append(StoreProblem(

@@ -10,6 +10,7 @@ final class TidemarkStoreSubject: Subject {
         .integer("segmentBytes", 256...(1 << 30), "log segment size before rotation"),
         .integer("checkpointsKept", 1...5, "checkpoints the manifest keeps"),
         .integer("autoCheckpointBytes", 1024...(1 << 30), "log bytes after which maintenance checkpoints"),
+        .integer("sectorAlignment", 0...(1 << 20), "pad each sync to this sector size (0: assume powersafe overwrite)"),
         .choice("tiers", ["on", "off"], "hot tier with spill files and a SQLite cold tier"),
         .integer("hotMemoryBytes", 0...(1 << 30), "hot tier memory budget before records spill (tiers on)"),
         .integer("hotToColdAgeSeconds", 0...86_400, "idle time after which maintenance moves a record to the cold tier (tiers on)"),
@@ -31,6 +32,7 @@ final class TidemarkStoreSubject: Subject {
         if let bytes = values["segmentBytes"].flatMap(Int64.init) { options.segmentSizeLimit = bytes }
         if let kept = values["checkpointsKept"].flatMap(Int.init) { options.checkpointsKept = kept }
         if let bytes = values["autoCheckpointBytes"].flatMap(Int64.init) { options.autoCheckpointLogBytes = bytes }
+        if let bytes = values["sectorAlignment"].flatMap(Int.init) { options.sectorAlignment = bytes }
         if values["tiers"] == "on" {
             var tiers = TierOptions()
             if let bytes = values["hotMemoryBytes"].flatMap(Int.init) { tiers.hotMemoryBytes = bytes }
@@ -62,7 +64,7 @@ final class TidemarkStoreSubject: Subject {
         if !report.removedFiles.isEmpty { paths.append("leftovers removed") }
         if paths.isEmpty { paths.append("clean open") }
         let detail = "checkpoint \(report.checkpointLSN.map(String.init) ?? "none"), \(report.framesReplayed) frames replayed, \(report.bytesTruncated) bytes truncated"
-        return RecoveryInfo(paths: paths, detail: detail)
+        return RecoveryInfo(paths: paths, detail: detail, reportedPossibleLoss: report.reportsPossibleLoss)
     }
 
     func perform(_ operation: WorkloadOperation) -> Response {

@@ -188,7 +188,10 @@ struct Recover: DBAction {
         emit("checkpoint: \(report.checkpointFile.map { "\($0) (LSN \(report.checkpointLSN!))" } ?? "none")")
         for skipped in report.skippedCheckpoints { emit("skipped damaged checkpoint: \(skipped)") }
         emit("frames replayed: \(report.framesReplayed), last LSN \(report.lastLSN)")
-        for cut in report.truncations { emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))") }
+        for cut in report.truncations {
+            emit("truncated torn tail: \(cut.file) @ \(cut.offset): \(cut.bytes) bytes (\(cut.reason))")
+            if let warning = cut.possibleLossWarning { emit("warning: " + warning) }
+        }
         for lost in report.lost { emit("lost: \(lost)") }
         for removed in report.removedFiles { emit("removed: \(removed)") }
         emit("took \(Double(report.durationNanoseconds) / 1e6) ms")

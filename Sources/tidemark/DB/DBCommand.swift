@@ -111,8 +111,12 @@ struct StoreOptionGroup: ParsableArguments {
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
         if tiers { options.tiers = TierOptions(hotMemoryBytes: hotMemoryBytes, hotToColdAge: hotToColdAge) }
-        return try Store.open(
+        let store = try Store.open(
             at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
+        for warning in store.recovery.truncations.compactMap(\.possibleLossWarning) {
+            FileHandle.standardError.write(Data(("warning: " + warning + "\n").utf8))
+        }
+        return store
     }
 }
 
