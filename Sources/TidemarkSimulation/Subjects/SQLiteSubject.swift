@@ -4,8 +4,8 @@ import TidemarkSQLite
 
 /// SQLite, through the Tidemark VFS on the run's file system, as a subject: one
 /// `records(id TEXT PRIMARY KEY, content TEXT, embedding BLOB, metadata TEXT)` table in
-/// `/sqlite/records.db`, one connection with `locking_mode=EXCLUSIVE`, in the scenario's
-/// `journal` mode and `synchronous` setting.
+/// `/sqlite/records.db`, one connection, in the scenario's `journal` mode and `synchronous`
+/// setting (WAL mode with `locking_mode=EXCLUSIVE`, as the VFS has no shared memory).
 ///
 /// Every mutating operation is one SQL transaction (`BEGIN IMMEDIATE` … `COMMIT`, or `ROLLBACK`
 /// for a transaction that rolls back). Search is a full scan ranked by `Model.similarity`.
@@ -104,8 +104,10 @@ final class SQLiteSubject: Subject {
             self.vfs = vfs
             let connection = try SQLiteConnection(path: databasePath, vfs: vfs)
             self.connection = connection
-            // EXCLUSIVE first: the VFS has no shared-memory methods, and WAL needs one or the other.
-            try connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+            // WAL needs shared memory or EXCLUSIVE locking, and the VFS has no shm methods. The
+            // rollback modes keep NORMAL locking: with EXCLUSIVE, SQLite would zero the journal
+            // header instead of deleting the journal, and DELETE mode would not be DELETE mode.
+            if journal == .wal { try connection.execute("PRAGMA locking_mode=EXCLUSIVE") }
             // The first access of the file: a hot journal is rolled back, a WAL recovered, here.
             let mode = try connection.query("PRAGMA journal_mode=\(journal.rawValue.uppercased())")
             guard mode == [[.text(journal.rawValue)]] else {
