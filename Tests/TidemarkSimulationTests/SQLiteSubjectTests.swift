@@ -24,7 +24,7 @@ struct SQLiteSubjectTests {
 
     @Test(arguments: ["sqlite-wal-full", "sqlite-delete-full", "sqlite-delete-extra"])
     func passScenariosKeepEveryInvariant(name: String) throws {
-        let found = Self.verdicts(try Self.scenario(name), seeds: 1...10)
+        let found = Self.verdicts(try Self.scenario(name), seeds: 1...6)
         #expect(found.isEmpty, "\(found.sorted { $0.key < $1.key }.prefix(3).map { "seed \($0.key): \($0.value)" })")
     }
 
@@ -70,7 +70,7 @@ struct SQLiteSubjectTests {
     /// trace it gets alone.
     @Test func concurrentRunsGetTheirSerialTraces() throws {
         let scenario = try Self.scenario("sqlite-wal-full")
-        let seeds = Array(UInt64(1)...6)
+        let seeds = Array(UInt64(1)...4)
         let serial = seeds.map { SimulationRun(scenario: scenario, seed: $0).execute().traceHash }
         let concurrent = ConcurrentSlots(count: seeds.count)
         DispatchQueue.concurrentPerform(iterations: seeds.count) { index in
@@ -85,7 +85,7 @@ struct SQLiteSubjectTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func outcome(jobs: Int) throws -> ScenarioOutcome {
             var options = Campaign.Options(failureDirectory: directory + "/jobs\(jobs)")
-            options.seeds = 12
+            options.seeds = 8
             options.jobs = jobs
             return try Campaign(options: options).run(scenario, file: "sqlite-wal-fsync-errors.yaml")
         }
