@@ -86,6 +86,7 @@ struct SQLiteSubjectTests {
         func outcome(jobs: Int) throws -> ScenarioOutcome {
             var options = Campaign.Options(failureDirectory: directory + "/jobs\(jobs)")
             options.seeds = 8
+            options.startSeed = 5  // 5...12 includes seed 10, which fails: failure trace hashes are compared too
             options.jobs = jobs
             return try Campaign(options: options).run(scenario, file: "sqlite-wal-fsync-errors.yaml")
         }
@@ -96,6 +97,7 @@ struct SQLiteSubjectTests {
         #expect(one.recoveryPaths == two.recoveryPaths)
         #expect(one.operations == two.operations)
         #expect(one.invariantViolations == two.invariantViolations)
+        #expect(!one.failures.isEmpty)
         #expect(one.failures.map { [$0.seed, $0.traceHash] } == two.failures.map { [$0.seed, $0.traceHash] })
     }
 
