@@ -4,7 +4,9 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime
 
-.PHONY: deps build test run clean
+.PHONY: deps build test run release clean
+
+RUN_OUT ?= Reports/latest
 
 ## deps: install missing system packages with apt-get (only those absent).
 deps:
@@ -25,6 +27,16 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## release: build the tidemark CLI optimized (what `make run` uses).
+release: deps
+	$(SWIFT) build -c release --product tidemark
+
+## run: the verifier's default campaign: every scenario in Scenarios/ with its own seed count,
+## a summary table, and the HTML report path. Exits non-zero when an expectation is not met.
+run: release
+	@rm -rf $(RUN_OUT)
+	.build/release/tidemark run Scenarios/*.yaml --out $(RUN_OUT) --junit $(RUN_OUT)/junit.xml
 
 clean:
 	rm -rf .build

@@ -71,7 +71,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO"]),
+        .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO", "TidemarkReports"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,8 @@ struct ScenarioParserTests {
               fsyncError: [0.1, 0.2]
               capacityBytes: 1000..2000
               reorder: orderedPrefix
+              latentSectorErrors:
+                - {path: wal-, offset: 4096, length: 512}
             expect: violation
             expectInvariants: [durability]
             """
@@ -39,6 +41,8 @@ struct ScenarioParserTests {
         #expect(scenario.faults.fsyncError == DoubleRange(0.1, 0.2))
         #expect(scenario.faults.capacityBytes == IntRange(1000, 2000))
         #expect(scenario.faults.reorder == .orderedPrefix)
+        #expect(scenario.faults.latentSectorErrors == [.init(pathContains: "wal-", offset: 4096, length: 512)])
+        #expect(ResolvedFaults(scenario.faults, seed: 1).fileSystemFaults.latentSectorErrors.count == 1)
         #expect(scenario.subject.options == ["sync": "async"])
         #expect(scenario.expectInvariants == [.durability])
     }

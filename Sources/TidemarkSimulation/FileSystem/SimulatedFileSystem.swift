@@ -11,12 +11,15 @@ import TidemarkIO
 /// durable. `crash(.powerLoss)` settles the fate of everything pending (see `FaultConfiguration`),
 /// `crash(.processKill)` keeps it all and only kills the handles.
 ///
-/// Deterministic: every random choice comes from `SeededRandom(seed)` streams and is recorded in
-/// `decisions`; every call is folded into `traceHash`. Thread-safe (one lock), though campaigns
-/// drive it from one thread.
+/// Deterministic: every random choice comes from `SeededRandom(seed)` streams (one per fault
+/// kind, plus "crash"), every fault taken is recorded in `decisions`, and every call, decision
+/// and crash is folded into `traceHash`. Thread-safe (one lock), though campaigns drive it from
+/// one thread.
+///
+/// Not modelled: symlinks, hard links, permissions, timestamps; `..` is resolved lexically.
 public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
-    // Everything below is guarded by `lock`. Public entry points take it; `_`-free private
-    // helpers assume it is held.
+    // Everything below is guarded by `lock`. Public entry points and handle calls take it
+    // (through `performCall` or `withLock`); private helpers assume it is held.
     private let lock = NSLock()
     private let root = SimulatedDirectory(id: 0)
     private var nextNodeID = 1
@@ -26,7 +29,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private var openInodes: [Int: SimulatedInode] = [:]
     private var pendingDirectoryOperations: [PendingDirectoryOperation] = []
     /// Incremented by every crash; handles from an older epoch are dead.
-    private(set) var epoch = 0
+    private var epoch = 0
     private var crashCount = 0
     private var killPointMatches = 0
     private var haltError: FileSystemError?
@@ -77,10 +80,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     /// True after a kill point fired and until `crash(_:)`: every call throws.
-    public private(set) var isHalted: Bool {
-        get { withLock { halted } }
-        set { withLock { halted = newValue } }
-    }
+    public var isHalted: Bool { withLock { halted } }
 
     /// File-system calls performed so far, of every kind, failed ones included (a call killed by
     /// a kill point, and calls while halted, are not performed and not counted).
@@ -92,7 +92,9 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     /// Every call, in order (empty when `recordTrace` is false).
     public var trace: [TraceEvent] { withLock { traceEvents } }
 
-    /// Every fault decision taken, in order.
+    /// Every fault the simulator injected (or would have, when suppressed), in order. Benign
+    /// outcomes (a write that survived, a sync that worked) are not recorded, so the list stays
+    /// short in long campaigns and its indices name faults.
     public var decisions: [FaultDecision] { withLock { decisionList } }
 
     /// Decision indices forced to the benign outcome (for shrinking).
@@ -130,7 +132,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    /// Pending writes and truncates over all files, plus pending directory operations.
+    /// Pending (unsynced) writes and truncates over all files.
     public func pendingWriteCount() -> Int {
         withLock { trackedInodes.values.reduce(0) { $0 + $1.pending.count } }
     }
@@ -273,9 +275,27 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 // The entries stay pending: in doubt until the crash decides.
                 throw FileSystemError(.io, "simulated EIO on directory sync", path: path, errno: EIO)
             }
+            // Commit the operations in this directory and, with each one, the earlier pending
+            // operations on the same file or directory or on the same entry name: applying a
+            // later operation before an earlier one it depends on would resurrect a replaced
+            // file or give a file two names. Found walking backwards, applied in issue order.
+            var pulledNodes: Set<Int> = []
+            var pulledEntries: Set<PendingDirectoryOperation.EntryKey> = []
+            var committed = [Bool](repeating: false, count: pendingDirectoryOperations.count)
+            for index in pendingDirectoryOperations.indices.reversed() {
+                let operation = pendingDirectoryOperations[index]
+                let entries = operation.entryKeys
+                if operation.touches(target) || pulledNodes.contains(operation.node.id)
+                    || entries.contains(where: pulledEntries.contains)
+                {
+                    committed[index] = true
+                    pulledNodes.insert(operation.node.id)
+                    pulledEntries.formUnion(entries)
+                }
+            }
             var remaining: [PendingDirectoryOperation] = []
-            for operation in pendingDirectoryOperations {
-                if operation.touches(target) { operation.applyDurably() } else { remaining.append(operation) }
+            for (index, operation) in pendingDirectoryOperations.enumerated() {
+                if committed[index] { operation.applyDurably() } else { remaining.append(operation) }
             }
             pendingDirectoryOperations = remaining
         }
@@ -305,13 +325,15 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
             let size = Int64(inode.volatile.count)
-            let end = min(size, offset + Int64(count))
+            // Clamp before adding: offset and count come from the caller and may be huge.
+            let end = offset < size ? offset + min(Int64(count), size - offset) : offset
             guard offset < end else {
                 event.dataChecksum = CRC32C.checksum([])
                 return []
             }
             for latent in faultConfiguration.latentSectorErrors where handle.path.contains(latent.pathContains) {
-                if offset < latent.offset + latent.length && latent.offset < end {
+                let (latentEnd, overflow) = latent.offset.addingReportingOverflow(latent.length)
+                if offset < (overflow ? Int64.max : latentEnd) && latent.offset < end {
                     throw FileSystemError(
                         .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
                         path: handle.path, errno: EIO)
@@ -329,6 +351,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             try HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)
             event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
             if bytes.isEmpty { return }
+            try Self.checkFileSize(offset, plus: Int64(bytes.count), path: handle.path)
             if writeErrorRandom.chance(faultConfiguration.writeErrorProbability) {
                 let prefix = Int(writeErrorRandom.next(below: UInt64(bytes.count)))
                 if takeFault(.writeError, path: handle.path, callIndex: index,
@@ -355,6 +378,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         try performCall(.truncate, handle.path, offset: size) { index, _ in
             let inode = try liveInode(handle)
             try HandleRules.validateTruncate(handle.options, size: size, path: handle.path)
+            try Self.checkFileSize(size, plus: 0, path: handle.path)
             applyVolatileTruncate(inode, to: size, path: handle.path, callIndex: index)
         }
     }
@@ -498,7 +522,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     // MARK: Internals: namespace
 
     /// Normalised components: relative paths start at "/", empty and "." components vanish,
-    /// ".." goes up (never above the root).
+    /// ".." goes up (never above the root). Lexical, unlike POSIX: "file/.." names the parent
+    /// here where Linux says ENOTDIR (there are no symlinks, so nothing else differs).
     static func components(_ path: String) -> [String] {
         var parts: [String] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -559,6 +584,18 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     // MARK: Internals: data
+
+    /// The largest file the simulator holds (its images live in memory). A write or truncate
+    /// beyond it fails with `.noSpace` (errno EFBIG), as a real file-size limit would.
+    public static let maximumFileSize: Int64 = 1 << 30
+
+    private static func checkFileSize(_ offset: Int64, plus count: Int64, path: String) throws {
+        if offset > maximumFileSize || count > maximumFileSize - offset {
+            throw FileSystemError(
+                .noSpace, "offset \(offset) + \(count) bytes exceeds the simulated maximum file size \(maximumFileSize)",
+                path: path, errno: EFBIG)
+        }
+    }
 
     private func liveInode(_ handle: SimulatedFileHandle) throws -> SimulatedInode {
         if handle.isClosed {
@@ -645,18 +682,29 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         let prefixOnly = faults.reorder == .orderedPrefix
 
         // Directory operations, in issue order (a journal commits them in order).
+        // Once an operation on a node is lost, later ones on that node are lost too (they
+        // depend on it), without a decision of their own.
         var directoryStopped = false
+        var lostNodes: Set<Int> = []
         for operation in pendingDirectoryOperations {
             let draw = random.chance(faults.directoryOperationSurvivalProbability)
+            let dependsOnLost = lostNodes.contains(operation.node.id)
             var survived = keepAll || (draw && !(prefixOnly && directoryStopped))
-            if !survived {
+            if dependsOnLost {
+                survived = false
+            } else if !survived {
                 let described = operation.kind == .rename
                     ? "\(operation.kind.rawValue) \(operation.path) -> \(operation.destinationPath ?? "")"
                     : "\(operation.kind.rawValue) \(operation.path)"
                 survived = !takeFault(.directoryOperationLost, path: operation.path, callIndex: operation.callIndex,
                                       outcome: "lost: \(described)")
             }
-            if survived { operation.applyDurably() } else if prefixOnly { directoryStopped = true }
+            if survived {
+                operation.applyDurably()
+            } else {
+                lostNodes.insert(operation.node.id)
+                if prefixOnly { directoryStopped = true }
+            }
             report.directoryOperations.append(CrashReport.DirectoryOperationFate(
                 kind: operation.kind, path: operation.path, destination: operation.destinationPath,
                 callIndex: operation.callIndex, survived: survived))
@@ -682,9 +730,11 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var after: [String: SimulatedNode] = [:]
         var visited: Set<Int> = [root.id]
         var queue: [(String, SimulatedDirectory)] = [("", root)]
+        var next = 0
         usedBytes = 0
-        while !queue.isEmpty {
-            let (prefix, directory) = queue.removeFirst()
+        while next < queue.count {
+            let (prefix, directory) = queue[next]
+            next += 1
             directory.entries = directory.durableEntries
             for name in directory.sortedDurableNames {
                 let path = prefix + "/" + name
@@ -762,7 +812,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
         var garbage: [Int64] = []
         if result.fate == .torn {
-            for number in firstSector...lastSector where !kept.contains(number) && random.chance(faults.garbageProbability) {
+            let keptSet = Set(kept)
+            for number in firstSector...lastSector where !keptSet.contains(number) && random.chance(faults.garbageProbability) {
                 garbage.append(number)
             }
         }
@@ -822,6 +873,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             portions.append((number, position, end))
             position = end
         }
+        let kept = Set(kept)
         if fill == nil {
             for portion in portions where portion.end > oldSize {
                 guard kept.contains(portion.sector), portion.start <= grownTo else { break }
@@ -844,8 +896,10 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private func volatileTree() -> [String: SimulatedNode] {
         var result: [String: SimulatedNode] = [:]
         var queue: [(String, SimulatedDirectory)] = [("", root)]
-        while !queue.isEmpty {
-            let (prefix, directory) = queue.removeFirst()
+        var next = 0
+        while next < queue.count {
+            let (prefix, directory) = queue[next]
+            next += 1
             for (name, node) in directory.entries {
                 let path = prefix + "/" + name
                 result[path] = node

@@ -75,6 +75,14 @@ enum SimulatedNode {
     case file(SimulatedInode)
     case directory(SimulatedDirectory)
 
+    /// The inode or directory number (unique within a file system).
+    var id: Int {
+        switch self {
+        case .file(let inode): inode.id
+        case .directory(let directory): directory.id
+        }
+    }
+
     func isSame(as other: SimulatedNode?) -> Bool {
         switch (self, other) {
         case (.file(let a), .file(let b)?): return a === b
@@ -101,6 +109,21 @@ struct PendingDirectoryOperation {
     var path: String
     var destinationPath: String?
     var callIndex: Int
+
+    /// A directory entry: (directory number, name).
+    struct EntryKey: Hashable {
+        var directory: Int
+        var name: String
+    }
+
+    /// The entries this operation changes.
+    var entryKeys: [EntryKey] {
+        var keys = [EntryKey(directory: directory.id, name: name)]
+        if let destinationDirectory, let destinationName {
+            keys.append(EntryKey(directory: destinationDirectory.id, name: destinationName))
+        }
+        return keys
+    }
 
     func touches(_ candidate: SimulatedDirectory) -> Bool {
         directory === candidate || destinationDirectory === candidate
@@ -132,10 +155,18 @@ extension Array where Element == UInt8 {
         }
     }
 
-    /// Overwrites at `offset`, zero-filling any gap and extending as needed, in place.
-    mutating func write<C: Collection<UInt8>>(_ bytes: C, at offset: Int) {
+    /// Overwrites at `offset`, zero-filling any gap and extending as needed, in place (one
+    /// `memcpy`; no copy of the array when it is uniquely referenced).
+    mutating func write(_ bytes: ArraySlice<UInt8>, at offset: Int) {
         let end = offset + bytes.count
         if count < end { resize(to: end) }
-        replaceSubrange(offset..<end, with: bytes)
+        bytes.withUnsafeBytes { source in
+            withUnsafeMutableBytes { target in
+                guard let base = source.baseAddress, source.count > 0 else { return }
+                (target.baseAddress! + offset).copyMemory(from: base, byteCount: source.count)
+            }
+        }
     }
+
+    mutating func write(_ bytes: [UInt8], at offset: Int) { write(bytes[...], at: offset) }
 }

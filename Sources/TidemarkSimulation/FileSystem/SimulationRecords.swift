@@ -235,3 +235,32 @@ struct StableHasher: Sendable {
         for flip in report.bitFlips { combine(flip.path); combine(flip.offset); combine(flip.bit) }
     }
 }
+
+extension CrashReport {
+    /// A few lines a person can read: what was pending and what became of it.
+    public var summary: String {
+        var lines = ["\(kind.rawValue) #\(crashNumber) at call \(callIndex)"
+            + (keptEverything ? ": kept everything" : "") + ", \(handlesInvalidated) handles invalidated"]
+        for write in writes {
+            let what = write.isTruncate
+                ? "truncate \(write.path) to \(write.offset)"
+                : "write \(write.path) [\(write.offset), +\(write.length)) from call \(write.callIndex)"
+            var fate = write.fate.rawValue
+            if write.fate == .torn { fate += " (kept sectors \(write.keptSectors.map(String.init).joined(separator: ",")))" }
+            if !write.garbageSectors.isEmpty { fate += ", garbage in sectors \(write.garbageSectors.map(String.init).joined(separator: ","))" }
+            if let fill = write.unsafeAppendFill { fate += ", size grew anyway (\(fill.rawValue))" }
+            if let landed = write.misdirectedTo { fate += ", misdirected to \(landed)" }
+            lines.append("  \(what): \(fate)")
+        }
+        for operation in directoryOperations {
+            let target = operation.destination.map { " -> \($0)" } ?? ""
+            lines.append("  \(operation.kind.rawValue) \(operation.path)\(target) from call \(operation.callIndex): "
+                + (operation.survived ? "survived" : "lost"))
+        }
+        if !vanishedFiles.isEmpty { lines.append("  vanished files: \(vanishedFiles.joined(separator: ", "))") }
+        if !vanishedDirectories.isEmpty { lines.append("  vanished directories: \(vanishedDirectories.joined(separator: ", "))") }
+        if !reappeared.isEmpty { lines.append("  reappeared: \(reappeared.joined(separator: ", "))") }
+        for flip in bitFlips { lines.append("  bit rot: \(flip.path) byte \(flip.offset) bit \(flip.bit)") }
+        return lines.joined(separator: "\n")
+    }
+}

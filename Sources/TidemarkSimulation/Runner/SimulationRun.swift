@@ -399,12 +399,13 @@ extension ResolvedFaults {
             fsyncErrorProbability: fsyncError,
             writeErrorProbability: writeError,
             readErrorProbability: readError,
+            latentSectorErrors: latentSectorErrors,
             capacityBytes: capacityBytes.map { Int64($0) },
             misdirectedWriteProbability: misdirectedWrite)
     }
 
     /// Whether I/O errors were injected, so a refusal on EIO/ENOSPC is the subject doing right.
     public var injectsIOErrors: Bool {
-        fsyncError > 0 || writeError > 0 || readError > 0 || capacityBytes != nil
+        fsyncError > 0 || writeError > 0 || readError > 0 || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
 }

@@ -145,6 +145,8 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var bitRot = DoubleRange(0)
     /// Bytes of space; writes beyond fail with ENOSPC. nil: unlimited.
     public var capacityBytes: IntRange? = nil
+    /// Unreadable ranges (latent sector errors): reads overlapping them fail with EIO.
+    public var latentSectorErrors: [FaultConfiguration.LatentSectorError] = []
 
     public init() {}
 

@@ -218,7 +218,7 @@ private struct Reader {
             ("earlyWriteback", \.earlyWriteback), ("fsyncError", \.fsyncError), ("writeError", \.writeError),
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
         ]
-        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes"])
+        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
         for (name, path) in probabilities {
             if let entry = keys[name] { faults[keyPath: path] = try probability(entry.value, name) }
@@ -230,6 +230,18 @@ private struct Reader {
             faults.sectorSize = size
         }
         if let entry = keys["capacityBytes"] { faults.capacityBytes = try intRange(entry.value, "capacityBytes", min: 1) }
+        if let entry = keys["latentSectorErrors"] {
+            guard let list = entry.value.sequence else { throw error(entry.value, "latentSectorErrors must be a list of {path, offset, length}") }
+            faults.latentSectorErrors = try list.map { item in
+                let fields = try mapping(item, "a latent sector error", allowed: ["path", "offset", "length"])
+                guard let path = fields["path"], let offset = fields["offset"], let length = fields["length"] else {
+                    throw error(item, "a latent sector error needs path (a substring of the file path), offset and length")
+                }
+                return FaultConfiguration.LatentSectorError(
+                    pathContains: try string(path.value, "path"), offset: Int64(try int(offset.value, "offset", min: 0)),
+                    length: Int64(try int(length.value, "length", min: 1)))
+            }
+        }
         return faults
     }
 }

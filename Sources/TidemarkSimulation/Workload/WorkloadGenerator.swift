@@ -127,6 +127,7 @@ public struct ResolvedFaults: Codable, Sendable, Hashable {
     public var misdirectedWrite: Double
     public var bitRot: Double
     public var capacityBytes: Int?
+    public var latentSectorErrors: [FaultConfiguration.LatentSectorError]
 
     /// Draws each range uniformly from the seed's `swarm` stream.
     public init(_ ranges: FaultRanges, seed: UInt64) {
@@ -153,6 +154,7 @@ public struct ResolvedFaults: Codable, Sendable, Hashable {
         misdirectedWrite = draw(ranges.misdirectedWrite)
         bitRot = draw(ranges.bitRot)
         capacityBytes = ranges.capacityBytes.map { random.int(in: $0.lower...max($0.lower, $0.upper)) }
+        latentSectorErrors = ranges.latentSectorErrors
     }
 
     /// Whether data at rest may be damaged (bit rot, misdirected writes): then refusing to open

@@ -22,13 +22,7 @@ struct Replay: ParsableCommand {
     var json = false
 
     func run() throws {
-        let failure: FailureFile
-        do {
-            failure = try FailureFile.load(from: failureFile)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(CLIExit.badInput.rawValue)
-        }
+        let failure = try loadFailureFile(failureFile)
         if failure.build != BuildInfo.identity && !json {
             printError("note: recorded by \(failure.build), replaying with \(BuildInfo.identity)")
         }
@@ -93,6 +87,16 @@ struct Replay: ParsableCommand {
     }
 }
 
+/// Loads a failure file, or exits 2 naming what is wrong with it.
+func loadFailureFile(_ path: String) throws -> FailureFile {
+    do {
+        return try FailureFile.load(from: path)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(CLIExit.badInput.rawValue)
+    }
+}
+
 struct ReplayJSON: Encodable {
     var verdict: String
     var invariant: String?
@@ -124,13 +128,7 @@ struct Shrink: ParsableCommand {
     var json = false
 
     func run() throws {
-        let failure: FailureFile
-        do {
-            failure = try FailureFile.load(from: failureFile)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(CLIExit.badInput.rawValue)
-        }
+        let failure = try loadFailureFile(failureFile)
         let destination = out ?? (failureFile.hasSuffix(".json") ? String(failureFile.dropLast(5)) : failureFile) + "-shrunk.json"
         let shrinker = Shrinker(failure: failure, maxRuns: maxRuns)
         let progress = ProgressLine(label: "shrink \(failure.scenario.name) seed \(failure.seed)")

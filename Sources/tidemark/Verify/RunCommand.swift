@@ -88,7 +88,7 @@ struct Run: ParsableCommand {
         }
 
         if json {
-            print(try jsonLine(RunSummaryJSON(report)))
+            print(try jsonLine(CampaignSummary(report)))
         } else {
             printTable(report, outcomes: outcomes)
             print("Report: \(FilePaths.join(reportDirectory, ReportWriter.htmlFileName))")
@@ -132,47 +132,3 @@ struct Run: ParsableCommand {
     }
 }
 
-/// The `--json` shape of `tidemark run`.
-struct RunSummaryJSON: Encodable {
-    struct Failure: Encodable {
-        var seed: UInt64
-        var invariant: String
-        var message: String
-        var failureFile: String
-        var traceHash: String
-    }
-    struct Scenario: Encodable {
-        var name: String
-        var subject: String
-        var expect: String
-        var runs: Int
-        var passed: Int
-        var failed: Int
-        var expectationMet: Bool
-        var failures: [Failure]
-        var faults: [String: Int]
-        var crashes: Int
-        var recoveries: Int
-        var runsPerSecond: Double
-        var fsCallsPerSecond: Double
-        var reportDir: String
-    }
-    var expectationsMet: Bool
-    var scenarios: [Scenario]
-
-    init(_ report: CampaignReport) {
-        expectationsMet = report.expectationsMet
-        scenarios = report.scenarios.map { scenario in
-            Scenario(
-                name: scenario.name, subject: scenario.subject, expect: scenario.expect, runs: scenario.runs,
-                passed: scenario.passed, failed: scenario.failed, expectationMet: scenario.expectationMet,
-                failures: scenario.failures.map {
-                    Failure(seed: $0.seed, invariant: $0.invariant, message: $0.message, failureFile: $0.failureFile, traceHash: $0.traceHash)
-                },
-                faults: scenario.faults, crashes: scenario.crashes, recoveries: scenario.recoveries,
-                runsPerSecond: scenario.runsPerSecond.isFinite ? scenario.runsPerSecond : 0,
-                fsCallsPerSecond: scenario.fsCallsPerSecond.isFinite ? scenario.fsCallsPerSecond : 0,
-                reportDir: scenario.reportDir)
-        }
-    }
-}
