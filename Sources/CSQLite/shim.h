@@ -40,4 +40,11 @@ static inline sqlite3_destructor_type tm_sqlite_transient(void) { return SQLITE_
 /// SQLITE_STATIC: the bound bytes outlive the statement; SQLite does not copy them.
 static inline sqlite3_destructor_type tm_sqlite_static(void) { return SQLITE_STATIC; }
 
+/// `sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, seed, NULL)` (the call is variadic, which
+/// Swift cannot import): reseeds SQLite's process-wide PRNG from `seed` (0 restores seeding from
+/// the default VFS's xRandomness) and resets it, so the next `sqlite3_randomness` starts over.
+static inline int tm_sqlite_seed_prng(int seed) {
+    return sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, seed, (sqlite3 *)0);
+}
+
 #endif
