@@ -51,7 +51,10 @@ let package = Package(
         // MARK: Simulation and verifier
         .target(
             name: "TidemarkSimulation",
-            dependencies: ["TidemarkIO", "Tidemark", "TidemarkReports", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "TidemarkIO", "Tidemark", "TidemarkReports", "TidemarkSQLite",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .testTarget(
             name: "TidemarkSimulationTests",

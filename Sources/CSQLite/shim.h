@@ -35,15 +35,16 @@ static const int TM_SQLITE_IOERR = SQLITE_IOERR;
 static const int TM_SQLITE_CANTOPEN = SQLITE_CANTOPEN;
 static const int TM_SQLITE_NOTFOUND = SQLITE_NOTFOUND;
 
-/// Seeds SQLite's process-wide PRNG (`SQLITE_TESTCTRL_PRNG_SEED`; variadic, so not imported
-/// into Swift directly): with a non-zero `seed` it restarts from that seed instead of the default
-/// VFS's randomness; 0 goes back to the default VFS's randomness.
-static inline int tm_sqlite_seed_prng(int seed) {
-    return sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, seed, (sqlite3 *)0);
-}
 /// SQLITE_TRANSIENT: SQLite copies the bound bytes before the bind call returns.
 static inline sqlite3_destructor_type tm_sqlite_transient(void) { return SQLITE_TRANSIENT; }
 /// SQLITE_STATIC: the bound bytes outlive the statement; SQLite does not copy them.
 static inline sqlite3_destructor_type tm_sqlite_static(void) { return SQLITE_STATIC; }
+
+/// `sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, seed, NULL)` (the call is variadic, which
+/// Swift cannot import): reseeds SQLite's process-wide PRNG from `seed` (0 restores seeding from
+/// the default VFS's xRandomness) and resets it, so the next `sqlite3_randomness` starts over.
+static inline int tm_sqlite_seed_prng(int seed) {
+    return sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, seed, (sqlite3 *)0);
+}
 
 #endif

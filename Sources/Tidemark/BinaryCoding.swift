@@ -30,9 +30,9 @@ struct ByteWriter {
 struct FormatError: Error {
     var message: String
     var offset: Int
-    /// A frame header that checks out (magic, version, type, a length within the limit) whose
-    /// payload runs past the end of the file or whose checksum fails: a torn write, or bit rot
-    /// in a frame that was written whole (its length field or any checksummed byte).
+    /// A frame header that checks out (version, type, a length within the limit; the magic, or
+    /// failing that the whole frame present) whose payload runs past the end of the file or whose
+    /// checksum or magic fails: a torn write, or bit rot in a frame that was written whole.
     var frameHeaderIntact = false
 }
 

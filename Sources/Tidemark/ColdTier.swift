@@ -17,6 +17,10 @@ import TidemarkSQLite
 /// The VFS claims no device characteristics (no powersafe overwrite, 4096-byte sectors), so SQLite
 /// assumes a torn write may damage a whole sector. Creating the database syncs the store directory
 /// before anything relies on the file.
+///
+/// Open, write transactions and close run inside `SQLiteProcessPRNG.withSeed` with a seed drawn
+/// from the store's `RandomSource`, so SQLite's journal nonces and WAL salts (and with them the
+/// simulator's trace) follow the run's seed.
 final class ColdTier {
     static let fileName = "cold.sqlite"
 
@@ -44,7 +48,7 @@ final class ColdTier {
             throw StoreError(.io, "cannot register the cold tier's SQLite VFS: \(error)", path: path)
         }
         do {
-            try SQLiteRandomness.withSeed(Self.seed(random)) {
+            try SQLiteProcessPRNG.withSeed(random.next()) {
                 try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
             }
         } catch {
@@ -54,10 +58,6 @@ final class ColdTier {
             throw Self.storeError(error, path: path, doing: "open the cold tier")
         }
     }
-
-    /// A seed for SQLite's PRNG from the store's random source, so journal nonces and WAL salts
-    /// (and so the simulator's trace) follow the run's seed.
-    private static func seed(_ random: any RandomSource) -> UInt32 { UInt32(truncatingIfNeeded: random.next()) }
 
     private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: String) throws {
         do {
@@ -84,6 +84,23 @@ final class ColdTier {
                     throw StoreError(.io, "cannot sync the store directory after creating the cold tier", path: directory, outcome: .ambiguous, cause: error)
                 }
             }
+            // Copy the WAL into the database file and sync it before trusting anything: after a
+            // failed fsync the WAL's last frames may exist only in the page cache (Linux marks
+            // them clean), and SQLite would read them back as committed. Rewriting them into the
+            // database file and syncing that makes what we read durable.
+            let checkpoint = try connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
+            guard case .integer(0)? = checkpoint.first?.first else {
+                throw StoreError(.io, "the cold tier's WAL checkpoint at open did not complete (\(checkpoint))", path: path)
+            }
+            // SQLite truncates the WAL without syncing the truncation; if a power loss undid it,
+            // the old WAL (valid header and frames) would be replayed over the newer database
+            // pages. Make the empty WAL durable before anything relies on the checkpoint.
+            let walPath = path + "-wal"
+            if fileSystem.exists(walPath) {
+                let wal = try fileSystem.open(walPath, options: .readWrite)
+                defer { try? wal.close() }
+                try wal.sync()
+            }
             let meta = Dictionary(uniqueKeysWithValues: try connection.query("SELECT key, value FROM meta").compactMap { row -> (String, Int64)? in
                 guard case .text(let key) = row[0], case .integer(let value) = row[1] else { return nil }
                 return (key, value)
@@ -107,7 +124,7 @@ final class ColdTier {
     func close(clean: Bool) {
         guard let connection else { return }
         if !clean { vfs.fence() }
-        SQLiteRandomness.withSeed(Self.seed(random)) { try? connection.close() }
+        SQLiteProcessPRNG.withSeed(random.next()) { try? connection.close() }
         self.connection = nil
         vfs.unregister()
     }
@@ -161,7 +178,7 @@ final class ColdTier {
         let connection = try openConnection()
         var result = CommitResult()
         let newCount: Int = try run("commit a migration") {
-            try SQLiteRandomness.withSeed(Self.seed(random)) { try connection.transaction(.immediate) {
+            try SQLiteProcessPRNG.withSeed(random.next()) { try connection.transaction(.immediate) {
                 let upsert = try connection.prepare("""
                     INSERT INTO records(id, body, checksum, expires_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET body = excluded.body, checksum = excluded.checksum, expires_at = excluded.expires_at

@@ -80,7 +80,6 @@ final class HotTier {
     }
 
     var count: Int { entries.count }
-    var ids: Dictionary<String, Entry>.Keys { entries.keys }
     func contains(_ id: String) -> Bool { entries[id] != nil }
 
     // MARK: Changes
@@ -135,10 +134,14 @@ final class HotTier {
         return try entry.record ?? readSpilled(entry)
     }
 
-    /// Every record, in memory or spilled, in no particular order; spilled ones are read one at
-    /// a time and not kept.
+    /// Every record, in memory or spilled, in id order (so the spill files are read in the same
+    /// order in every process: Swift's dictionary order is seeded per process); spilled ones
+    /// are read one at a time and not kept.
     func forEach(_ body: (Record) throws -> Void) throws {
-        for entry in entries.values { try body(entry.record ?? readSpilled(entry)) }
+        for id in entries.keys.sorted() {
+            let entry = entries[id]!
+            try body(entry.record ?? readSpilled(entry))
+        }
     }
 
     /// Ids last used at or before `cutoff`, least recently used first.

@@ -221,7 +221,13 @@ struct Frame: Hashable {
         let length = Int(try! reader.u32())
         let syncedThrough = try! reader.u64()
         let stored = try! reader.u32()
-        guard magicValue == magic else { return .failure(FormatError(message: "bad frame magic", offset: offset)) }
+        guard magicValue == magic else {
+            // Rot in the magic of a whole frame leaves the rest of the header plausible; a torn
+            // sector of zeros or garbage almost never does.
+            let restPlausible = versionValue == version && Kind(rawValue: kindValue) != nil && length <= maxPayload
+                && length <= available - headerSize
+            return .failure(FormatError(message: "bad frame magic", offset: offset, frameHeaderIntact: restPlausible))
+        }
         guard versionValue == version else {
             return .failure(FormatError(message: "unsupported frame version \(versionValue)", offset: offset))
         }

@@ -31,6 +31,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var isFull: Bool { resultCode == SQLITE_FULL }
     /// `SQLITE_IOERR` and its extended forms.
     public var isIOError: Bool { resultCode == SQLITE_IOERR }
+    /// `SQLITE_CORRUPT` or `SQLITE_NOTADB` (damaged pages or header), or `SQLITE_IOERR_DATA`
+    /// (the VFS read bytes the file system reported as corrupted).
+    public var isCorruption: Bool {
+        resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB || extendedCode == TM_SQLITE_IOERR_DATA
+    }
     /// `SQLITE_BUSY`: another connection holds a conflicting lock.
     public var isBusy: Bool { resultCode == SQLITE_BUSY }
 

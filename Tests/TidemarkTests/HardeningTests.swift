@@ -227,3 +227,23 @@ struct HardeningTests {
         #expect(try ids(again) == ["a", "b"])
     }
 }
+
+extension HardeningTests {
+    /// Bit rot in the magic of the only frame of the last segment: the rest of the header is
+    /// plausible and the frame whole, so recovery reports a possible loss (bit-rot seed 2013).
+    @Test func bitRotInTheMagicOfTheLastFrameIsReportedAsPossibleLoss() throws {
+        let fileSystem = SimulatedFileSystem(seed: 16)
+        let store = try open(fileSystem)
+        try store.put(record("a"))
+        _ = fileSystem.crash(.processKill)
+        let path = FilePaths.join(directory, try segments(fileSystem).last!)
+        let handle = try fileSystem.open(path, options: .readWrite)
+        let offset = Int64(SegmentHeader.size)
+        try handle.write([0x10 ^ (try handle.read(at: offset, count: 1)[0])], at: offset)
+        try handle.sync()
+        try handle.close()
+        let reopened = try open(fileSystem, seed: 2)
+        #expect(try ids(reopened).isEmpty)
+        #expect(reopened.recovery.reportsPossibleLoss)
+    }
+}

@@ -4,6 +4,8 @@ import TidemarkIO
 public enum SubjectKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// The Tidemark store.
     case tidemark
+    /// SQLite through the Tidemark VFS (`journal` × `synchronous`).
+    case sqlite
 
     /// One option a subject accepts, with its validation.
     public struct OptionSpec: Sendable {
@@ -28,6 +30,7 @@ public enum SubjectKind: String, Codable, Sendable, Hashable, CaseIterable {
     public var optionSpecs: [OptionSpec] {
         switch self {
         case .tidemark: TidemarkStoreSubject.optionSpecs
+        case .sqlite: SQLiteSubject.optionSpecs
         }
     }
 
@@ -43,6 +46,8 @@ public enum SubjectKind: String, Codable, Sendable, Hashable, CaseIterable {
         switch self {
         case .tidemark:
             return try TidemarkStoreSubject(options: options, fileSystem: fileSystem, clock: clock, random: random)
+        case .sqlite:
+            return try SQLiteSubject(options: options, fileSystem: fileSystem, clock: clock, random: random)
         }
     }
 }
