@@ -245,8 +245,10 @@ enum Recovery {
                 defer { try? file.close() }
                 try file.sync()
             }
-            let keptNames = Set(keptCheckpoints.map(\.fileName))
-            toRemove += names.filter { StoreFiles.checkpointLSN($0) != nil && !keptNames.contains($0) }
+            // Orphans only (a crash between a checkpoint's rename and the manifest's): a damaged
+            // checkpoint the manifest still lists stays, as evidence for `verify`.
+            let listedNames = Set(manifest.checkpoints.map(\.fileName))
+            toRemove += names.filter { StoreFiles.checkpointLSN($0) != nil && !listedNames.contains($0) }
             for name in toRemove {
                 try fileSystem.remove(path(name))
                 report.removedFiles.append(name)
