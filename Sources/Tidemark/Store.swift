@@ -586,7 +586,7 @@ public struct WriteBatch: Sendable {
 }
 
 /// A transaction's view: the snapshot it started from plus its own writes.
-public final class Transaction: @unchecked Sendable {
+public final class Transaction {
     fileprivate var batch: WriteBatch
     private var view: StoreState
     fileprivate var isFinished = false

@@ -94,7 +94,12 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(help: "When commits are durable: immediate (sync each), group (shared syncs), async (sync on close).")
     var sync: SyncMode = .group
 
-    func open(_ directory: String, salvage: Bool = false) throws -> Store {
+    /// Opens the store; `create` says whether a missing directory becomes a new store (writes)
+    /// or is reported as not found (reads).
+    func open(_ directory: String, salvage: Bool = false, create: Bool) throws -> Store {
+        if !create, !PosixFileSystem().exists(directory) {
+            throw StoreError(.notFound, "no store at \(directory)")
+        }
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
         let store = try Store.open(
@@ -119,8 +124,10 @@ func emit(_ line: String) {
 }
 
 /// Opens the store, runs `body`, and closes it (syncing), also when `body` throws.
-func withStore<T>(_ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, _ body: (Store) throws -> T) throws -> T {
-    let store = try options.open(directory, salvage: salvage)
+func withStore<T>(
+    _ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, create: Bool = false, _ body: (Store) throws -> T
+) throws -> T {
+    let store = try options.open(directory, salvage: salvage, create: create)
     do {
         let result = try body(store)
         try store.close()
