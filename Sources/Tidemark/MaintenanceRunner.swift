@@ -1,73 +1,74 @@
-import Synchronization
+import Foundation
 import TidemarkIO
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+/// The host side of "the store runs no threads": one plain thread that calls
+/// `Store.runMaintenance()` every `interval` (async-mode flush, automatic checkpoints, and with
+/// tiers the hot→cold migration and TTL expiry), waiting with `Clock.sleep` (`nanosleep(2)` for
+/// `SystemClock`, so it works under libfaketime, unlike Dispatch timers and `Task.sleep`) in
+/// slices of at most 20 ms, so `stop()` returns within a slice rather than a whole interval.
+/// For real-disk use; simulations call `runMaintenance()` themselves.
+///
+/// The runner holds its store weakly (a store may own its runner: `Store.startMaintenanceRunner`);
+/// the loop ends when the store is gone, closed or fail-stopped.
+public final class MaintenanceRunner: @unchecked Sendable {
+    private weak var store: Store?
+    private let clock: any Clock
+    private let intervalNanoseconds: Int64
+    private let onPass: (@Sendable (Result<MaintenanceReport, StoreError>) -> Void)?
+    private let condition = NSCondition()
+    private var stopping = false
+    private var stopped = false
+    private var lastError: StoreError?
 
-/// A plain POSIX thread that runs a maintenance pass every `interval` until stopped
-/// (`Store.close()` stops the store's). Waits with `Clock.sleep` (`nanosleep(2)` for
-/// `SystemClock`) in 20 ms slices, so it honours libfaketime (Dispatch timers and `Task.sleep`
-/// hang under it) and notices `stop()` within a slice. Real-disk mode only: the simulator calls
-/// `Store.runMaintenance()` itself.
-final class MaintenanceRunner: Sendable {
-    private let loop: Loop
-    private let thread = Mutex<pthread_t?>(nil)
-
-    /// Starts the thread. `pass` runs once per interval; returning false ends the thread.
-    init(interval: Double, clock: any Clock, pass: @escaping @Sendable () -> Bool) throws {
-        loop = Loop(clock: clock, interval: Int64(max(interval, 0.001) * 1e9), pass: pass)
-        let box = Unmanaged.passRetained(loop)
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, nil, { raw in
-            Unmanaged<Loop>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
-            throw StoreError(.io, "cannot start the maintenance thread (pthread_create: \(rc))")
-        }
-        thread.withLock { $0 = handle }
+    /// Starts the thread at once; it runs a pass, then one every `intervalNanoseconds`, and
+    /// reports each to `onPass` (on the runner's thread).
+    public init(
+        store: Store, clock: any Clock, intervalNanoseconds: Int64 = 50_000_000,
+        onPass: (@Sendable (Result<MaintenanceReport, StoreError>) -> Void)? = nil
+    ) {
+        self.store = store
+        self.clock = clock
+        self.intervalNanoseconds = max(intervalNanoseconds, 1)
+        self.onPass = onPass
+        Thread { [self] in loop() }.start()
     }
 
-    /// Asks the thread to stop and waits for it to end (`pthread_join`). Idempotent; must not be
-    /// called from the thread's own pass.
-    func stop() {
-        loop.stopRequested.store(true, ordering: .releasing)
-        let handle = thread.withLock { value -> pthread_t? in
-            defer { value = nil }
-            return value
+    /// The failure that ended the loop (the store fail-stopped or was closed), if any.
+    public var error: StoreError? { condition.withLock { lastError } }
+
+    /// Stops the thread and waits for it to finish its current pass. Idempotent; must not be
+    /// called from `onPass`.
+    public func stop() {
+        condition.withLock {
+            stopping = true
+            while !stopped { condition.wait() }
         }
-        if let handle { pthread_join(handle, nil) }
     }
 
-    private final class Loop: Sendable {
-        let stopRequested = Atomic<Bool>(false)
-        let clock: any Clock
-        let interval: Int64
-        let pass: @Sendable () -> Bool
+    private var isStopping: Bool { condition.withLock { stopping } }
 
-        init(clock: any Clock, interval: Int64, pass: @escaping @Sendable () -> Bool) {
-            self.clock = clock
-            self.interval = interval
-            self.pass = pass
-        }
-
-        var stopping: Bool { stopRequested.load(ordering: .acquiring) }
-
-        func run() {
-            let slice: Int64 = 20_000_000
-            while !stopping {
-                var waited: Int64 = 0
-                while waited < interval && !stopping {
-                    let step = min(slice, interval - waited)
-                    clock.sleep(nanoseconds: step)
-                    waited += step
-                }
-                if stopping || !pass() { return }
+    private func loop() {
+        while !isStopping {
+            guard let store else { break }
+            do {
+                let report = try store.runMaintenance()
+                onPass?(.success(report))
+            } catch {
+                let failure = error as? StoreError ?? StoreError(.io, "maintenance failed: \(error)")
+                condition.withLock { lastError = failure }
+                onPass?(.failure(failure))
+                break
             }
+            var waited: Int64 = 0
+            while waited < intervalNanoseconds && !isStopping {
+                let slice = min(20_000_000, intervalNanoseconds - waited)
+                clock.sleep(nanoseconds: slice)
+                waited += slice
+            }
+        }
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
         }
     }
 }

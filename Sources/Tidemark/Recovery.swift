@@ -196,18 +196,21 @@ enum Recovery {
 
             var cutAt: Int? = nil
             var unprovenHere = 0
+            var corrupted = false
             switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
             case .clean: break
             case .tornTail(let offset): cutAt = offset
             case .corrupted(let damage):
                 if !salvage && !skipsBadFrames {
-                    throw StoreError.corruption(
-                        "\(damage.reason); valid frames follow at offset \(damage.resumesAt.map(String.init) ?? "none"), so this is not a torn tail",
-                        path: path(name), offset: Int64(damage.offset))
+                    let why = isLast
+                        ? "valid frames follow at offset \(damage.resumesAt.map(String.init) ?? "?") and record these bytes as synced"
+                        : "in a finished segment, which was synced before the next one was started"
+                    throw StoreError.corruption("\(damage.reason); not a torn tail: \(why)", path: path(name), offset: Int64(damage.offset))
                 }
+                corrupted = true
                 if let last = scan.damage.last, last.resumesAt == nil, isLast { cutAt = last.offset }
             }
-            if salvage {
+            if salvage && corrupted {
                 for damage in scan.damage where cutAt == nil || damage.offset < cutAt! {
                     report.lost.append(StoreProblem(
                         file: name, offset: Int64(damage.offset),

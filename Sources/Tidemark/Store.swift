@@ -27,7 +27,7 @@ public final class Store: @unchecked Sendable {
     private var state: StoreState
     /// The hot and cold tiers, when `options.tiers` is set.
     private var tiers: TieredState?
-    /// The background thread calling `runMaintenance()` (`options.maintenanceInterval`).
+    /// The background thread calling `runMaintenance()` (`startMaintenanceRunner`), stopped at `close()`.
     private var runner: MaintenanceRunner?
     private var lastAssignedLSN: UInt64
     private var durableLSN: UInt64
@@ -237,31 +237,21 @@ public final class Store: @unchecked Sendable {
         tiers?.cold.close(clean: false)
     }
 
-    /// Starts a background thread (`MaintenanceRunner`: a plain thread waiting with
-    /// `Clock.sleep`, so it works under libfaketime) that calls `runMaintenance()` every
-    /// `interval` seconds until `close()`, reporting each pass to `onPass`. A failed pass ends
-    /// the thread. For real-disk use; the simulator calls `runMaintenance()` itself.
+    /// Starts a `MaintenanceRunner` owned by the store: a plain thread waiting with
+    /// `Clock.sleep` (so it works under libfaketime) that calls `runMaintenance()` at once and
+    /// then every `interval` seconds until `close()`, reporting each pass to `onPass`. A failed
+    /// pass ends the thread. For real-disk use; the simulator calls `runMaintenance()` itself.
     public func startMaintenanceRunner(
         interval: Double, onPass: (@Sendable (Result<MaintenanceReport, StoreError>) -> Void)? = nil
     ) throws {
-        guard interval.isFinite, interval > 0 else {
-            throw StoreError(.invalidInput, "maintenance interval must be a positive number of seconds, got \(interval)")
+        guard interval.isFinite, interval > 0, interval <= 1e9 else {
+            throw StoreError(.invalidInput, "maintenance interval must be a positive number of seconds up to 1e9, got \(interval)")
         }
         lock.lock()
         defer { lock.unlock() }
         try checkUsable()
         guard runner == nil else { throw StoreError(.invalidInput, "a maintenance runner is already running") }
-        runner = try MaintenanceRunner(interval: interval, clock: clock) { [weak self] in
-            guard let self else { return false }
-            do {
-                let report = try self.runMaintenance()
-                onPass?(.success(report))
-                return true
-            } catch {
-                onPass?(.failure(error as? StoreError ?? StoreError(.io, "\(error)")))
-                return false
-            }
-        }
+        runner = MaintenanceRunner(store: self, clock: clock, intervalNanoseconds: Int64(interval * 1e9), onPass: onPass)
     }
 
     /// Saves the hot tier's last-access times so record ages survive a restart. Plain write, no
@@ -782,7 +772,7 @@ public struct WriteBatch: Sendable {
 }
 
 /// A transaction's view: the snapshot it started from plus its own writes.
-public final class Transaction: @unchecked Sendable {
+public final class Transaction {
     fileprivate var batch: WriteBatch
     /// The transaction's own writes (and deletions) over `base`.
     private var view: StoreState

@@ -16,11 +16,6 @@ public protocol Clock: AnyObject, Sendable {
     func sleep(nanoseconds: Int64)
 }
 
-extension Clock {
-    /// Wall-clock seconds since the epoch, with fraction.
-    public func wallSeconds() -> Double { Double(wallNanoseconds()) / 1e9 }
-}
-
 /// The operating system's clocks: `clock_gettime(2)` with `CLOCK_REALTIME` and
 /// `CLOCK_MONOTONIC`, and `nanosleep(2)`. All three honour libfaketime, unlike Dispatch timers
 /// and `Task.sleep`, which hang under it.

@@ -7,6 +7,11 @@ import TidemarkIO
 struct CLITests {
     @Test func putThenGetJSONRoundTrips() throws {
         let directory = TemporaryDirectory()
+        // Reads of a store that does not exist say so and create nothing.
+        for action in [["get", "x"], ["export"], ["stats"], ["verify"]] {
+            #expect(try tidemark(["db", directory.store] + action).status == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.store))
         let put = try tidemark(["db", directory.store, "put", "doc-1", "--content", "hello \"world\"", "--embedding", "0.5,-1,2",
                                 "--metadata", #"{"lang":"en","n":3,"tags":["a","b"]}"#])
         #expect(put.status == 0, "\(put.stderr)")

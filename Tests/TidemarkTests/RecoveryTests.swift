@@ -184,4 +184,42 @@ struct RecoveryTests {
         #expect(states.allSatisfy { $0 == states[0] })
         #expect(states[0].map(\.id) == ["a", "b", "c"])
     }
+
+    @Test func leftoversFromInterruptedOperationsAreRemovedAtOpen() throws {
+        let directory = TemporaryDirectory()
+        let store = try openStore(directory)
+        try store.put(record("a"))
+        try store.checkpoint()
+        try store.put(record("b"))
+        try store.close()
+        let posix = PosixFileSystem()
+        // A crash mid-checkpoint (temp files, a renamed checkpoint the manifest never named) and
+        // mid-rotation (a new segment whose header never made it).
+        try posix.writeFileAtomically(directory.file("MANIFEST.tmp"), [1, 2, 3])
+        try posix.writeFileAtomically(directory.file("checkpoint-00000000000000ff.ckpt"), [4, 5])
+        try posix.writeFileAtomically(directory.file("wal-00000000000000ff.log"), Array("TMSEG".utf8))
+        let offline = try Store.verify(at: directory.path, fileSystem: posix)
+        #expect(offline.isClean)
+        #expect(offline.warnings.count == 3)
+        let reopened = try openStore(directory)
+        #expect(Set(reopened.recovery.removedFiles) == ["MANIFEST.tmp", "checkpoint-00000000000000ff.ckpt", "wal-00000000000000ff.log"])
+        #expect(try reopened.allRecords().map(\.id) == ["a", "b"])
+        try reopened.put(record("c"))
+        #expect(try reopened.verify().warnings.isEmpty)
+    }
+
+    @Test func skipDirectorySyncCanarySkipsTheNewSegmentsDirectorySync() throws {
+        var syncs: [Int] = []
+        for canary in [nil, StoreCanary.skipDirectorySyncOnNewSegment] {
+            let directory = TemporaryDirectory()
+            let fileSystem = InstrumentedFileSystem()
+            var options = StoreOptions(syncMode: .group, canary: canary)
+            options.segmentSizeLimit = 300
+            let store = try openStore(directory, fileSystem: fileSystem, options: options)
+            for index in 0..<10 { try store.put(record("r\(index)")) }
+            syncs.append(fileSystem.syncCount)
+            #expect(try store.stats().segmentCount > 3)
+        }
+        #expect(syncs[1] < syncs[0])
+    }
 }

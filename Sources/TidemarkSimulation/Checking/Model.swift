@@ -32,8 +32,6 @@ public struct Model: Sendable {
 
     public init() {}
 
-    public var pendingCount: Int { history.count }
-
     /// An operation was acknowledged; `durable` when the subject promises it survives a crash.
     public mutating func acknowledged(stepIndex: Int, operation: WorkloadOperation, durable: Bool) {
         history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .acknowledged))
@@ -95,16 +93,6 @@ public struct Model: Sendable {
         }
         adopt(prefix: longest, state: recovered)
         return nil
-    }
-
-    /// After a clean reopen (no crash) everything acknowledged must be there.
-    public mutating func checkReopen(recovered: State, stepIndex: Int) -> Violation? {
-        if recovered == current {
-            adopt(prefix: acknowledgedCount, state: recovered)
-            return nil
-        }
-        let difference = Model.difference(expected: current, actual: recovered)
-        return Violation(.liveness, "state after a clean reopen differs from the acknowledged state: \(difference.joined(separator: "; "))", stepIndex: stepIndex)
     }
 
     private mutating func adopt(prefix: Int, state: State) {

@@ -123,11 +123,6 @@ public enum Step: Codable, Sendable, Hashable {
     case operation(WorkloadOperation, killAfterCalls: Int?, crash: CrashSpec?)
     /// Crash between operations, then recover.
     case crash(CrashSpec)
-
-    public var isCrash: Bool {
-        if case .crash = self { return true }
-        return false
-    }
 }
 
 /// Everything a run does, fixed before it starts: the seed decides the plan, the plan and the

@@ -17,7 +17,7 @@ struct Put: DBAction {
         let object = try metadata.map { try JSONValue.parseObject($0) } ?? [:]
         let record = Record(id: id, content: content, embedding: vector, metadata: object)
         try record.validate()  // before opening: bad input never creates a store
-        try withStore(store, directory) { try $0.put(record, ttl: ttl) }
+        try withStore(store, directory, create: true) { try $0.put(record, ttl: ttl) }
     }
 }
 
@@ -157,7 +157,7 @@ struct Verify: DBAction {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run(directory: String) throws {
-        guard PosixFileSystem().exists(directory) else { throw InputError("no store at \(directory)") }
+        guard PosixFileSystem().exists(directory) else { throw StoreError(.notFound, "no store at \(directory)") }
         let report = try Store.verify(at: directory, fileSystem: PosixFileSystem())
         if json {
             emit(try jsonText(report))

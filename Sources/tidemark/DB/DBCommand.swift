@@ -107,7 +107,12 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(help: "Seconds a record stays unused before maintenance moves it to the cold tier.")
     var hotToColdAge: Double = TierOptions().hotToColdAge
 
-    func open(_ directory: String, salvage: Bool = false) throws -> Store {
+    /// Opens the store; `create` says whether a missing directory becomes a new store (writes)
+    /// or is reported as not found (reads).
+    func open(_ directory: String, salvage: Bool = false, create: Bool) throws -> Store {
+        if !create, !PosixFileSystem().exists(directory) {
+            throw StoreError(.notFound, "no store at \(directory)")
+        }
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
         if tiers { options.tiers = TierOptions(hotMemoryBytes: hotMemoryBytes, hotToColdAge: hotToColdAge) }
@@ -133,8 +138,10 @@ func emit(_ line: String) {
 }
 
 /// Opens the store, runs `body`, and closes it (syncing), also when `body` throws.
-func withStore<T>(_ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, _ body: (Store) throws -> T) throws -> T {
-    let store = try options.open(directory, salvage: salvage)
+func withStore<T>(
+    _ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, create: Bool = false, _ body: (Store) throws -> T
+) throws -> T {
+    let store = try options.open(directory, salvage: salvage, create: create)
     do {
         let result = try body(store)
         try store.close()

@@ -24,7 +24,7 @@ struct Import: DBAction {
         guard descriptor >= 0 else { throw InputError("cannot open \(file): \(String(cString: strerror(errno)))") }
         defer { if descriptor != STDIN_FILENO { close(descriptor) } }
         var reader = LineReader(descriptor: descriptor)
-        try withStore(store, directory) { store in
+        try withStore(store, directory, create: true) { store in
             var unacknowledged: [String] = []
             func acknowledge() throws {
                 guard !unacknowledged.isEmpty else { return }
