@@ -174,7 +174,9 @@ final class ColdTier {
     /// `now`, and sets the cold tier's LSN to `lsn` and its row count. Returns once SQLite's
     /// commit (WAL append + fsync) returned.
     func commit(records: [Record], deletions: [String], now: Int64, lsn: UInt64) throws -> CommitResult {
-        precondition(lsn >= self.lsn, "the cold tier's LSN never moves back")
+        guard lsn >= self.lsn else {
+            throw StoreError(.invalidInput, "cold tier commit at LSN \(lsn) would move its LSN back from \(self.lsn)", path: path)
+        }
         let connection = try openConnection()
         var result = CommitResult()
         let newCount: Int = try run("commit a migration") {

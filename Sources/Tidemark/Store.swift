@@ -146,6 +146,12 @@ public final class Store: @unchecked Sendable {
                 "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
                 path: coldPath, offset: 0)
         }
+        if cold.lsn > recovered.lastLSN {
+            // Cold commits only cover log that was durable, so the log lost committed frames.
+            throw StoreError.corruption(
+                "the cold tier reflects LSN \(cold.lsn), beyond the end of the recovered log at LSN \(recovered.lastLSN): committed log frames are missing",
+                path: coldPath, offset: 0)
+        }
         let hot = HotTier(budget: tierOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
         return TieredState(
             recovered: recovered.state, options: tierOptions, hot: hot, cold: cold, accessTimes: accessTimes,

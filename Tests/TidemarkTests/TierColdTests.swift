@@ -182,6 +182,28 @@ struct TierColdTests {
         #expect(try openStore(directory, clock: clock, options: options()).get("a") == record("a"))
     }
 
+    @Test func coldTierAheadOfTheLogIsCorruptionNotACrash() throws {
+        let directory = TemporaryDirectory()
+        let clock = ManualClock()
+        do {
+            let store = try openStore(directory, clock: clock, options: options())
+            for id in ["a", "b"] { try store.put(record(id)) }
+            clock.advance(seconds: 400)
+            #expect(try store.runMaintenance().moved == 2)
+            try store.close()
+        }
+        // Lose the log and checkpoints (as damage would): the cold tier reflects LSN 2, the
+        // recovered log ends at 0.
+        let fileSystem = PosixFileSystem()
+        for name in try fileSystem.listDirectory(directory.path)
+        where name == "MANIFEST" || name.hasSuffix(".ckpt") || name.hasSuffix(".log") {
+            try fileSystem.remove(directory.file(name))
+        }
+        let error = #expect(throws: StoreError.self) { try openStore(directory, clock: clock, options: options()) }
+        #expect(error?.code == .corruption)
+        #expect(error?.message.contains("beyond the end of the recovered log") == true)
+    }
+
     @Test func coldRowChecksumCatchesDamage() throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
