@@ -20,8 +20,8 @@ public struct TierOptions: Sendable, Hashable, Codable {
 
     func validate() throws {
         guard hotMemoryBytes >= 0 else { throw StoreError(.invalidInput, "hotMemoryBytes must not be negative, got \(hotMemoryBytes)") }
-        guard hotToColdAge.isFinite, hotToColdAge >= 0 else {
-            throw StoreError(.invalidInput, "hotToColdAge must be a non-negative number of seconds, got \(hotToColdAge)")
+        guard hotToColdAge.isFinite, hotToColdAge >= 0, hotToColdAge <= 1e9 else {
+            throw StoreError(.invalidInput, "hotToColdAge must be a number of seconds from 0 to 1e9, got \(hotToColdAge)")
         }
         guard migrationBatchSize >= 1 else { throw StoreError(.invalidInput, "migrationBatchSize must be at least 1") }
     }

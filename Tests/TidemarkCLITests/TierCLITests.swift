@@ -85,6 +85,27 @@ struct TierCLITests {
     }
 }
 
+/// Bad tier arguments are rejected with exit 2, never a crash.
+struct TierArgumentCLITests {
+    @Test func badTierArgumentsExitTwo() throws {
+        let directory = TemporaryDirectory()
+        #expect(try tidemark(["db", directory.store, "put", "a"]).status == 0)
+        for (arguments, fragment) in [
+            (["maintain", "--watch=-1"], "--watch"), (["maintain", "--watch", "1e300"], "--watch"),
+            (["maintain", "--watch", "1", "--interval", "0"], "--interval"),
+            (["stats", "--hot-to-cold-age", "1e300"], "hotToColdAge"), (["stats", "--hot-memory-bytes=-5"], "hotMemoryBytes"),
+        ] {
+            let result = try tidemark(["db", directory.store] + arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
+        }
+        // A store with a cold tier refuses --no-tiers rather than hiding its cold records.
+        let untiered = try tidemark(["db", directory.store, "get", "a", "--no-tiers"])
+        #expect(untiered.status == 2)
+        #expect(untiered.stderr.contains("open it with tiers enabled"))
+    }
+}
+
 /// The hot tier's own accounting through the CLI: importing ten times the budget.
 struct TierMemoryCLITests {
     @Test func hotMemoryStaysWithinBudgetImportingTenTimesIt() throws {

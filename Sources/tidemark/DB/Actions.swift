@@ -214,8 +214,12 @@ struct Maintain: DBAction {
     @Flag(help: "Print each pass as one JSON line.") var json = false
 
     func run(directory: String) throws {
-        if let watch, !(watch.isFinite && watch > 0) { throw InputError("--watch must be a positive number of seconds, got \(watch)") }
-        guard interval.isFinite, interval > 0 else { throw InputError("--interval must be a positive number of seconds, got \(interval)") }
+        if let watch, !(watch.isFinite && watch > 0 && watch <= 1e9) {
+            throw InputError("--watch must be a positive number of seconds up to 1e9, got \(watch)")
+        }
+        guard interval.isFinite, interval > 0, interval <= 1e9 else {
+            throw InputError("--interval must be a positive number of seconds up to 1e9, got \(interval)")
+        }
         let passes = try withStore(store, directory) { store -> [MaintenanceReport] in
             guard let watch else { return [try store.runMaintenance()] }
             let collected = Collected()
