@@ -255,17 +255,12 @@ struct Frame: Hashable {
 enum StoreFiles {
     static let manifest = "MANIFEST"
 
-    static func segmentName(firstLSN: UInt64) -> String { "wal-" + hex16(firstLSN) + ".log" }
-    static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + hex16(lsn) + ".ckpt" }
+    static func segmentName(firstLSN: UInt64) -> String { "wal-" + FilePaths.hex16(firstLSN) + ".log" }
+    static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + FilePaths.hex16(lsn) + ".ckpt" }
 
     /// The first LSN named by a segment file name, or nil when `name` is not a segment.
     static func segmentFirstLSN(_ name: String) -> UInt64? { parse(name, prefix: "wal-", suffix: ".log") }
     static func checkpointLSN(_ name: String) -> UInt64? { parse(name, prefix: "checkpoint-", suffix: ".ckpt") }
-
-    private static func hex16(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
 
     private static func parse(_ name: String, prefix: String, suffix: String) -> UInt64? {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }

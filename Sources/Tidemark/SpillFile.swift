@@ -17,8 +17,7 @@ enum SpillFile {
     /// The name of spill file number `number`: "spill-" and 16 lowercase hex digits. Names never
     /// derive from record ids, so no id can steer a path.
     static func name(number: UInt64) -> String {
-        let digits = String(number, radix: 16)
-        return prefix + String(repeating: "0", count: 16 - digits.count) + digits
+        prefix + FilePaths.hex16(number)
     }
 
     /// Whether `name` is exactly a name `name(number:)` produces (so joining it to the spill

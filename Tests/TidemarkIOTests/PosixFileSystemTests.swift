@@ -102,5 +102,7 @@ struct PosixFileSystemTests {
         #expect(FilePaths.isSafeEntryName("seg-1.log"))
         #expect(!FilePaths.isSafeEntryName("../x"))
         #expect(!FilePaths.isSafeEntryName(".."))
+        #expect(FilePaths.hex16(0x2a) == "000000000000002a")
+        #expect(FilePaths.hex16(.max) == "ffffffffffffffff")
     }
 }

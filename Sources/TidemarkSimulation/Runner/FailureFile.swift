@@ -1,4 +1,5 @@
 import Foundation
+import TidemarkIO
 
 /// Everything needed to reproduce a failing run bit for bit: the scenario (embedded, so the YAML
 /// file may change or vanish), the seed, the exact plan, the suppressed fault decisions, and what
@@ -29,7 +30,7 @@ public struct FailureFile: Codable, Sendable {
         suppressedDecisions = run.suppressedDecisions.sorted()
         invariant = result.violation?.invariant ?? .liveness
         message = result.violation?.message ?? ""
-        traceHash = hex(result.traceHash)
+        traceHash = FilePaths.hex16(result.traceHash)
         decisions = result.decisions
     }
 
@@ -72,12 +73,6 @@ public struct FailureFile: Codable, Sendable {
 
 private func codingPath(_ path: [any CodingKey]) -> String {
     path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-}
-
-/// A trace hash as 16 hex digits.
-public func hex(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
 }
 
 /// An error from the verifier's own inputs: scenario files, failure files, arguments.

@@ -191,10 +191,9 @@ private struct Execution {
             if let problem = model.checkSearch(query: query, k: k, metric: metric, answer: ids) {
                 fail(Violation(faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel, problem, stepIndex: index))
             }
-        case .rejected(let message):
+        case .rejected:
             event(index, kind, operation.label, "rejected", from: start)
             if operation.kind.isMutation { model.rejected(stepIndex: index, operation: operation) }
-            _ = message
         case .ambiguous:
             event(index, kind, operation.label, "ambiguous", from: start)
             model.uncertain(stepIndex: index, operation: operation)

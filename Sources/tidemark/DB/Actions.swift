@@ -259,9 +259,9 @@ struct Maintain: DBAction {
     }
 }
 
-/// Sorted-key JSON of a report or stats value.
+/// One line of sorted-key JSON (slashes unescaped: paths stay readable), for every `--json`.
 func jsonText<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

@@ -54,10 +54,3 @@ func formatSeconds(_ seconds: Double) -> String {
     if seconds < 60 { return String(format: "%.0fs", seconds) }
     return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
 }
-
-/// Encodes a value as one line of JSON with sorted keys.
-func jsonLine<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TidemarkIO
 import TidemarkReports
 import TidemarkSimulation
 
@@ -29,11 +30,11 @@ struct Replay: ParsableCommand {
         var run = failure.run
         run.recordTrace = trace
         let result = run.execute()
-        let hash = hex(result.traceHash)
+        let hash = FilePaths.hex16(result.traceHash)
         let reproduced = hash == failure.traceHash && result.violation?.invariant == failure.invariant
 
         if json {
-            print(try jsonLine(ReplayJSON(
+            print(try jsonText(ReplayJSON(
                 verdict: result.violation == nil ? "pass" : "violation", invariant: result.violation?.invariant.rawValue,
                 message: result.violation?.message, traceHash: hash, reproduced: reproduced)))
         } else {
@@ -132,13 +133,12 @@ struct Shrink: ParsableCommand {
         let destination = out ?? (failureFile.hasSuffix(".json") ? String(failureFile.dropLast(5)) : failureFile) + "-shrunk.json"
         let shrinker = Shrinker(failure: failure, maxRuns: maxRuns)
         let progress = ProgressLine(label: "shrink \(failure.scenario.name) seed \(failure.seed)")
-        let outcome = shrinker.shrink { runs, steps in
+        let outcome = shrinker.shrink { runs, _ in
             if !json { progress.update(done: runs, total: maxRuns, failed: 0) }
-            _ = steps
         }
         try outcome.failure.write(to: destination)
         if json {
-            print(try jsonLine(ShrinkJSON(
+            print(try jsonText(ShrinkJSON(
                 before: .init(operations: outcome.operationsBefore, faults: outcome.faultsBefore),
                 after: .init(operations: outcome.operationsAfter, faults: outcome.faultsAfter),
                 file: destination, invariant: outcome.failure.invariant.rawValue, runs: outcome.runs)))

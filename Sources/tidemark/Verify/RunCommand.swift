@@ -88,7 +88,7 @@ struct Run: ParsableCommand {
         }
 
         if json {
-            print(try jsonLine(CampaignSummary(report)))
+            print(try jsonText(CampaignSummary(report)))
         } else {
             printTable(report, outcomes: outcomes)
             print("Report: \(FilePaths.join(reportDirectory, ReportWriter.htmlFileName))")
