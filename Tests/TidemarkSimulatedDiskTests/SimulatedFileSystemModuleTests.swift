@@ -9,6 +9,7 @@ struct SimulatedFileSystemModuleTests {
         let disk = SimulatedFileSystem(seed: 3)
         let fileSystem: any FileSystem = disk
         try fileSystem.createDirectory("/db")
+        try fileSystem.syncDirectory("/")
         try fileSystem.writeFileAtomically("/db/state", Array("v1".utf8))
         let handle = try fileSystem.open("/db/log", options: [.read, .write, .create])
         try handle.write(Array("unsynced".utf8), at: 0)
