@@ -4,9 +4,10 @@ import PackageDescription
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
 //   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C, FNV1a
-//   TidemarkSimulatedDisk  the deterministic twin of PosixFileSystem: SimulatedFileSystem, its
-//                      fault model (FaultConfiguration, FaultInjector), crash reports, the trace;
-//                      depends only on TidemarkIO, so an engine's own tests can use it alone
+//   TidemarkSimulatedDisk
+//                      the deterministic twin of PosixFileSystem: SimulatedFileSystem, its fault
+//                      model (FaultConfiguration, FaultInjector), crash reports, the trace; depends
+//                      only on TidemarkIO, so an engine's own tests can use it alone
 //   CSQLite            system library: sqlite3 + the VFS file struct (shim.h)
 //   TidemarkSQLite     an sqlite3_vfs over any FileSystem, and a connection/statement wrapper
 //   Tidemark           the store: records, write-ahead log, checkpoints, recovery, search

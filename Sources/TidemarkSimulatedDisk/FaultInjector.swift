@@ -14,25 +14,26 @@ import TidemarkIO
 //
 // At a power loss (stream "crash"), in this order:
 // 1. keep everything pending (`keepAllProbability`), else:
-// 2. per pending directory operation, in issue order: survive (`directoryOperation...`) or be
-//    lost, and with it every later operation on the same node; `orderedPrefix` stops at the
-//    first loss.
+// 2. per pending directory operation, in issue order: survive
+//    (`directoryOperationSurvivalProbability`) or be lost, and with it every later operation on
+//    the same node; `reorder: orderedPrefix` loses everything after the first loss.
 // 3. per pending write or truncate, per file in inode order: survive whole
-//    (`writeSurvivalProbability`), or be lost, or, spanning two or more sectors, be torn sector by
-//    sector (`tornWriteProbability`, in `sectorSize` units); unlanded torn sectors may hold
-//    garbage (`garbageProbability`); a lost append may grow the file anyway, zeros or garbage
-//    (`unsafeAppendProbability`); a misdirected write lands where it was sent. `reorder:
-//    orderedPrefix` keeps only a prefix per file, `subset` any subset. Writes a failed fsync
-//    marked clean never survive.
+//    (`writeSurvivalProbability`), or be lost, or, when it spans two or more sectors, be torn
+//    sector by sector (`tornWriteProbability`, in `sectorSize` units). Unlanded torn sectors may
+//    hold garbage (`garbageProbability`); a lost append may grow the file anyway, reading as
+//    zeros or garbage (`unsafeAppendProbability`); a misdirected write lands at its wrong offset.
+//    `reorder: orderedPrefix` keeps only a prefix per file, `subset` any subset. Writes a failed
+//    fsync marked clean never survive.
 // 4. bit rot at rest (`bitRotPerCrashProbability`, then `bitRotPerFileProbability` per file).
 //
 // While running (one stream per kind):
-// - write EIO after a random prefix (`writeErrorProbability`), read EIO (`readError...`), fsync
-//   EIO (`fsyncErrorProbability`; Linux semantics: the pending writes are marked clean, readable
-//   but never durable, and the next fsync of the file succeeds), latent sector errors on fixed
-//   ranges (`latentSectorErrors`), ENOSPC after the prefix that fits (`capacityBytes`), early
-//   writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes to
-//   another sector-aligned offset of the same file (`misdirectedWriteProbability`).
+// - write EIO after a random prefix (`writeErrorProbability`), read EIO (`readErrorProbability`),
+//   fsync EIO (`fsyncErrorProbability`; Linux semantics: the pending writes are marked clean,
+//   readable but never durable, and the next fsync of the file succeeds);
+// - latent sector errors on fixed ranges (`latentSectorErrors`), ENOSPC after the prefix that
+//   fits (`capacityBytes`);
+// - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
+//   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
 // - Kill points (`KillPoint`) halt the process at a chosen call; they are not random.
 //
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
