@@ -3,12 +3,16 @@ import PackageDescription
 
 // Module map (see README "Architecture"):
 //   CCRC32C            tiny C target: SSE4.2 CRC32C instruction
-//   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C
+//   TidemarkIO         FileSystem protocol, PosixFileSystem, Clock, RandomSource, CRC32C, FNV1a
+//   TidemarkSimulatedDisk
+//                      the deterministic twin of PosixFileSystem: SimulatedFileSystem, its fault
+//                      model (FaultConfiguration, FaultInjector), crash reports, the trace; depends
+//                      only on TidemarkIO, so an engine's own tests can use it alone
 //   CSQLite            system library: sqlite3 + the VFS file struct (shim.h)
 //   TidemarkSQLite     an sqlite3_vfs over any FileSystem, and a connection/statement wrapper
 //   Tidemark           the store: records, write-ahead log, checkpoints, recovery, search
-//   TidemarkSimulation SimulatedFileSystem (fault model, crash states, trace) and the verifier:
-//                      scenarios, workloads, model, invariants, runs, campaigns, shrinking
+//   TidemarkSimulation the verifier: scenarios, workloads, subjects, model, invariants, runs,
+//                      campaigns, shrinking (on TidemarkSimulatedDisk)
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
 //   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
 let package = Package(
@@ -16,6 +20,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TidemarkIO", targets: ["TidemarkIO"]),
+        .library(name: "TidemarkSimulatedDisk", targets: ["TidemarkSimulatedDisk"]),
         .library(name: "TidemarkSQLite", targets: ["TidemarkSQLite"]),
         .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
@@ -35,6 +40,15 @@ let package = Package(
             name: "TidemarkIOTests",
             dependencies: ["TidemarkIO", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        // MARK: The simulated disk (sibling of the real one; no verifier, no store)
+        .target(name: "TidemarkSimulatedDisk", dependencies: ["TidemarkIO"]),
+        .testTarget(
+            name: "TidemarkSimulatedDiskTests",
+            dependencies: [
+                "TidemarkSimulatedDisk", "TidemarkIO",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         // MARK: SQLite through any FileSystem
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "TidemarkSQLite", dependencies: ["CSQLite", "TidemarkIO"]),
@@ -44,7 +58,7 @@ let package = Package(
         .testTarget(
             name: "TidemarkTests",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulation",
+                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -52,14 +66,14 @@ let package = Package(
         .target(
             name: "TidemarkSimulation",
             dependencies: [
-                "TidemarkIO", "Tidemark", "TidemarkReports", "TidemarkSQLite",
+                "TidemarkIO", "TidemarkSimulatedDisk", "Tidemark", "TidemarkReports", "TidemarkSQLite",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
             name: "TidemarkSimulationTests",
             dependencies: [
-                "TidemarkSimulation", "TidemarkIO",
+                "TidemarkSimulation", "TidemarkSimulatedDisk", "TidemarkIO",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -70,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "tidemark",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulation", "TidemarkReports",
+                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -7,8 +7,8 @@ import Darwin
 /// The one error type every `FileSystem` throws.
 ///
 /// Modelled on NIO's `FileSystemError`: a stable `code` to switch on, a human `message`, the
-/// `path` involved, the raw `errno` when a system call produced it, an optional underlying
-/// `cause`, and the source `location` that raised it (so a report can say where, not only what).
+/// `path` involved, the raw `errno` when a system call produced it, and an optional underlying
+/// `cause`.
 public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Stable across file-system implementations: the simulator
     /// and the POSIX implementation raise the same code for the same situation.
@@ -50,43 +50,25 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
         public var description: String { value.rawValue }
     }
 
-    /// Where in the source the error was raised.
-    public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-        public var function: String
-        public var file: String
-        public var line: Int
-        public init(function: String, file: String, line: Int) {
-            self.function = function
-            self.file = file
-            self.line = line
-        }
-        public var description: String { "\(file):\(line)" }
-    }
-
     public var code: Code
     public var message: String
     public var path: String?
     /// The errno a system call set, when one did.
     public var errno: Int32?
     public var cause: (any Error & Sendable)?
-    public var location: SourceLocation
 
     public init(
         _ code: Code,
         _ message: String,
         path: String? = nil,
         errno: Int32? = nil,
-        cause: (any Error & Sendable)? = nil,
-        function: String = #function,
-        file: String = #fileID,
-        line: Int = #line
+        cause: (any Error & Sendable)? = nil
     ) {
         self.code = code
         self.message = message
         self.path = path
         self.errno = errno
         self.cause = cause
-        self.location = SourceLocation(function: function, file: file, line: line)
     }
 
     public var description: String {
@@ -103,10 +85,7 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public static func fromErrno(
         _ errnoValue: Int32,
         operation: String,
-        path: String?,
-        function: String = #function,
-        file: String = #fileID,
-        line: Int = #line
+        path: String?
     ) -> FileSystemError {
         let code: Code
         switch errnoValue {
@@ -123,15 +102,13 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
         case ENOTSUP: code = .unsupported
         default: code = .unknown
         }
-        return FileSystemError(
-            code, "\(operation) failed", path: path, errno: errnoValue,
-            function: function, file: file, line: line)
+        return FileSystemError(code, "\(operation) failed", path: path, errno: errnoValue)
     }
 }
 
 extension FileSystemError: Equatable {
     /// Two errors are equal when they agree on code and path: what a caller can act on.
-    /// Message, errno and location are diagnostics.
+    /// Message and errno are diagnostics.
     public static func == (lhs: FileSystemError, rhs: FileSystemError) -> Bool {
         lhs.code == rhs.code && lhs.path == rhs.path
     }

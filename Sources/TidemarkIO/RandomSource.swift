@@ -115,12 +115,9 @@ public final class SeededRandom: RandomSource {
     /// Mixes a label into a seed with FNV-1a then SplitMix64. (Swift's `Hasher` is seeded per
     /// process, so it cannot be used for anything that must replay.)
     public static func derive(seed: UInt64, label: String) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in label.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        var mixer = SplitMix64(seed: seed ^ hash)
+        var hash = FNV1a()
+        hash.combine(bytes: label.utf8)
+        var mixer = SplitMix64(seed: seed ^ hash.value)
         return mixer.next()
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
+import TidemarkSimulatedDisk
 @testable import TidemarkSimulation
 
 /// SQLite through the VFS as a verifier subject: the shipped scenarios keep their verdicts on a

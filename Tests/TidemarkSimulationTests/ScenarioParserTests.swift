@@ -42,7 +42,7 @@ struct ScenarioParserTests {
         #expect(scenario.faults.capacityBytes == IntRange(1000, 2000))
         #expect(scenario.faults.reorder == .orderedPrefix)
         #expect(scenario.faults.latentSectorErrors == [.init(pathContains: "wal-", offset: 4096, length: 512)])
-        #expect(ResolvedFaults(scenario.faults, seed: 1).fileSystemFaults.latentSectorErrors.count == 1)
+        #expect(scenario.faults.draw(seed: 1).disk.latentSectorErrors.count == 1)
         #expect(scenario.subject.options == ["sync": "async"])
         #expect(scenario.expectInvariants == [.durability])
     }

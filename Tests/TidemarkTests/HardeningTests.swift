@@ -1,6 +1,6 @@
 import Testing
 import TidemarkIO
-import TidemarkSimulation
+import TidemarkSimulatedDisk
 
 @testable import Tidemark
 

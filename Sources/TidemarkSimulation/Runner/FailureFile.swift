@@ -1,5 +1,6 @@
 import Foundation
 import TidemarkIO
+import TidemarkSimulatedDisk
 
 /// Everything needed to reproduce a failing run bit for bit: the scenario (embedded, so the YAML
 /// file may change or vanish), the seed, the exact plan, the suppressed fault decisions, and what
@@ -73,23 +74,4 @@ public struct FailureFile: Codable, Sendable {
 
 private func codingPath(_ path: [any CodingKey]) -> String {
     path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-}
-
-/// An error from the verifier's own inputs: scenario files, failure files, arguments.
-public struct VerifierError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
-/// Identifies the build that produced a failure file; replay warns when it differs.
-public enum BuildInfo {
-    public static let version = "0.1.0"
-    public static var identity: String {
-        #if DEBUG
-        "tidemark \(version) (debug)"
-        #else
-        "tidemark \(version) (release)"
-        #endif
-    }
 }

@@ -1,4 +1,5 @@
 import TidemarkIO
+import TidemarkSimulatedDisk
 import TidemarkReports
 
 /// Turns campaign outcomes into report data (the renderers live in TidemarkReports).

@@ -1,4 +1,5 @@
 import TidemarkIO
+import TidemarkSimulatedDisk
 
 /// One run: a scenario, a seed, and the plan the seed produced (or a shrunk one), executed
 /// against a fresh subject on a fresh `SimulatedFileSystem`, checked step by step against the
@@ -17,10 +18,10 @@ public struct SimulationRun {
 
     /// A run as the seed decides it.
     public init(scenario: Scenario, seed: UInt64, recordTrace: Bool = false) {
-        let faults = ResolvedFaults(scenario.faults, seed: seed)
+        let crashes = scenario.faults.draw(seed: seed).crashes
         self.init(
             scenario: scenario, seed: seed,
-            plan: WorkloadGenerator(workload: scenario.workload, faults: faults, seed: seed).plan(),
+            plan: WorkloadGenerator(workload: scenario.workload, crashes: crashes, seed: seed).plan(),
             suppressedDecisions: [], recordTrace: recordTrace)
     }
 
@@ -78,7 +79,8 @@ public struct RunEvent: Sendable, Hashable {
 /// The mutable part of a run, kept out of `SimulationRun` so that stays a plain value.
 private struct Execution {
     let run: SimulationRun
-    let faults: ResolvedFaults
+    /// The disk's faults as this seed drew them.
+    let faults: FaultConfiguration
     let fileSystem: SimulatedFileSystem
     let clock = ManualClock()
     let subject: (any Subject)?
@@ -90,7 +92,7 @@ private struct Execution {
 
     init(run: SimulationRun) {
         self.run = run
-        faults = ResolvedFaults(run.scenario.faults, seed: run.seed)
+        faults = run.scenario.faults.draw(seed: run.seed).disk
         fileSystem = SimulatedFileSystem(
             seed: SeededRandom.derive(seed: run.seed, label: "filesystem"), faults: .none, recordTrace: run.recordTrace)
         fileSystem.suppressedDecisions = run.suppressedDecisions
@@ -122,7 +124,7 @@ private struct Execution {
             fail(Violation(.liveness, "opening an empty store failed: \(error)"))
             return
         }
-        fileSystem.faults = faults.fileSystemFaults
+        fileSystem.faults = faults
         for (index, step) in run.plan.steps.enumerated() {
             if result.violation != nil || stopped { return }
             switch step {
@@ -204,7 +206,7 @@ private struct Execution {
             mustFailStop = true
         case .corruptionDetected(let message):
             event(index, kind, operation.label, "corruption detected", from: start)
-            if faults.injectsCorruption || faults.readError > 0 {
+            if faults.injectsCorruption || faults.readErrorProbability > 0 {
                 stop("\(operation.label) detected corruption: \(message)")
             } else {
                 fail(Violation(.liveness, "\(operation.label) reported corruption though none was injected: \(message)", stepIndex: index))
@@ -377,34 +379,5 @@ private struct Execution {
             result.faults[decision.kind.rawValue, default: 0] += 1
         }
         if run.recordTrace { result.trace = fileSystem.trace }
-    }
-}
-
-extension ResolvedFaults {
-    /// The simulator's configuration for these drawn values.
-    public var fileSystemFaults: FaultConfiguration {
-        FaultConfiguration(
-            writeSurvivalProbability: 1 - dropUnsynced,
-            keepAllProbability: keepAll,
-            directoryOperationSurvivalProbability: 1 - dropDirectoryOperation,
-            reorder: reorder == .subset ? .subset : .orderedPrefix,
-            tornWriteProbability: tornWrite,
-            sectorSize: sectorSize,
-            garbageProbability: garbage,
-            unsafeAppendProbability: unsafeAppend,
-            bitRotPerCrashProbability: bitRot,
-            bitRotPerFileProbability: bitRot > 0 ? 0.5 : 0,
-            earlyWritebackProbability: earlyWriteback,
-            fsyncErrorProbability: fsyncError,
-            writeErrorProbability: writeError,
-            readErrorProbability: readError,
-            latentSectorErrors: latentSectorErrors,
-            capacityBytes: capacityBytes.map { Int64($0) },
-            misdirectedWriteProbability: misdirectedWrite)
-    }
-
-    /// Whether I/O errors were injected, so a refusal on EIO/ENOSPC is the subject doing right.
-    public var injectsIOErrors: Bool {
-        fsyncError > 0 || writeError > 0 || readError > 0 || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
 }

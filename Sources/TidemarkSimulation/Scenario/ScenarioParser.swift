@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import TidemarkSimulatedDisk
 
 /// Reads scenario YAML. Every error names the file, line and column, and unknown keys are
 /// errors (a misspelt fault knob would otherwise silently test nothing).
@@ -223,7 +224,7 @@ private struct Reader {
         for (name, path) in probabilities {
             if let entry = keys[name] { faults[keyPath: path] = try probability(entry.value, name) }
         }
-        if let entry = keys["reorder"] { faults.reorder = try choice(entry.value, "reorder", FaultRanges.ReorderMode.self) }
+        if let entry = keys["reorder"] { faults.reorder = try choice(entry.value, "reorder", FaultConfiguration.ReorderMode.self) }
         if let entry = keys["sectorSize"] {
             let size = try int(entry.value, "sectorSize")
             guard size == 512 || size == 4096 else { throw error(entry.value, "sectorSize must be 512 or 4096") }

@@ -1,5 +1,6 @@
 import Foundation
 import TidemarkIO
+import TidemarkSimulatedDisk
 import TidemarkSQLite
 
 /// SQLite, through the Tidemark VFS on the run's file system, as a subject: one
@@ -318,7 +319,7 @@ final class SQLiteSubject: Subject {
     }
 
     private func classify(_ error: any Error) -> SubjectError {
-        if let fileSystem = fileSystem as? SimulatedFileSystem, fileSystem.isHalted {
+        if fileSystem.hasHaltedProcess {
             return SubjectError(.crashed, "\(error)")
         }
         if let error = error as? SubjectError { return error }

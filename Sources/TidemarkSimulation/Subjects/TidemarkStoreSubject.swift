@@ -1,5 +1,6 @@
 import Tidemark
 import TidemarkIO
+import TidemarkSimulatedDisk
 
 /// The Tidemark store as a subject: each sync mode, any segment size, with or without tiers, and
 /// the canaries.
@@ -168,7 +169,7 @@ final class TidemarkStoreSubject: Subject {
     }
 
     private func classify(_ error: any Error) -> SubjectError {
-        if let fileSystem = fileSystem as? SimulatedFileSystem, fileSystem.isHalted {
+        if fileSystem.hasHaltedProcess {
             return SubjectError(.crashed, "\(error)")
         }
         guard let error = error as? StoreError else { return SubjectError(.other, "\(error)") }

@@ -1,3 +1,5 @@
+import TidemarkSimulatedDisk
+
 /// A record as the model and every subject see it. Metadata is a flat string map (a JSON object
 /// of strings): enough to exercise filters without making equality fuzzy.
 public struct RecordValue: Codable, Sendable, Hashable {

@@ -4,13 +4,13 @@ import TidemarkIO
 /// so fault decisions (another stream) never shift the operations.
 public struct WorkloadGenerator {
     public let workload: WorkloadConfiguration
-    public let faults: ResolvedFaults
+    public let crashes: CrashMix
     private let random: SeededRandom
     private let keyWeights: [Double]
 
-    public init(workload: WorkloadConfiguration, faults: ResolvedFaults, seed: UInt64) {
+    public init(workload: WorkloadConfiguration, crashes: CrashMix, seed: UInt64) {
         self.workload = workload
-        self.faults = faults
+        self.crashes = crashes
         self.random = SeededRandom(seed: seed).stream("workload")
         let keyCount = max(1, workload.keys)
         switch workload.distribution {
@@ -28,9 +28,9 @@ public struct WorkloadGenerator {
         for _ in 0..<cycles {
             let operations = draw(workload.operationsPerCycle)
             let crash = CrashSpec(
-                powerLoss: random.chance(faults.powerLoss),
-                recoveryKillAfterCalls: random.chance(faults.killDuringRecovery) ? random.int(in: 1...40) : nil)
-            let killInside = operations > 0 && random.chance(faults.killInOperation)
+                powerLoss: random.chance(crashes.powerLoss),
+                recoveryKillAfterCalls: random.chance(crashes.killDuringRecovery) ? random.int(in: 1...40) : nil)
+            let killInside = operations > 0 && random.chance(crashes.killInOperation)
             let victim = killInside ? random.int(in: 0...(operations - 1)) : -1
             for index in 0..<operations {
                 let operation = nextOperation()
@@ -105,59 +105,4 @@ public struct WorkloadGenerator {
         }
         return items[items.count - 1]
     }
-}
-
-/// A scenario's fault ranges with one value drawn for this seed (the swarm draw).
-public struct ResolvedFaults: Codable, Sendable, Hashable {
-    public var powerLoss: Double
-    public var killInOperation: Double
-    public var killDuringRecovery: Double
-    public var dropUnsynced: Double
-    public var tornWrite: Double
-    public var garbage: Double
-    public var unsafeAppend: Double
-    public var keepAll: Double
-    public var dropDirectoryOperation: Double
-    public var reorder: FaultRanges.ReorderMode
-    public var sectorSize: Int
-    public var earlyWriteback: Double
-    public var fsyncError: Double
-    public var writeError: Double
-    public var readError: Double
-    public var misdirectedWrite: Double
-    public var bitRot: Double
-    public var capacityBytes: Int?
-    public var latentSectorErrors: [FaultConfiguration.LatentSectorError]
-
-    /// Draws each range uniformly from the seed's `swarm` stream.
-    public init(_ ranges: FaultRanges, seed: UInt64) {
-        let random = SeededRandom(seed: seed).stream("swarm")
-        func draw(_ range: DoubleRange) -> Double {
-            let value = range.lower + (range.upper - range.lower) * random.unitDouble()
-            return min(1, max(0, value))
-        }
-        powerLoss = draw(ranges.powerLoss)
-        killInOperation = draw(ranges.killInOperation)
-        killDuringRecovery = draw(ranges.killDuringRecovery)
-        dropUnsynced = draw(ranges.dropUnsynced)
-        tornWrite = draw(ranges.tornWrite)
-        garbage = draw(ranges.garbage)
-        unsafeAppend = draw(ranges.unsafeAppend)
-        keepAll = draw(ranges.keepAll)
-        dropDirectoryOperation = draw(ranges.dropDirectoryOperation)
-        reorder = ranges.reorder
-        sectorSize = ranges.sectorSize
-        earlyWriteback = draw(ranges.earlyWriteback)
-        fsyncError = draw(ranges.fsyncError)
-        writeError = draw(ranges.writeError)
-        readError = draw(ranges.readError)
-        misdirectedWrite = draw(ranges.misdirectedWrite)
-        bitRot = draw(ranges.bitRot)
-        capacityBytes = ranges.capacityBytes.map { random.int(in: $0.lower...max($0.lower, $0.upper)) }
-        latentSectorErrors = ranges.latentSectorErrors
-    }
-
-    /// Whether data at rest may be damaged (bit rot, misdirected writes): then refusing to open
-    /// with a corruption error is detection, not a failure.
-    public var injectsCorruption: Bool { bitRot > 0 || misdirectedWrite > 0 }
 }

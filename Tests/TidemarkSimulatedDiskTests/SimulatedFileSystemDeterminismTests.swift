@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
-@testable import TidemarkSimulation
+@testable import TidemarkSimulatedDisk
 
 /// Kill points, trace hashing, decision records and their suppression, configuration decoding.
 struct SimulatedFileSystemDeterminismTests {
@@ -111,14 +111,14 @@ struct SimulatedFileSystemDeterminismTests {
         #expect(try run([1, 2, 3]) != run([1, 2, 4]))
     }
 
-    @Test func stableHasherIsPlainFNV1a() {
+    @Test func traceHasherIsPlainFNV1a() {
         // FNV-1a 64 test vectors: a per-process seeded hash could never match these.
-        var empty = StableHasher()
+        var empty = TraceHasher()
         #expect(empty.value == 0xCBF2_9CE4_8422_2325)
-        var a = StableHasher()
+        var a = TraceHasher()
         a.combine(byte: UInt8(ascii: "a"))
         #expect(a.value == 0xAF63_DC4C_8601_EC8C)
-        var foobar = StableHasher()
+        var foobar = TraceHasher()
         for byte in "foobar".utf8 { foobar.combine(byte: byte) }
         #expect(foobar.value == 0x8594_4171_F739_67E8)
         empty.combine(byte: 0)

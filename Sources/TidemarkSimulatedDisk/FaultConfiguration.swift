@@ -1,4 +1,5 @@
-/// Which faults a `SimulatedFileSystem` injects, and how often.
+/// Which faults a `SimulatedFileSystem` injects, and how often (the model itself is described
+/// once, at the top of `FaultInjector.swift`).
 ///
 /// `.none` is a faithful disk: every call behaves as POSIX promises, and at a power loss every
 /// pending (unsynced) write and directory operation is lost, which a real disk is allowed to do.
@@ -119,6 +120,16 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
     public static let none = FaultConfiguration()
 
+    /// Whether data at rest may be damaged (bit rot, misdirected writes): then a subject that
+    /// refuses to open with a corruption error has detected it, not failed.
+    public var injectsCorruption: Bool { bitRotPerCrashProbability > 0 || misdirectedWriteProbability > 0 }
+
+    /// Whether calls may fail with EIO or ENOSPC: then a subject that refuses on them does right.
+    public var injectsIOErrors: Bool {
+        fsyncErrorProbability > 0 || writeErrorProbability > 0 || readErrorProbability > 0
+            || capacityBytes != nil || !latentSectorErrors.isEmpty
+    }
+
     /// The sector size actually used: `sectorSize` when it is a positive power of two, else 512.
     public var effectiveSectorSize: Int {
         sectorSize > 0 && sectorSize & (sectorSize - 1) == 0 ? sectorSize : 512
@@ -163,58 +174,5 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         latentSectorErrors = try c.decodeIfPresent([LatentSectorError].self, forKey: .latentSectorErrors) ?? []
         capacityBytes = try c.decodeIfPresent(Int64.self, forKey: .capacityBytes)
         misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
-    }
-}
-
-/// How the simulated machine goes down.
-public enum CrashKind: String, Codable, Sendable, Hashable, CaseIterable {
-    /// The power fails: only durable bytes and entries remain, subject to the fault model.
-    case powerLoss
-    /// The process dies: the OS keeps every volatile byte and entry; only handles are lost.
-    case processKill
-}
-
-/// The kinds of file-system call, as counted, traced and matched by kill points.
-public enum FileOperation: String, Codable, Sendable, Hashable, CaseIterable {
-    case open, read, write, size, truncate, sync, syncData, close
-    case createDirectory, listDirectory, remove, rename, syncDirectory, status
-}
-
-/// Where the simulated machine dies.
-///
-/// A call is *eligible* when its index is at least `afterCalls` (if set), its kind is
-/// `operation` (if set) and one of its paths contains `pathContains` (if set). The
-/// `occurrence`-th eligible call fires: it is **not** performed, it throws `.io` ("simulated
-/// crash ...") and the file system halts until `crash(_:)`. So `KillPoint(afterCalls: 5)`
-/// performs calls 0...4 and kills call 5 (the sixth). A kill point fires once, then disarms.
-public struct KillPoint: Codable, Sendable, Hashable {
-    public var afterCalls: Int?
-    public var operation: FileOperation?
-    public var pathContains: String?
-    public var occurrence: Int
-
-    public init(afterCalls: Int? = nil, operation: FileOperation? = nil, pathContains: String? = nil, occurrence: Int = 1) {
-        self.afterCalls = afterCalls
-        self.operation = operation
-        self.pathContains = pathContains
-        self.occurrence = occurrence
-    }
-
-    private enum CodingKeys: String, CodingKey { case afterCalls, operation, pathContains, occurrence }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        afterCalls = try c.decodeIfPresent(Int.self, forKey: .afterCalls)
-        operation = try c.decodeIfPresent(FileOperation.self, forKey: .operation)
-        pathContains = try c.decodeIfPresent(String.self, forKey: .pathContains)
-        occurrence = try c.decodeIfPresent(Int.self, forKey: .occurrence) ?? 1
-    }
-
-    /// Whether a call with these properties is eligible (see the type's documentation).
-    func isEligible(callIndex: Int, operation: FileOperation, paths: [String]) -> Bool {
-        if let afterCalls, callIndex < afterCalls { return false }
-        if let wanted = self.operation, wanted != operation { return false }
-        if let pattern = pathContains, !paths.contains(where: { $0.contains(pattern) }) { return false }
-        return true
     }
 }

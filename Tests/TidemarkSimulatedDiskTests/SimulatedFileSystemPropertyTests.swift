@@ -1,7 +1,7 @@
 import PropertyBased
 import Testing
 import TidemarkIO
-@testable import TidemarkSimulation
+@testable import TidemarkSimulatedDisk
 
 /// For random write sequences and a power loss, the recovered bytes are explained by what was
 /// durable and what was pending, never invented.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
-@testable import TidemarkSimulation
+@testable import TidemarkSimulatedDisk
 
 /// Helpers shared by the fault tests.
 enum Disk {

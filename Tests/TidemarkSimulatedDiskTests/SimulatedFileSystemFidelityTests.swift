@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
-@testable import TidemarkSimulation
+@testable import TidemarkSimulatedDisk
 
 /// Runs the same random call sequences on `SimulatedFileSystem` (no faults) and on
 /// `PosixFileSystem` in a temp directory, comparing every result and the final tree.

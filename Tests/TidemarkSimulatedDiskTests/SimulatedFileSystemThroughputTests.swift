@@ -1,6 +1,6 @@
 import Testing
 import TidemarkIO
-import TidemarkSimulation
+import TidemarkSimulatedDisk
 
 /// Prints simulated calls per second for a write/sync-heavy loop (no timing assertion: the
 /// figure depends on the machine and the build). Checks the loop's result so it is not idle.

@@ -1,0 +1,50 @@
+/// The kinds of random fault decision the simulator takes.
+public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// A pending write or truncate did not reach the disk whole at a power loss.
+    case writeLost
+    /// A pending directory operation was lost at a power loss.
+    case directoryOperationLost
+    /// Sectors a torn write did not land hold random bytes.
+    case garbage
+    /// An append that did not survive whole still grew the file.
+    case unsafeAppend
+    /// A write became durable before any sync.
+    case earlyWriteback
+    /// `sync`/`syncData`/`syncDirectory` failed with `.io`.
+    case fsyncError
+    /// A write failed with `.io` after a prefix.
+    case writeError
+    /// A read failed with `.io`.
+    case readError
+    /// A write was stored at another offset of its file.
+    case misdirectedWrite
+    /// A durable bit flipped at a power loss.
+    case bitRot
+}
+
+/// One random fault the simulator decided to inject (a benign outcome is not recorded).
+///
+/// `index` is the position in `SimulatedFileSystem.decisions`. Putting it in
+/// `suppressedDecisions` makes the same draw take the benign outcome next run (the decision is
+/// still recorded, with `suppressed == true`, so later indices stay put): that is how a shrinker
+/// removes faults one at a time.
+public struct FaultDecision: Codable, Sendable, Hashable {
+    public var index: Int
+    public var kind: FaultKind
+    public var path: String
+    /// The file-system call it happened in (for crash decisions: the call count at the crash).
+    public var callIndex: Int
+    /// Human-readable outcome, e.g. "torn: kept sectors [3]" or "eio after 100 of 4096 bytes".
+    public var outcome: String
+    /// True when `suppressedDecisions` forced the benign outcome instead.
+    public var suppressed: Bool
+
+    public init(index: Int, kind: FaultKind, path: String, callIndex: Int, outcome: String, suppressed: Bool) {
+        self.index = index
+        self.kind = kind
+        self.path = path
+        self.callIndex = callIndex
+        self.outcome = outcome
+        self.suppressed = suppressed
+    }
+}

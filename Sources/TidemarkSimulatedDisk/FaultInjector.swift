@@ -1,0 +1,81 @@
+import TidemarkIO
+
+// The fault model of `SimulatedFileSystem`, in one place.
+//
+// What the simulated disk promises (POSIX on a journaling file system):
+// - A write lands in the page cache at once: reads see it, the disk does not. `sync`/`syncData`
+//   make a file's data and size durable; `syncDirectory` makes a directory's entries durable;
+//   `close` makes nothing durable. A rename is one entry operation, never half done.
+// - `crash(.processKill)` keeps the page cache and every pending change; only handles die.
+// - `crash(.powerLoss)` keeps what was synced and settles everything pending below.
+//
+// What it may do, each knob a field of `FaultConfiguration` (0 = never), each drawn from its own
+// random stream below so a new draw for one fault never shifts another:
+//
+// At a power loss (stream "crash"), in this order:
+// 1. keep everything pending (`keepAllProbability`), else:
+// 2. per pending directory operation, in issue order: survive
+//    (`directoryOperationSurvivalProbability`) or be lost, and with it every later operation on
+//    the same node; `reorder: orderedPrefix` loses everything after the first loss.
+// 3. per pending write or truncate, per file in inode order: survive whole
+//    (`writeSurvivalProbability`), or be lost, or, when it spans two or more sectors, be torn
+//    sector by sector (`tornWriteProbability`, in `sectorSize` units). Unlanded torn sectors may
+//    hold garbage (`garbageProbability`); a lost append may grow the file anyway, reading as
+//    zeros or garbage (`unsafeAppendProbability`); a misdirected write lands at its wrong offset.
+//    `reorder: orderedPrefix` keeps only a prefix per file, `subset` any subset. Writes a failed
+//    fsync marked clean never survive.
+// 4. bit rot at rest (`bitRotPerCrashProbability`, then `bitRotPerFileProbability` per file).
+//
+// While running (one stream per kind):
+// - write EIO after a random prefix (`writeErrorProbability`), read EIO (`readErrorProbability`),
+//   fsync EIO (`fsyncErrorProbability`; Linux semantics: the pending writes are marked clean,
+//   readable but never durable, and the next fsync of the file succeeds);
+// - latent sector errors on fixed ranges (`latentSectorErrors`), ENOSPC after the prefix that
+//   fits (`capacityBytes`);
+// - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
+//   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
+// - Kill points (`KillPoint`) halt the process at a chosen call; they are not random.
+//
+// Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
+// makes the same draw take the benign outcome on the next run (shrinking). Not modelled:
+// symlinks, hard links, permissions, timestamps.
+
+/// Owns the fault model's state: the configuration, one random stream per kind of fault, the
+/// list of decisions taken, and the suppressed ones. Guarded by the file system's lock.
+struct FaultInjector {
+    var configuration: FaultConfiguration
+    /// Independent streams, so a decision drawn for one fault never shifts another's.
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, crash: SeededRandom
+    /// Every fault taken, in order; indices name faults.
+    private(set) var decisions: [FaultDecision] = []
+    /// Indices of the decisions taken in the current call.
+    private(set) var currentCallDecisions: [Int] = []
+    /// Decision indices forced to the benign outcome.
+    var suppressed: Set<Int> = []
+
+    init(seed: UInt64, configuration: FaultConfiguration) {
+        self.configuration = configuration
+        let base = SeededRandom(seed: seed)
+        writeError = base.stream("faults.writeError")
+        readError = base.stream("faults.readError")
+        fsyncError = base.stream("faults.fsyncError")
+        earlyWriteback = base.stream("faults.earlyWriteback")
+        misdirectedWrite = base.stream("faults.misdirectedWrite")
+        crash = base.stream("crash")
+    }
+
+    mutating func beginCall() {
+        currentCallDecisions.removeAll(keepingCapacity: true)
+    }
+
+    /// Records a fault drawn now; the decision says whether it is suppressed.
+    mutating func record(_ kind: FaultKind, path: String, callIndex: Int, outcome: String) -> FaultDecision {
+        let index = decisions.count
+        let decision = FaultDecision(
+            index: index, kind: kind, path: path, callIndex: callIndex, outcome: outcome,
+            suppressed: suppressed.contains(index))
+        decisions.append(decision)
+        currentCallDecisions.append(index)
+        return decision
+    }
+}

@@ -1,0 +1,199 @@
+import TidemarkIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Handle calls and the data path: what a read sees, where a write goes (page cache, pending
+/// change, capacity, misdirection, early writeback).
+extension SimulatedFileSystem {
+    // MARK: Handle operations (called by SimulatedFileHandle)
+
+    func handleRead(_ handle: SimulatedFileHandle, at offset: Int64, count: Int) throws -> [UInt8] {
+        try performCall(.read, handle.path, offset: offset, length: count) { index, event in
+            let inode = try liveInode(handle)
+            try HandleRules.validateRead(handle.options, offset: offset, count: count, path: handle.path)
+            if injector.readError.chance(injector.configuration.readErrorProbability),
+                takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)")
+            {
+                throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
+            }
+            let size = Int64(inode.volatile.count)
+            // Clamp before adding: offset and count come from the caller and may be huge.
+            let end = offset < size ? offset + min(Int64(count), size - offset) : offset
+            guard offset < end else {
+                event.dataChecksum = CRC32C.checksum([])
+                return []
+            }
+            for latent in injector.configuration.latentSectorErrors where handle.path.contains(latent.pathContains) {
+                let (latentEnd, overflow) = latent.offset.addingReportingOverflow(latent.length)
+                if offset < (overflow ? Int64.max : latentEnd) && latent.offset < end {
+                    throw FileSystemError(
+                        .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
+                        path: handle.path, errno: EIO)
+                }
+            }
+            let bytes = Array(inode.volatile[Int(offset)..<Int(end)])
+            event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
+            return bytes
+        }
+    }
+
+    func handleWrite(_ handle: SimulatedFileHandle, _ bytes: [UInt8], at offset: Int64) throws {
+        try performCall(.write, handle.path, offset: offset, length: bytes.count) { index, event in
+            let inode = try liveInode(handle)
+            try HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)
+            event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
+            if bytes.isEmpty { return }
+            try Self.checkFileSize(offset, plus: Int64(bytes.count), path: handle.path)
+            if injector.writeError.chance(injector.configuration.writeErrorProbability) {
+                let prefix = Int(injector.writeError.next(below: UInt64(bytes.count)))
+                if takeFault(.writeError, path: handle.path, callIndex: index,
+                             outcome: "eio after \(prefix) of \(bytes.count) bytes at \(offset)") {
+                    if prefix > 0 {
+                        try writeWithinCapacity(inode, Array(bytes[..<prefix]), at: offset, path: handle.path, callIndex: index)
+                    }
+                    throw FileSystemError(
+                        .io, "simulated EIO on write at offset \(offset) after \(prefix) of \(bytes.count) bytes",
+                        path: handle.path, errno: EIO)
+                }
+            }
+            try writeWithinCapacity(inode, bytes, at: offset, path: handle.path, callIndex: index)
+        }
+    }
+
+    func handleSize(_ handle: SimulatedFileHandle) throws -> Int64 {
+        try performCall(.size, handle.path) { _, _ in
+            Int64(try liveInode(handle).volatile.count)
+        }
+    }
+
+    func handleTruncate(_ handle: SimulatedFileHandle, to size: Int64) throws {
+        try performCall(.truncate, handle.path, offset: size) { index, _ in
+            let inode = try liveInode(handle)
+            try HandleRules.validateTruncate(handle.options, size: size, path: handle.path)
+            try Self.checkFileSize(size, plus: 0, path: handle.path)
+            applyVolatileTruncate(inode, to: size, path: handle.path, callIndex: index)
+        }
+    }
+
+    func handleSync(_ handle: SimulatedFileHandle, operation: FileOperation) throws {
+        try performCall(operation, handle.path) { index, _ in
+            let inode = try liveInode(handle)
+            if inode.lastSyncFailed {
+                // Linux reports a writeback error once; the next fsync succeeds.
+                inode.lastSyncFailed = false
+            } else if injector.fsyncError.chance(injector.configuration.fsyncErrorProbability),
+                takeFault(.fsyncError, path: handle.path, callIndex: index,
+                          outcome: "eio; \(inode.pending.count) pending changes marked clean")
+            {
+                // As on Linux: the dirty pages are marked clean. Reads still see them; the disk
+                // never gets them.
+                inode.lostToFsyncError.append(contentsOf: inode.pending)
+                inode.pending.removeAll()
+                inode.lastSyncFailed = true
+                throw FileSystemError(.io, "simulated EIO on \(operation.rawValue)", path: handle.path, errno: EIO)
+            }
+            inode.flushPending(count: inode.pending.count)
+            untrackIfSettled(inode)
+        }
+    }
+
+    func handleClose(_ handle: SimulatedFileHandle) throws {
+        try performCall(.close, handle.path) { _, _ in
+            let inode = try liveInode(handle)
+            handle.isClosed = true
+            inode.openHandles -= 1
+            if inode.openHandles == 0 {
+                openInodes[inode.id] = nil
+                if !inode.linked { usedBytes -= Int64(inode.volatile.count) }
+            }
+        }
+    }
+
+    // MARK: Data
+
+    /// The largest file the simulator holds (its images live in memory). A write or truncate
+    /// beyond it fails with `.noSpace` (errno EFBIG), as a real file-size limit would.
+    public static let maximumFileSize: Int64 = 1 << 30
+
+    static func checkFileSize(_ offset: Int64, plus count: Int64, path: String) throws {
+        if offset > maximumFileSize || count > maximumFileSize - offset {
+            throw FileSystemError(
+                .noSpace, "offset \(offset) + \(count) bytes exceeds the simulated maximum file size \(maximumFileSize)",
+                path: path, errno: EFBIG)
+        }
+    }
+
+    func liveInode(_ handle: SimulatedFileHandle) throws -> SimulatedInode {
+        if handle.isClosed {
+            throw FileSystemError(.closed, "handle is closed", path: handle.path, errno: EBADF)
+        }
+        if handle.epoch != epoch {
+            throw FileSystemError(.closed, "handle died in a simulated crash", path: handle.path, errno: EBADF)
+        }
+        return handle.inode
+    }
+
+    /// Writes what fits under `capacityBytes`; throws `.noSpace` after writing the prefix that
+    /// fits. The size never grows past the bytes actually written (no phantom bytes).
+    func writeWithinCapacity(
+        _ inode: SimulatedInode, _ bytes: [UInt8], at offset: Int64, path: String, callIndex: Int
+    ) throws {
+        let size = Int64(inode.volatile.count)
+        let growth = max(0, offset + Int64(bytes.count) - size)
+        if let capacity = injector.configuration.capacityBytes, growth > 0, usedBytes + growth > capacity {
+            let room = max(0, capacity - usedBytes)
+            let fits = Int(max(0, min(Int64(bytes.count), size + room - offset)))
+            if fits > 0 { applyWrite(inode, Array(bytes[..<fits]), at: offset, path: path, callIndex: callIndex) }
+            throw FileSystemError(
+                .noSpace, "simulated ENOSPC: capacity \(capacity) bytes, wrote \(fits) of \(bytes.count) at offset \(offset)",
+                path: path, errno: ENOSPC)
+        }
+        applyWrite(inode, bytes, at: offset, path: path, callIndex: callIndex)
+    }
+
+    /// A successful write: the page cache takes it, it becomes pending, and maybe the disk gets
+    /// it elsewhere (misdirected) or early (writeback).
+    func applyWrite(_ inode: SimulatedInode, _ bytes: [UInt8], at offset: Int64, path: String, callIndex: Int) {
+        let oldSize = inode.volatile.count
+        inode.volatile.write(bytes, at: Int(offset))
+        if inode.linked || inode.openHandles > 0 { usedBytes += Int64(inode.volatile.count - oldSize) }
+        var change = PendingChange(
+            path: path, callIndex: callIndex, offset: offset, bytes: bytes, isTruncate: false, landingOffset: offset)
+        if injector.misdirectedWrite.chance(injector.configuration.misdirectedWriteProbability) {
+            let sector = Int64(injector.configuration.effectiveSectorSize)
+            let lastStart = max(0, Int64(inode.volatile.count) - Int64(bytes.count))
+            let candidates = lastStart / sector + 1
+            let pick = Int64(injector.misdirectedWrite.next(below: UInt64(candidates))) * sector
+            if pick != offset,
+                takeFault(.misdirectedWrite, path: path, callIndex: callIndex,
+                          outcome: "\(bytes.count) bytes for offset \(offset) land at \(pick)")
+            {
+                change.landingOffset = pick
+            }
+        }
+        inode.pending.append(change)
+        trackedInodes[inode.id] = inode
+        if injector.earlyWriteback.chance(injector.configuration.earlyWritebackProbability),
+            takeFault(.earlyWriteback, path: path, callIndex: callIndex,
+                      outcome: "\(inode.pending.count) pending changes written back before any sync")
+        {
+            inode.flushPending(count: inode.pending.count)
+            untrackIfSettled(inode)
+        }
+    }
+
+    func applyVolatileTruncate(_ inode: SimulatedInode, to size: Int64, path: String, callIndex: Int) {
+        let oldSize = inode.volatile.count
+        inode.volatile.resize(to: Int(size))
+        if inode.linked || inode.openHandles > 0 { usedBytes += Int64(inode.volatile.count - oldSize) }
+        inode.pending.append(PendingChange(
+            path: path, callIndex: callIndex, offset: size, bytes: [], isTruncate: true, landingOffset: size))
+        trackedInodes[inode.id] = inode
+    }
+
+    func untrackIfSettled(_ inode: SimulatedInode) {
+        if inode.pending.isEmpty && inode.lostToFsyncError.isEmpty { trackedInodes[inode.id] = nil }
+    }
+}

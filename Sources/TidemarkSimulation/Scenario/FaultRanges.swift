@@ -1,0 +1,100 @@
+import TidemarkIO
+import TidemarkSimulatedDisk
+
+/// The fault mix of a scenario, each a range drawn per seed (swarm testing: every seed runs a
+/// different mix, so rare combinations get their turn). Probabilities are per decision: per
+/// pending write at a crash, per write call, per sync call... as the field says.
+public struct FaultRanges: Codable, Sendable, Hashable {
+    // Crashes
+    /// Chance a crash is a power loss (otherwise a process kill, which keeps the page cache).
+    public var powerLoss = DoubleRange(1)
+    /// Chance a cycle's crash strikes inside an operation (a kill point) rather than between two.
+    public var killInOperation = DoubleRange(0.5)
+    /// Chance a crash also strikes during the recovery that follows it.
+    public var killDuringRecovery = DoubleRange(0)
+    // What a power loss does to pending (unsynced) writes
+    /// Per pending write: lost.
+    public var dropUnsynced = DoubleRange(0.5)
+    /// Per pending multi-sector write: persists sector by sector.
+    public var tornWrite = DoubleRange(0)
+    /// Per torn sector: holds random bytes (no powersafe overwrite).
+    public var garbage = DoubleRange(0)
+    /// Per pending append: the size grew but the data did not (zeros or garbage surface).
+    public var unsafeAppend = DoubleRange(0)
+    /// Per crash: everything pending survives (FoundationDB keeps all in about 10% of kills).
+    public var keepAll = DoubleRange(0.1)
+    /// Per pending directory operation: lost.
+    public var dropDirectoryOperation = DoubleRange(0.5)
+    /// Pending writes survive as an arbitrary subset (`subset`) or only as a prefix per file.
+    public var reorder = FaultConfiguration.ReorderMode.subset
+    public var sectorSize = 512
+    // Faults while running
+    /// Per write call: becomes durable at once, before any sync.
+    public var earlyWriteback = DoubleRange(0)
+    /// Per sync call: fails with EIO, pages marked clean (Linux).
+    public var fsyncError = DoubleRange(0)
+    /// Per write call: fails with EIO.
+    public var writeError = DoubleRange(0)
+    /// Per read call: fails with EIO.
+    public var readError = DoubleRange(0)
+    /// Per write call: lands at another offset of the same file.
+    public var misdirectedWrite = DoubleRange(0)
+    /// Per crash: bits flip in durable bytes at rest.
+    public var bitRot = DoubleRange(0)
+    /// Bytes of space; writes beyond fail with ENOSPC. nil: unlimited.
+    public var capacityBytes: IntRange? = nil
+    /// Unreadable ranges (latent sector errors): reads overlapping them fail with EIO.
+    public var latentSectorErrors: [FaultConfiguration.LatentSectorError] = []
+
+    public init() {}
+
+    /// One seed's values (the swarm draw), straight into the simulator's own configuration.
+    /// Draws each range uniformly from the seed's `swarm` stream, in the order of the fields
+    /// above: that order is part of every recorded trace hash, so keep it.
+    public func draw(seed: UInt64) -> DrawnFaults {
+        let random = SeededRandom(seed: seed).stream("swarm")
+        func draw(_ range: DoubleRange) -> Double {
+            let value = range.lower + (range.upper - range.lower) * random.unitDouble()
+            return min(1, max(0, value))
+        }
+        var crashes = CrashMix()
+        crashes.powerLoss = draw(powerLoss)
+        crashes.killInOperation = draw(killInOperation)
+        crashes.killDuringRecovery = draw(killDuringRecovery)
+        var disk = FaultConfiguration(reorder: reorder, sectorSize: sectorSize, latentSectorErrors: latentSectorErrors)
+        disk.writeSurvivalProbability = 1 - draw(dropUnsynced)
+        disk.tornWriteProbability = draw(tornWrite)
+        disk.garbageProbability = draw(garbage)
+        disk.unsafeAppendProbability = draw(unsafeAppend)
+        disk.keepAllProbability = draw(keepAll)
+        disk.directoryOperationSurvivalProbability = 1 - draw(dropDirectoryOperation)
+        disk.earlyWritebackProbability = draw(earlyWriteback)
+        disk.fsyncErrorProbability = draw(fsyncError)
+        disk.writeErrorProbability = draw(writeError)
+        disk.readErrorProbability = draw(readError)
+        disk.misdirectedWriteProbability = draw(misdirectedWrite)
+        // A scenario's `bitRot` is the chance per crash; when it can strike, each file is hit
+        // with even odds.
+        disk.bitRotPerCrashProbability = draw(bitRot)
+        disk.bitRotPerFileProbability = disk.bitRotPerCrashProbability > 0 ? 0.5 : 0
+        disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
+        return DrawnFaults(disk: disk, crashes: crashes)
+    }
+}
+
+/// A scenario's faults as one seed drew them: the disk's `FaultConfiguration`, and when the
+/// machine goes down (the verifier's business, not the disk's).
+public struct DrawnFaults: Sendable, Hashable {
+    public var disk: FaultConfiguration
+    public var crashes: CrashMix
+}
+
+/// Where and how a run's crashes strike: chances drawn per seed, used by the workload generator.
+public struct CrashMix: Sendable, Hashable {
+    /// Chance a crash is a power loss (otherwise a process kill).
+    public var powerLoss = 1.0
+    /// Chance a cycle's crash strikes inside an operation (a kill point).
+    public var killInOperation = 0.0
+    /// Chance a crash also strikes during the recovery that follows it.
+    public var killDuringRecovery = 0.0
+}

@@ -1,0 +1,43 @@
+import Testing
+import TidemarkIO
+import TidemarkSimulatedDisk
+import TidemarkSimulation
+
+/// A scenario's fault ranges drawn per seed straight into the disk's own configuration.
+struct FaultRangesTests {
+    @Test func drawsFixedValuesIntoTheDiskConfiguration() {
+        var ranges = FaultRanges()
+        ranges.dropUnsynced = DoubleRange(0.25)
+        ranges.dropDirectoryOperation = DoubleRange(0.75)
+        ranges.bitRot = DoubleRange(0.3)
+        ranges.fsyncError = DoubleRange(0.1)
+        ranges.reorder = .orderedPrefix
+        ranges.sectorSize = 4096
+        ranges.capacityBytes = IntRange(5000)
+        ranges.powerLoss = DoubleRange(0.5)
+        let drawn = ranges.draw(seed: 9)
+        #expect(drawn.disk.writeSurvivalProbability == 0.75)
+        #expect(drawn.disk.directoryOperationSurvivalProbability == 0.25)
+        #expect(drawn.disk.bitRotPerCrashProbability == 0.3)
+        #expect(drawn.disk.bitRotPerFileProbability == 0.5)
+        #expect(drawn.disk.fsyncErrorProbability == 0.1)
+        #expect(drawn.disk.reorder == .orderedPrefix)
+        #expect(drawn.disk.sectorSize == 4096)
+        #expect(drawn.disk.capacityBytes == 5000)
+        #expect(drawn.disk.injectsCorruption && drawn.disk.injectsIOErrors)
+        #expect(drawn.crashes.powerLoss == 0.5)
+        #expect(FaultRanges().draw(seed: 9).disk.bitRotPerFileProbability == 0)
+        #expect(!FaultRanges().draw(seed: 9).disk.injectsCorruption)
+    }
+
+    @Test func rangesDrawPerSeedWithinBoundsAndReproducibly() {
+        var ranges = FaultRanges()
+        ranges.tornWrite = DoubleRange(0.2, 0.4)
+        ranges.capacityBytes = IntRange(1000, 2000)
+        let values = (1...50).map { ranges.draw(seed: UInt64($0)) }
+        #expect(values.allSatisfy { (0.2...0.4).contains($0.disk.tornWriteProbability) })
+        #expect(values.allSatisfy { (1000...2000).contains($0.disk.capacityBytes ?? 0) })
+        #expect(Set(values.map(\.disk.tornWriteProbability)).count > 40, "each seed draws its own value")
+        #expect(values == (1...50).map { ranges.draw(seed: UInt64($0)) })
+    }
+}
