@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "tidemark",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulation", "TidemarkReports",
+                "Tidemark", "TidemarkIO", "TidemarkSimulation", "TidemarkReports", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
