@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the store against the disk's fdatasync limit and SQLite, in one process and one run.",
         discussion: """
-            Workloads: raw-fdatasync (append one record + fdatasync, the limit for durable commits); \
+            Workloads: raw-fdatasync (append one record + fdatasync, the limit for durable commits), \
+            raw-fdatasync-overwrite (the same over a preallocated file: data-only syncs); \
             store-immediate-1, store-group-N (N writer threads), store-async-1 (puts, then one sync); \
             store-get; store-search-N (exact cosine k=10 over N records); store-recovery-log (open \
             replaying the whole log), store-checkpoint, store-recovery-checkpoint; sqlite-wal-full-N \
@@ -158,8 +159,16 @@ final class BenchRunner: @unchecked Sendable {
         progress = BenchProgress(total: 0)
     }
 
-    func wants(_ name: String) -> Bool {
-        settings.only.isEmpty || settings.only.contains { name.contains($0) }
+    /// The workloads this run measures: those matching `--only`, where the recovery trio
+    /// (open replaying the log, checkpoint, open from it) runs whole if any of it is asked for.
+    private var selected: Set<String> = []
+
+    func wants(_ name: String) -> Bool { selected.contains(name) }
+
+    private func select(_ all: [String]) {
+        selected = Set(all.filter { name in settings.only.isEmpty || settings.only.contains { name.contains($0) } })
+        let recovery: Set = ["store-recovery-log", "store-checkpoint", "store-recovery-checkpoint"]
+        if !selected.isDisjoint(with: recovery) { selected.formUnion(recovery) }
     }
 
     /// A fresh directory for one workload, removed at the end of the run.
@@ -176,7 +185,10 @@ final class BenchRunner: @unchecked Sendable {
     }
 
     private var writeWorkloads: [(name: String, run: () throws -> BenchMeasurement)] {
-        var list: [(String, () throws -> BenchMeasurement)] = [("raw-fdatasync", rawAppendLoop)]
+        var list: [(String, () throws -> BenchMeasurement)] = [
+            ("raw-fdatasync", { try self.rawSyncLoop(overwrite: false) }),
+            ("raw-fdatasync-overwrite", { try self.rawSyncLoop(overwrite: true) }),
+        ]
         list.append(("store-immediate-1", { try self.storePuts(mode: .immediate, threads: 1) }))
         for threads in settings.threads {
             list.append(("store-group-\(threads)", { try self.storePuts(mode: .group, threads: threads) }))
@@ -202,7 +214,8 @@ final class BenchRunner: @unchecked Sendable {
         let simulatorNames = ["simulator-trace", "simulator-no-trace"]
         let all = writeWorkloads.map(\.name) + storeSearchNames + sqliteWorkloads.map(\.name) + sqliteSearchNames + simulatorNames
         workloadOrder = all
-        progress = BenchProgress(total: all.filter(wants).count)
+        select(all)
+        progress = BenchProgress(total: selected.count)
 
         recordBytes = try measureRecordBytes()
         for workload in writeWorkloads where wants(workload.name) {
@@ -233,6 +246,8 @@ final class BenchRunner: @unchecked Sendable {
             if let a = speed(numerator), let b = speed(denominator), b > 0 { ratios["\(numerator) / \(denominator)"] = a / b }
         }
         ratio("store-immediate-1", "raw-fdatasync")
+        ratio("store-immediate-1", "raw-fdatasync-overwrite")
+        ratio("raw-fdatasync-overwrite", "raw-fdatasync")
         ratio("sqlite-wal-full-1", "raw-fdatasync")
         for threads in settings.threads {
             ratio("store-group-\(threads)", "raw-fdatasync")

@@ -26,14 +26,21 @@ extension BenchRunner {
         return Int(try store.stats().logBytes - before) / probes
     }
 
-    /// The disk's limit for durable commits: append `recordBytes`, `fdatasync`, repeat.
-    func rawAppendLoop() throws -> BenchMeasurement {
-        let path = FilePaths.join(try workDirectory("raw"), "append.log")
+    /// The disk's limit for durable commits: append `recordBytes`, `fdatasync`, repeat (each
+    /// sync also makes the grown file size durable, as the store's appends need). With
+    /// `overwrite`, the file is written and synced in full first and then overwritten in place,
+    /// so each `fdatasync` carries data only (what a reused, preallocated log could reach).
+    func rawSyncLoop(overwrite: Bool) throws -> BenchMeasurement {
+        let path = FilePaths.join(try workDirectory(overwrite ? "raw-overwrite" : "raw"), "append.log")
         let handle = try PosixFileSystem().open(path, options: [.read, .write, .create])
         defer { try? handle.close() }
         let bytes = [UInt8](repeating: 0x5A, count: recordBytes)
-        var offset: Int64 = 0
         let count = settings.records
+        if overwrite {
+            try handle.write([UInt8](repeating: 0, count: recordBytes * count), at: 0)
+            try handle.sync()
+        }
+        var offset: Int64 = 0
         let seconds = try measureSeconds {
             for _ in 0..<count {
                 try handle.write(bytes, at: offset)
@@ -100,7 +107,7 @@ extension BenchRunner {
             guard nearest.count == min(10, size) else { throw BenchError("store search returned \(nearest.count) results") }
             results[name] = BenchMeasurement(operations: settings.queries, seconds: seconds)
         }
-        guard wants("store-recovery") || wants("store-checkpoint") else { return try store.close() }
+        guard wants("store-recovery-log") else { return try store.close() }
         let logBytes = try store.stats().logBytes
         try store.close()
         progress.begin("store-recovery-log")
