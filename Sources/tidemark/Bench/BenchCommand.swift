@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
             to stderr.
             """)
 
-    @Option(help: "Directory to work in (default: a fresh temporary directory in the current one). What the bench creates there is removed afterwards.")
+    @Option(help: "Directory (on the disk to measure) to work in: the bench makes a fresh directory inside it, removed afterwards (default: the current directory).")
     var dir: String?
 
     @Option(help: "Puts per write workload, split over its writer threads (default 2000; --quick 100).")
@@ -65,20 +65,17 @@ struct Bench: ParsableCommand {
             threads: try positiveList(threads, "--threads"),
             only: only.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
             simulatorRounds: simulatorRounds ?? (quick ? 2000 : 200_000))
-        let root: String
-        let removeRoot: Bool
-        if let dir {
-            root = dir.hasPrefix("/") ? dir : FilePaths.join(FileManager.default.currentDirectoryPath, dir)
-            removeRoot = !FileManager.default.fileExists(atPath: root)
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        } else {
-            root = try makeTemporaryDirectory(in: FileManager.default.currentDirectoryPath)
-            removeRoot = true
-        }
+        // Always a fresh directory of our own (inside --dir when given), so nothing the bench
+        // removes afterwards was there before it ran.
+        let parent = dir.map { $0.hasPrefix("/") ? $0 : FilePaths.join(FileManager.default.currentDirectoryPath, $0) }
+        let createdParent = parent.map { !FileManager.default.fileExists(atPath: $0) } ?? false
+        if let parent { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        let root = try makeTemporaryDirectory(in: parent ?? FileManager.default.currentDirectoryPath)
         let runner = BenchRunner(settings: settings, root: root)
         defer {
             runner.removeWorkDirectories()
-            if removeRoot { try? FileManager.default.removeItem(atPath: root) }
+            try? FileManager.default.removeItem(atPath: root)
+            if createdParent, let parent { try? FileManager.default.removeItem(atPath: parent) }
         }
         do {
             try runner.runAll()
