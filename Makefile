@@ -1,10 +1,11 @@
 # Tidemark: `make test` runs every test target; `make run` runs the verifier's default campaign.
 # Both install the system packages they need (Debian) when missing.
+# `make bench` (opt-in) measures the store beside a raw fdatasync loop and SQLite.
 
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime
 
-.PHONY: deps build test run release clean
+.PHONY: deps build test run release bench clean
 
 RUN_OUT ?= Reports/latest
 
@@ -37,6 +38,11 @@ release: deps
 run: release
 	@rm -rf $(RUN_OUT)
 	.build/release/tidemark run Scenarios/*.yaml --out $(RUN_OUT) --junit $(RUN_OUT)/junit.xml
+
+## bench: `tidemark bench` (release build) on a temporary directory in this one: the store beside a
+## raw fdatasync loop and SQLite, as a table. Opt-in and never part of `make test`. BENCH_FLAGS adds flags.
+bench: release
+	.build/release/tidemark bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf .build

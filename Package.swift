@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "tidemark",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports",
+                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// The `tidemark` command line. Subcommands: `db` (work with a store on disk).
+/// The `tidemark` command line. Subcommands: `db` (work with a store on disk), the verifier's
+/// `run`/`replay`/`shrink`/`report`, and `bench` (performance beside SQLite).
 @main
 struct Tidemark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tidemark",
         abstract: "A durable memory store for AI/RAG, and a crash-consistency verifier for storage engines.",
-        subcommands: [DB.self, Run.self, Replay.self, Shrink.self, Report.self]
+        subcommands: [DB.self, Run.self, Replay.self, Shrink.self, Report.self, Bench.self]
     )
 
     /// Like ArgumentParser's `main`, but bad usage exits with 2 (ArgumentParser's default is 64),
