@@ -150,7 +150,6 @@ struct HTMLRendererTests {
         #expect(timeline.contains(">recover:</text>"))  // wrapped onto two lines
     }
 
-    @Test func renderingIsDeterministic() {
-        #expect(HTMLRenderer.render(SampleReports.campaign()) == HTMLRenderer.render(SampleReports.campaign()))
-    }
+    // Determinism across processes (Swift's per-process hash seed reorders dictionaries) is
+    // tested where two processes are at hand: VerifierCLITests.reportRenderingIsTheSameInEveryProcess.
 }

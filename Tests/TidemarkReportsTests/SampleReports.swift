@@ -24,7 +24,7 @@ enum SampleReports {
         ScenarioReport(
             name: "store-immediate-power-loss", file: "Scenarios/store-immediate.yaml",
             subject: "tidemark-store", configuration: ["sync": "immediate", "tiers": "hot-only"],
-            expect: "pass", runs: 500, passed: 500, failed: 0, expectationMet: true,
+            expect: .pass, runs: 500, passed: 500, failed: 0, expectationMet: true,
             expectationMessage: "All 500 runs satisfied every invariant.",
             faults: ["power loss": 412, "torn write": 233, "garbage sector": 61, "early writeback": 120, "reordering": 300],
             crashes: 431, recoveries: 450,
@@ -39,7 +39,7 @@ enum SampleReports {
         ScenarioReport(
             name: "store-group-fsync-error", file: "Scenarios/store-group-fsync.yaml",
             subject: "tidemark-store", configuration: ["sync": "group"],
-            expect: "pass", runs: 300, passed: 298, failed: 2, expectationMet: false,
+            expect: .pass, runs: 300, passed: 298, failed: 2, expectationMet: false,
             expectationMessage: "2 of 300 runs broke durability or fail-stop; this configuration is expected to pass.",
             failures: [shortFailure(), longFailure(events: 240)],
             faults: ["fsync error": 88, "power loss": 240, "torn write": 90, "write error": 12],
@@ -60,7 +60,7 @@ enum SampleReports {
         return ScenarioReport(
             name: "sqlite-wal-normal", file: "Scenarios/sqlite-wal-normal.yaml",
             subject: "sqlite", configuration: ["journal_mode": "wal", "synchronous": "normal"],
-            expect: "violation", expectedInvariants: ["durability"],
+            expect: .violation, expectedInvariants: ["durability"],
             runs: 200, passed: 163, failed: 37, expectationMet: true,
             expectationMessage: "Durability broke in 37 runs, as expected for synchronous=NORMAL.",
             failures: [failure],
@@ -78,7 +78,7 @@ enum SampleReports {
         ScenarioReport(
             name: "canary-no-directory-sync", file: "Scenarios/canary-no-dirsync.yaml",
             subject: "tidemark-store-canary", configuration: ["canary": "skip-directory-sync"],
-            expect: "violation", expectedInvariants: ["durability", "prefix consistency"],
+            expect: .violation, expectedInvariants: ["durability", "prefix consistency"],
             runs: 100, passed: 100, failed: 0, expectationMet: false,
             expectationMessage: "No run found the violation this canary must cause; the fault mix may be too weak.",
             faults: ["power loss": 100], crashes: 100, recoveries: 100,
@@ -91,27 +91,27 @@ enum SampleReports {
     static func shortFailure() -> FailureReport {
         var events: [TimelineEvent] = []
         var fsCall = 0
-        func add(_ kind: TimelineEvent.Kind, _ label: String, _ outcome: String, calls: Int, highlighted: Bool = false) {
+        func add(_ kind: TimelineEvent.Kind, _ label: String, _ outcome: EventOutcome, calls: Int, highlighted: Bool = false) {
             events.append(TimelineEvent(
                 index: events.count, kind: kind, label: label, outcome: outcome,
                 fsCallStart: fsCall, fsCallEnd: fsCall + calls, highlighted: highlighted))
             fsCall += calls + 1
         }
-        add(.recovery, "open: clean", "ok", calls: 6)
-        add(.operation, "put k1", "acknowledged", calls: 3)
-        add(.operation, "put k2", "acknowledged", calls: 3)
-        add(.sync, "sync", "ok", calls: 1)
-        add(.operation, "delete k1", "acknowledged", calls: 3)
-        add(.fault, "fsync error on log/000002.seg", "ok", calls: 0)
-        add(.operation, "put k3", "ambiguous", calls: 3)
-        add(.operation, "put k4", "rejected", calls: 0)
-        add(.checkpoint, "checkpoint", "ok", calls: 9)
-        add(.operation, "put k5", "acknowledged", calls: 3, highlighted: true)
-        add(.operation, "batch [k6, k7]", "in flight", calls: 2)
+        add(.recovery, "open: clean", .ok, calls: 6)
+        add(.operation, "put k1", .acknowledged, calls: 3)
+        add(.operation, "put k2", .acknowledged, calls: 3)
+        add(.sync, "sync", .ok, calls: 1)
+        add(.operation, "delete k1", .acknowledged, calls: 3)
+        add(.fault, "fsync error on log/000002.seg", .ok, calls: 0)
+        add(.operation, "put k3", .ambiguous, calls: 3)
+        add(.operation, "put k4", .rejected, calls: 0)
+        add(.checkpoint, "checkpoint", .ok, calls: 9)
+        add(.operation, "put k5", .acknowledged, calls: 3, highlighted: true)
+        add(.operation, "batch [k6, k7]", .inFlight, calls: 2)
         let crashCall = fsCall
-        add(.crash, "power loss", "", calls: 0)
-        add(.recovery, "recover: torn tail 37 B", "ok", calls: 14)
-        add(.check, "check durability", "violation", calls: 4)
+        add(.crash, "power loss", .note(""), calls: 0)
+        add(.recovery, "recover: torn tail 37 B", .ok, calls: 14)
+        add(.check, "check durability", .violation, calls: 4)
         let crash = CrashFate(
             eventIndex: 11, kind: "power loss", atFSCall: crashCall,
             writes: [
@@ -150,31 +150,31 @@ enum SampleReports {
             let start = fsCall
             var kind = TimelineEvent.Kind.operation
             var label = ""
-            var outcome = "acknowledged"
+            var outcome = EventOutcome.acknowledged
             if index == 0 {
-                (kind, label, outcome) = (.recovery, "open: clean", "ok")
+                (kind, label, outcome) = (.recovery, "open: clean", .ok)
             } else if index == firstCrash {
-                (kind, label, outcome) = (.crash, "power loss", "")
+                (kind, label, outcome) = (.crash, "power loss", .note(""))
             } else if index == firstCrash + 1 {
-                (kind, label, outcome) = (.recovery, "recover: replay 3 segments", "in flight")
+                (kind, label, outcome) = (.recovery, "recover: replay 3 segments", .inFlight)
             } else if index == firstCrash + 2 {
-                (kind, label, outcome) = (.crash, "process kill during recovery", "")
+                (kind, label, outcome) = (.crash, "process kill during recovery", .note(""))
             } else if index == firstCrash + 3 {
-                (kind, label, outcome) = (.recovery, "recover: torn tail 512 B", "ok")
+                (kind, label, outcome) = (.recovery, "recover: torn tail 512 B", .ok)
             } else if index == firstCrash + 4 {
-                (kind, label, outcome) = (.check, "check prefix consistency", "violation")
+                (kind, label, outcome) = (.check, "check prefix consistency", .violation)
             } else if index % 17 == 0 {
-                (kind, label, outcome) = (.sync, "sync", "ok")
+                (kind, label, outcome) = (.sync, "sync", .ok)
             } else if index % 53 == 0 {
-                (kind, label, outcome) = (.checkpoint, "checkpoint", "ok")
+                (kind, label, outcome) = (.checkpoint, "checkpoint", .ok)
             } else if index % 61 == 0 {
-                (kind, label, outcome) = (.fault, "write error on log/000004.seg", "ok")
+                (kind, label, outcome) = (.fault, "write error on log/000004.seg", .ok)
             } else if index > firstCrash + 4 {
-                (kind, label, outcome) = (.operation, "get k\(next(90))", "ok")
+                (kind, label, outcome) = (.operation, "get k\(next(90))", .ok)
             } else {
                 let roll = next(100)
                 label = roll < 70 ? "put k\(next(90))" : roll < 85 ? "delete k\(next(90))" : "batch ×\(2 + next(6))"
-                outcome = index == firstCrash - 1 ? "in flight" : roll < 92 ? "acknowledged" : roll < 97 ? "rejected" : "ambiguous"
+                outcome = index == firstCrash - 1 ? .inFlight : roll < 92 ? .acknowledged : roll < 97 ? .rejected : .ambiguous
             }
             fsCall += kind == .crash ? 0 : 1 + next(8)
             events.append(TimelineEvent(

@@ -320,7 +320,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             let inode = try liveInode(handle)
             try HandleRules.validateRead(handle.options, offset: offset, count: count, path: handle.path)
             if readErrorRandom.chance(faultConfiguration.readErrorProbability),
-                takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)")
+                takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)", offset: offset)
             {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
@@ -355,7 +355,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             if writeErrorRandom.chance(faultConfiguration.writeErrorProbability) {
                 let prefix = Int(writeErrorRandom.next(below: UInt64(bytes.count)))
                 if takeFault(.writeError, path: handle.path, callIndex: index,
-                             outcome: "eio after \(prefix) of \(bytes.count) bytes at \(offset)") {
+                             outcome: "eio after \(prefix) of \(bytes.count) bytes at \(offset)", offset: offset) {
                     if prefix > 0 {
                         try writeWithinCapacity(inode, Array(bytes[..<prefix]), at: offset, path: handle.path, callIndex: index)
                     }
@@ -503,11 +503,11 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
 
     /// Records a fault the simulator drew. Returns whether to inject it: false when its index is
     /// suppressed (the caller then takes the benign outcome).
-    private func takeFault(_ kind: FaultKind, path: String, callIndex: Int, outcome: String) -> Bool {
+    private func takeFault(_ kind: FaultKind, path: String, callIndex: Int, outcome: String, offset: Int64? = nil) -> Bool {
         let index = decisionList.count
         let isSuppressed = suppressed.contains(index)
         let decision = FaultDecision(
-            index: index, kind: kind, path: path, callIndex: callIndex, outcome: outcome, suppressed: isSuppressed)
+            index: index, kind: kind, path: path, callIndex: callIndex, outcome: outcome, suppressed: isSuppressed, offset: offset)
         decisionList.append(decision)
         currentCallDecisions.append(index)
         hasher.combine(decision)
@@ -640,7 +640,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             let pick = Int64(misdirectRandom.next(below: UInt64(candidates))) * sector
             if pick != offset,
                 takeFault(.misdirectedWrite, path: path, callIndex: callIndex,
-                          outcome: "\(bytes.count) bytes for offset \(offset) land at \(pick)")
+                          outcome: "\(bytes.count) bytes for offset \(offset) land at \(pick)", offset: offset)
             {
                 change.landingOffset = pick
             }
@@ -760,7 +760,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
                 guard strikes, !inode.durable.isEmpty else { continue }
                 let offset = Int(random.next(below: UInt64(inode.durable.count)))
                 let bit = Int(random.next(below: 8))
-                if takeFault(.bitRot, path: path, callIndex: calls, outcome: "flipped bit \(bit) of byte \(offset)") {
+                if takeFault(.bitRot, path: path, callIndex: calls, outcome: "flipped bit \(bit) of byte \(offset)", offset: Int64(offset)) {
                     inode.durable[offset] ^= UInt8(1 << bit)
                     report.bitFlips.append(CrashReport.BitFlip(path: path, offset: Int64(offset), bit: bit))
                 }
@@ -824,7 +824,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
         let described = result.fate == .torn ? "torn: kept sectors \(kept)" : "dropped"
         guard takeFault(.writeLost, path: change.path, callIndex: change.callIndex,
-                        outcome: "\(described) (\(change.isTruncate ? "truncate to" : "\(change.bytes.count) bytes at") \(change.offset))")
+                        outcome: "\(described) (\(change.isTruncate ? "truncate to" : "\(change.bytes.count) bytes at") \(change.offset))",
+                        offset: change.offset)
         else {
             change.apply(to: &inode.durable)
             return fate(of: change, .survived)
@@ -832,13 +833,13 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         // In ordered-prefix mode nothing after the first lost change survives.
         if faults.reorder == .orderedPrefix { stopped = true }
         if !garbage.isEmpty,
-            takeFault(.garbage, path: change.path, callIndex: change.callIndex, outcome: "random bytes in sectors \(garbage)")
+            takeFault(.garbage, path: change.path, callIndex: change.callIndex, outcome: "random bytes in sectors \(garbage)", offset: change.offset)
         {
             result.garbageSectors = garbage
         }
         if let chosen = fill,
             takeFault(.unsafeAppend, path: change.path, callIndex: change.callIndex,
-                      outcome: "size grew to \(change.end) with \(chosen.rawValue)")
+                      outcome: "size grew to \(change.end) with \(chosen.rawValue)", offset: change.offset)
         {
             result.unsafeAppendFill = chosen
         }

@@ -38,14 +38,20 @@ public struct FaultDecision: Codable, Sendable, Hashable {
     public var outcome: String
     /// True when `suppressedDecisions` forced the benign outcome instead.
     public var suppressed: Bool
+    /// The byte offset the fault hit, when it hit one place (not a whole-file sync or a
+    /// directory entry). Report data only: not part of the trace hash.
+    public var offset: Int64?
 
-    public init(index: Int, kind: FaultKind, path: String, callIndex: Int, outcome: String, suppressed: Bool) {
+    public init(
+        index: Int, kind: FaultKind, path: String, callIndex: Int, outcome: String, suppressed: Bool, offset: Int64? = nil
+    ) {
         self.index = index
         self.kind = kind
         self.path = path
         self.callIndex = callIndex
         self.outcome = outcome
         self.suppressed = suppressed
+        self.offset = offset
     }
 }
 

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TidemarkReports
+@testable import TidemarkSimulation
+
+/// A failure's timeline shows each injected fault at its moment, with its file and offset, on a
+/// real run of a shipped scenario (the fsyncgate canary: fsync errors, then power loss).
+struct FaultTimelineTests {
+    static let scenarioFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Scenarios/canary-retry-failed-sync.yaml").standardized.path
+
+    /// The first failing seed's run and its report timeline.
+    static func firstFailure() throws -> (RunResult, Timeline) {
+        let scenario = try ScenarioParser.load(file: scenarioFile)
+        let runs = (UInt64(1)...60).lazy.map { SimulationRun(scenario: scenario, seed: $0).execute() }
+        let result = try #require(runs.first { $0.violation != nil }, "no seed of 1...60 failed")
+        return (result, ReportBuilder.timeline(result, highlight: result.violation?.stepIndex))
+    }
+
+    @Test func fsyncErrorsAppearInsideTheOperationTheyHit() throws {
+        let (result, timeline) = try Self.firstFailure()
+        let injected = result.decisions.filter { !$0.suppressed }
+        let faults = timeline.events.filter { $0.kind == .fault }
+        // One event per injected decision, in order, with the decision's file.
+        #expect(faults.map(\.label) == injected.map { "\($0.kind.rawValue) \($0.path)" })
+        #expect(faults.allSatisfy { $0.path?.isEmpty == false })
+        let fsyncErrors = faults.filter { $0.label.hasPrefix("fsyncError ") }
+        #expect(!fsyncErrors.isEmpty, "timeline: \(timeline.events.map(\.label))")
+        for fault in fsyncErrors {
+            // Listed just before the operation whose file-system calls it happened in.
+            let next = try #require(timeline.events[(fault.index + 1)...].first { $0.kind != .fault })
+            #expect(next.fsCallStart <= fault.fsCallStart && fault.fsCallStart < next.fsCallEnd, "\(fault) then \(next)")
+            #expect(next.kind != .crash)
+        }
+    }
+
+    @Test func writesLostAtACrashFollowItWithTheirOffset() throws {
+        let (result, timeline) = try Self.firstFailure()
+        let lost = timeline.events.filter { $0.kind == .fault && $0.label.hasPrefix("writeLost ") }
+        #expect(!lost.isEmpty)
+        for fault in lost {
+            let crash = try #require(timeline.events[..<fault.index].last { $0.kind != .fault })
+            #expect(crash.kind == .crash)
+            let report = try #require(result.crashReports.first { $0.eventIndex == crash.index }?.report)
+            // The offset is the lost write's own, as the crash report lists it.
+            let offset = try #require(fault.offset)
+            #expect(report.writes.contains { $0.path == fault.path && $0.offset == offset && $0.fate != .survived })
+        }
+        // The crash fates still point at the crash events, not at the faults listed after them.
+        #expect(timeline.crashes.allSatisfy { timeline.events[$0.eventIndex].kind == .crash })
+    }
+
+    @Test func faultEventsSurviveReportJSON() throws {
+        let (_, timeline) = try Self.firstFailure()
+        let decoded = try JSONDecoder().decode(Timeline.self, from: JSONEncoder().encode(timeline))
+        #expect(decoded == timeline)
+    }
+}
