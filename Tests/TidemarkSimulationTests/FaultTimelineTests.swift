@@ -3,15 +3,18 @@ import Testing
 import TidemarkReports
 @testable import TidemarkSimulation
 
-/// A failure's timeline shows each injected fault at its moment, with its file and offset, on a
-/// real run of a shipped scenario (the fsyncgate canary: fsync errors, then power loss).
+/// A failure's timeline shows each injected fault at its moment, with its file and offset, on
+/// real runs of shipped canaries (fsyncgate: fsync errors; acknowledge before sync: writes lost
+/// at power loss).
 struct FaultTimelineTests {
-    static let scenarioFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Scenarios/canary-retry-failed-sync.yaml").standardized.path
+    static func scenarioFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Scenarios/\(name).yaml").standardized.path
+    }
 
-    /// The first failing seed's run and its report timeline.
-    static func firstFailure() throws -> (RunResult, Timeline) {
-        let scenario = try ScenarioParser.load(file: scenarioFile)
+    /// The first failing seed's run of a shipped scenario and its report timeline.
+    static func firstFailure(_ name: String = "canary-retry-failed-sync") throws -> (RunResult, Timeline) {
+        let scenario = try ScenarioParser.load(file: scenarioFile(name))
         let runs = (UInt64(1)...60).lazy.map { SimulationRun(scenario: scenario, seed: $0).execute() }
         let result = try #require(runs.first { $0.violation != nil }, "no seed of 1...60 failed")
         return (result, ReportBuilder.timeline(result, highlight: result.violation?.stepIndex))
@@ -35,7 +38,7 @@ struct FaultTimelineTests {
     }
 
     @Test func writesLostAtACrashFollowItWithTheirOffset() throws {
-        let (result, timeline) = try Self.firstFailure()
+        let (result, timeline) = try Self.firstFailure("canary-ack-before-sync")
         let lost = timeline.events.filter { $0.kind == .fault && $0.label.hasPrefix("writeLost ") }
         #expect(!lost.isEmpty)
         for fault in lost {
@@ -51,7 +54,7 @@ struct FaultTimelineTests {
     }
 
     @Test func faultEventsSurviveReportJSON() throws {
-        let (_, timeline) = try Self.firstFailure()
+        let (_, timeline) = try Self.firstFailure("canary-ack-before-sync")
         let decoded = try JSONDecoder().decode(Timeline.self, from: JSONEncoder().encode(timeline))
         #expect(decoded == timeline)
     }
