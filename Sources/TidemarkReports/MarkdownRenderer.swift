@@ -182,7 +182,15 @@ public enum MarkdownRenderer {
         if event.highlighted { return true }
         switch event.kind {
         case .crash, .recovery, .fault, .checkpoint: return true
-        case .operation, .sync, .check: return ![.acknowledged, .ok, .note("")].contains(event.outcome)
+        case .operation, .sync, .check: return !isRoutine(event.outcome)
+        }
+    }
+
+    /// Outcomes a reader skims past: acknowledged writes, answered reads, passed checks.
+    private static func isRoutine(_ outcome: EventOutcome) -> Bool {
+        switch outcome {
+        case .acknowledged, .ok, .absent, .found, .results, .records, .note(""): true
+        case .rejected, .ambiguous, .inFlight, .refusedFailStopped, .corruptionDetected, .lossReported, .violation, .untidy, .note: false
         }
     }
 
