@@ -53,6 +53,21 @@ struct FaultTimelineTests {
         #expect(timeline.crashes.allSatisfy { timeline.events[$0.eventIndex].kind == .crash })
     }
 
+    /// ENOSPC is no random decision (the capacity is configured), yet it shows too: just before
+    /// the operation it rejected, with the offset where the disk ran out.
+    @Test func aFullDiskShowsInsideTheRejectedOperation() throws {
+        let scenario = try ScenarioParser.load(file: Self.scenarioFile("full-disk"))
+        let runs = (UInt64(1)...20).lazy.map { SimulationRun(scenario: scenario, seed: $0).execute() }
+        let result = try #require(runs.first { $0.events.contains { $0.outcome == .rejected } }, "no seed of 1...20 filled the disk")
+        let timeline = ReportBuilder.timeline(result, highlight: nil)
+        for rejected in timeline.events where rejected.outcome == .rejected {
+            let fault = timeline.events[rejected.index - 1]
+            #expect(fault.kind == .fault && fault.label.hasPrefix("diskFull /store/"), "\(fault) before \(rejected)")
+            #expect(fault.offset != nil && fault.outcome.description.hasPrefix("enospc after "))
+            #expect(rejected.fsCallStart <= fault.fsCallStart && fault.fsCallStart < rejected.fsCallEnd)
+        }
+    }
+
     @Test func faultEventsSurviveReportJSON() throws {
         let (_, timeline) = try Self.firstFailure("canary-ack-before-sync")
         let decoded = try JSONDecoder().decode(Timeline.self, from: JSONEncoder().encode(timeline))

@@ -36,6 +36,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private var hasher = StableHasher()
     private var traceEvents: [TraceEvent] = []
     private var decisionList: [FaultDecision] = []
+    private var configuredFaultList: [ConfiguredFault] = []
     private var currentCallDecisions: [Int] = []
     private var usedBytes: Int64 = 0
     private var faultConfiguration: FaultConfiguration
@@ -96,6 +97,10 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     /// outcomes (a write that survived, a sync that worked) are not recorded, so the list stays
     /// short in long campaigns and its indices name faults.
     public var decisions: [FaultDecision] { withLock { decisionList } }
+
+    /// Every error the configuration injected without a draw (ENOSPC, latent sector errors), in
+    /// order. Report data: not part of the trace hash.
+    public var configuredFaults: [ConfiguredFault] { withLock { configuredFaultList } }
 
     /// Decision indices forced to the benign outcome (for shrinking).
     public var suppressedDecisions: Set<Int> {
@@ -334,6 +339,9 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             for latent in faultConfiguration.latentSectorErrors where handle.path.contains(latent.pathContains) {
                 let (latentEnd, overflow) = latent.offset.addingReportingOverflow(latent.length)
                 if offset < (overflow ? Int64.max : latentEnd) && latent.offset < end {
+                    configuredFaultList.append(ConfiguredFault(
+                        kind: .latentSectorError, path: handle.path, callIndex: index, offset: max(offset, latent.offset),
+                        outcome: "eio on read of bytes \(latent.offset)..<\(latent.offset + latent.length)"))
                     throw FileSystemError(
                         .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
                         path: handle.path, errno: EIO)
@@ -618,6 +626,9 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
             let room = max(0, capacity - usedBytes)
             let fits = Int(max(0, min(Int64(bytes.count), size + room - offset)))
             if fits > 0 { applyWrite(inode, Array(bytes[..<fits]), at: offset, path: path, callIndex: callIndex) }
+            configuredFaultList.append(ConfiguredFault(
+                kind: .diskFull, path: path, callIndex: callIndex, offset: offset + Int64(fits),
+                outcome: "enospc after \(fits) of \(bytes.count) bytes at \(offset)"))
             throw FileSystemError(
                 .noSpace, "simulated ENOSPC: capacity \(capacity) bytes, wrote \(fits) of \(bytes.count) at offset \(offset)",
                 path: path, errno: ENOSPC)

@@ -55,6 +55,19 @@ public struct FaultDecision: Codable, Sendable, Hashable {
     }
 }
 
+/// An error the fault configuration injects without a random draw: a full disk, a latent sector
+/// error. Not a `FaultDecision` (nothing to suppress, no index to keep stable); kept for reports
+/// only and not hashed: the trace already records each call's error.
+public struct ConfiguredFault: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case diskFull, latentSectorError }
+    public var kind: Kind
+    public var path: String
+    public var callIndex: Int
+    public var offset: Int64
+    /// Human-readable, e.g. "enospc after 100 of 4096 bytes at 8192".
+    public var outcome: String
+}
+
 /// What a crash did: the fate of everything pending, files that vanished or came back, bit rot.
 /// Plain data, so a report can render it.
 public struct CrashReport: Codable, Sendable, Hashable {

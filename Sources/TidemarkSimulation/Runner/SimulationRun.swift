@@ -92,8 +92,9 @@ private struct Execution {
     /// An ambiguous failure happened: the subject must acknowledge nothing until reopened.
     var mustFailStop = false
     var stopped = false
-    /// How many of the simulator's fault decisions are already on the timeline.
+    /// How many of the simulator's fault decisions and configured faults are on the timeline.
     var decisionsOnTimeline = 0
+    var configuredFaultsOnTimeline = 0
 
     init(run: SimulationRun) {
         self.run = run
@@ -376,17 +377,34 @@ private struct Execution {
         return position
     }
 
-    /// One `.fault` event per decision the simulator took since the last call, at the file-system
-    /// call it happened in. Reading the decision list is no file-system call: the trace hash
-    /// does not move. Suppressed decisions took the benign outcome, so they are not shown.
+    /// One `.fault` event per fault the simulator injected since the last call (its random
+    /// decisions and the errors its configuration forces), in file-system call order. Reading
+    /// these lists is no file-system call: the trace hash does not move. Suppressed decisions
+    /// took the benign outcome, so they are not shown.
     private mutating func appendInjectedFaults(at step: Int) {
-        let decisions = fileSystem.decisions
-        for decision in decisions[decisionsOnTimeline...] where !decision.suppressed {
-            result.events.append(RunEvent(
+        let decisions = fileSystem.decisions, configured = fileSystem.configuredFaults
+        let drawn = decisions[decisionsOnTimeline...].filter { !$0.suppressed }.map { decision in
+            RunEvent(
                 stepIndex: step, kind: .fault, label: "\(decision.kind.rawValue) \(decision.path)", outcome: .note(decision.outcome),
-                fsCallStart: decision.callIndex, fsCallEnd: decision.callIndex, path: decision.path, offset: decision.offset))
+                fsCallStart: decision.callIndex, fsCallEnd: decision.callIndex, path: decision.path, offset: decision.offset)
         }
+        let forced = configured[configuredFaultsOnTimeline...].map { fault in
+            RunEvent(
+                stepIndex: step, kind: .fault, label: "\(fault.kind.rawValue) \(fault.path)", outcome: .note(fault.outcome),
+                fsCallStart: fault.callIndex, fsCallEnd: fault.callIndex, path: fault.path, offset: fault.offset)
+        }
+        // Merged by call, each list keeping its own order (a crash lists lost writes by file).
+        var pending = forced[...]
+        for event in drawn {
+            while let next = pending.first, next.fsCallStart < event.fsCallStart {
+                result.events.append(next)
+                pending = pending.dropFirst()
+            }
+            result.events.append(event)
+        }
+        result.events += pending
         decisionsOnTimeline = decisions.count
+        configuredFaultsOnTimeline = configured.count
     }
 
     private mutating func fail(_ violation: Violation) {
