@@ -10,7 +10,7 @@ public struct CampaignSummary: Codable, Sendable {
     public struct Scenario: Codable, Sendable {
         public var name: String
         public var subject: String
-        public var expect: String
+        public var expect: Expectation
         public var runs: Int
         public var passed: Int
         public var failed: Int

@@ -74,10 +74,10 @@ public enum HTMLRenderer {
             out += "<th scope=\"row\"><a href=\"#\(anchor(number))\">\(h(scenario.name))</a></th>"
             out += "<td>\(h(scenario.subject))</td>"
             out += "<td><code>\(h(ReportFormat.configuration(scenario.configuration)))</code></td>"
-            out += "<td>\(h(scenario.expect))</td>"
+            out += "<td>\(h(scenario.expect.rawValue))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.runs))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.passed))</td>"
-            out += "<td class=\"num\(scenario.failed > 0 && scenario.expect != "violation" ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.failed))</td>"
+            out += "<td class=\"num\(scenario.failed > 0 && scenario.expect != .violation ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.failed))</td>"
             out += "<td>\(pill(scenario.expectationMet))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.runsPerSecond))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.fsCallsPerSecond))</td>"
@@ -136,15 +136,15 @@ public enum HTMLRenderer {
         }
         if !scenario.file.isEmpty { out += " <span class=\"muted\">from <code>\(h(scenario.file))</code></span>" }
         out += "</p>\n"
-        let expected = scenario.expect == "violation" && !scenario.expectedInvariants.isEmpty
-            ? "violation of \(scenario.expectedInvariants.joined(separator: ", "))" : scenario.expect
+        let expected = scenario.expect == .violation && !scenario.expectedInvariants.isEmpty
+            ? "violation of \(scenario.expectedInvariants.joined(separator: ", "))" : scenario.expect.rawValue
         out += "<p class=\"expectation \(scenario.expectationMet ? "met" : "unmet")\"><strong>Expected \(h(expected)).</strong> \(h(scenario.expectationMessage))</p>\n"
 
         out += "<dl class=\"tiles\">\n"
         let tiles: [(String, String, String)] = [
             ("Runs", ReportFormat.grouped(scenario.runs), ""),
             ("Passed", ReportFormat.grouped(scenario.passed), ""),
-            ("Failed", ReportFormat.grouped(scenario.failed), scenario.failed > 0 && scenario.expect != "violation" ? " bad" : ""),
+            ("Failed", ReportFormat.grouped(scenario.failed), scenario.failed > 0 && scenario.expect != .violation ? " bad" : ""),
             ("Crashes", ReportFormat.grouped(scenario.crashes), ""),
             ("Recoveries", ReportFormat.grouped(scenario.recoveries), ""),
             ("FS calls", ReportFormat.grouped(scenario.fsCalls), ""),
@@ -252,7 +252,7 @@ public enum HTMLRenderer {
         out += "<div class=\"table-wrap\"><table class=\"events\">\n<thead><tr><th scope=\"col\" class=\"num\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Event</th><th scope=\"col\">Outcome</th><th scope=\"col\">FS calls</th></tr></thead>\n<tbody>\n"
         for event in events {
             let swatch = ReportPalette.outcome(event.outcome)
-            let outcome = event.outcome.isEmpty ? "" : dot(swatch) + h(event.outcome)
+            let outcome = event.outcome == .note("") ? "" : dot(swatch) + h(event.outcome.description)
             out += "<tr class=\"kind-\(event.kind.rawValue)\(event.highlighted ? " highlighted" : "")\"><td class=\"num\">\(event.index)</td><td>\(event.kind.rawValue)</td><td>\(h(event.label))\(event.highlighted ? " <strong>◀ verdict</strong>" : "")</td><td>\(outcome)</td><td>\(ReportFormat.fsCalls(event.fsCallStart, event.fsCallEnd))</td></tr>\n"
         }
         out += "</tbody>\n</table></div>\n</details>\n"

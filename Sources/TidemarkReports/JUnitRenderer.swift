@@ -42,7 +42,7 @@ public enum JUnitRenderer {
         var cases: [String] = []
         var failures = 0
 
-        var expectation = "    <testcase classname=\"\(attribute(className))\" name=\"\(attribute("expectation: \(scenario.expect)"))\">\n"
+        var expectation = "    <testcase classname=\"\(attribute(className))\" name=\"\(attribute("expectation: \(scenario.expect.rawValue)"))\">\n"
         let summary = "\(scenario.expectationMessage)\nsubject: \(scenario.subject) (\(ReportFormat.configuration(scenario.configuration)))\nruns: \(scenario.runs), passed: \(scenario.passed), failed: \(scenario.failed)"
         if scenario.expectationMet {
             expectation += "      <system-out>\(text(summary))</system-out>\n"
@@ -77,7 +77,7 @@ public enum JUnitRenderer {
         var xml = "  <testsuite name=\"\(attribute(scenario.name))\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\"\(time(suiteTime))"
         xml += " timestamp=\"\(attribute(report.createdAt))\">\n"
         xml += "    <properties>\n"
-        var properties = [("subject", scenario.subject), ("expect", scenario.expect), ("file", scenario.file)]
+        var properties = [("subject", scenario.subject), ("expect", scenario.expect.rawValue), ("file", scenario.file)]
         properties += scenario.configuration.sorted { $0.key < $1.key }.map { ("config." + $0.key, $0.value) }
         for (name, value) in properties {
             xml += "      <property name=\"\(attribute(name))\" value=\"\(attribute(value))\"/>\n"

@@ -34,7 +34,7 @@ public enum MarkdownRenderer {
                 out.append(row([
                     inline(scenario.name), inline(scenario.subject),
                     inline(ReportFormat.configuration(scenario.configuration)),
-                    inline(scenario.expect),
+                    inline(scenario.expect.rawValue),
                     ReportFormat.grouped(scenario.runs), ReportFormat.grouped(scenario.passed),
                     ReportFormat.grouped(scenario.failed), met(scenario.expectationMet),
                     ReportFormat.rate(scenario.runsPerSecond),
@@ -67,9 +67,9 @@ public enum MarkdownRenderer {
             "Subject \(code(scenario.subject)) with \(code(ReportFormat.configuration(scenario.configuration)))"
                 + (scenario.file.isEmpty ? "" : ", from \(code(scenario.file))") + ".")
         out.append("")
-        let expected = scenario.expect == "violation" && !scenario.expectedInvariants.isEmpty
+        let expected = scenario.expect == .violation && !scenario.expectedInvariants.isEmpty
             ? "violation of \(scenario.expectedInvariants.map(inline).joined(separator: ", "))"
-            : inline(scenario.expect)
+            : inline(scenario.expect.rawValue)
         out.append("Expected: \(expected). Expectation \(scenario.expectationMet ? "met" : "**NOT met**")"
             + (scenario.expectationMessage.isEmpty ? "." : ": \(inline(scenario.expectationMessage))"))
         out.append("")
@@ -182,7 +182,15 @@ public enum MarkdownRenderer {
         if event.highlighted { return true }
         switch event.kind {
         case .crash, .recovery, .fault, .checkpoint: return true
-        case .operation, .sync, .check: return !["acknowledged", "ok", ""].contains(event.outcome)
+        case .operation, .sync, .check: return !isRoutine(event.outcome)
+        }
+    }
+
+    /// Outcomes a reader skims past: acknowledged writes, answered reads, passed checks.
+    private static func isRoutine(_ outcome: EventOutcome) -> Bool {
+        switch outcome {
+        case .acknowledged, .ok, .absent, .found, .results, .records, .note(""): true
+        case .rejected, .ambiguous, .inFlight, .refusedFailStopped, .corruptionDetected, .lossReported, .violation, .untidy, .note: false
         }
     }
 
@@ -192,7 +200,7 @@ public enum MarkdownRenderer {
         let kind = event.kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
         let label = oneLine(event.label)
         let labelColumn = label.count < 28 ? label.padding(toLength: 28, withPad: " ", startingAt: 0) : label + " "
-        let outcome = oneLine(event.outcome)
+        let outcome = oneLine(event.outcome.description)
         let outcomeColumn = outcome.count < 14 ? outcome.padding(toLength: 14, withPad: " ", startingAt: 0) : outcome + " "
         let text = "\(marker) \(index) \(kind) \(labelColumn) \(outcomeColumn) \(ReportFormat.fsCalls(event.fsCallStart, event.fsCallEnd))"
         return event.highlighted ? text + "  <- verdict" : text

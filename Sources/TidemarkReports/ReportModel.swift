@@ -36,8 +36,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
     public var name: String, file: String, subject: String
     /// Subject configuration, e.g. `sync=group`.
     public var configuration: [String: String]
-    /// "pass" or "violation".
-    public var expect: String
+    public var expect: Expectation
     /// For `expect: violation`: the invariants that may break (empty means any).
     public var expectedInvariants: [String]
     public var runs: Int, passed: Int, failed: Int
@@ -62,7 +61,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
 
     public init(
         name: String, file: String = "", subject: String,
-        configuration: [String: String] = [:], expect: String = "pass",
+        configuration: [String: String] = [:], expect: Expectation = .pass,
         expectedInvariants: [String] = [], runs: Int = 0, passed: Int = 0, failed: Int = 0,
         expectationMet: Bool, expectationMessage: String = "", failures: [FailureReport] = [],
         faults: [String: Int] = [:], crashes: Int = 0, recoveries: Int = 0,
@@ -99,7 +98,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
     /// True when the scenario expects violations and this failure breaks an invariant it
     /// allows: a finding the campaign wanted (a canary doing its job), not a regression.
     public func isExpected(_ failure: FailureReport) -> Bool {
-        expect == "violation"
+        expect == .violation
             && (expectedInvariants.isEmpty || expectedInvariants.contains(failure.invariant))
     }
 }
@@ -147,6 +146,92 @@ public struct Timeline: Codable, Sendable, Equatable {
     }
 }
 
+/// What a scenario expects of its runs.
+public enum Expectation: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Every run satisfies every invariant.
+    case pass
+    /// At least one run breaks an invariant (from the expected ones when given), and none
+    /// breaks another: for configurations known to be unsafe, and canaries.
+    case violation
+}
+
+/// How one timeline event ended. Stored in report.json as the text `description` gives, so the
+/// file reads the same as before the enum existed.
+public enum EventOutcome: Sendable, Hashable, Codable, CustomStringConvertible {
+    case acknowledged, rejected, ambiguous, inFlight, ok
+    /// A `get` found nothing / found a record.
+    case absent, found
+    /// A search answered with this many ids.
+    case results(Int)
+    /// The subject refused: it had stopped after an earlier I/O failure.
+    case refusedFailStopped
+    case corruptionDetected
+    /// A state check found a loss that recovery had reported as possible.
+    case lossReported
+    case violation
+    /// A state check passed with this many records.
+    case records(Int)
+    /// The liveness check found leftovers.
+    case untidy
+    /// Not a verdict but a description: where a crash hit, which recovery paths ran, what an
+    /// injected fault did.
+    case note(String)
+
+    public var description: String {
+        switch self {
+        case .acknowledged: "acknowledged"
+        case .rejected: "rejected"
+        case .ambiguous: "ambiguous"
+        case .inFlight: "in flight"
+        case .ok: "ok"
+        case .absent: "absent"
+        case .found: "found"
+        case .results(let count): "\(count) results"
+        case .refusedFailStopped: "refused (fail-stopped)"
+        case .corruptionDetected: "corruption detected"
+        case .lossReported: "loss reported by recovery"
+        case .violation: "violation"
+        case .records(let count): "ok (\(count) records)"
+        case .untidy: "untidy"
+        case .note(let text): text
+        }
+    }
+
+    /// The inverse of `description`: a text no verdict spells is a note.
+    public init(_ text: String) {
+        let fixed: [EventOutcome] = [
+            .acknowledged, .rejected, .ambiguous, .inFlight, .ok, .absent, .found, .refusedFailStopped,
+            .corruptionDetected, .lossReported, .violation, .untidy,
+        ]
+        if let match = fixed.first(where: { $0.description == text }) {
+            self = match
+        } else if let count = Self.count(in: text, prefix: "", suffix: " results") {
+            self = .results(count)
+        } else if let count = Self.count(in: text, prefix: "ok (", suffix: " records)") {
+            self = .records(count)
+        } else {
+            self = .note(text)
+        }
+    }
+
+    private static func count(in text: String, prefix: String, suffix: String) -> Int? {
+        guard text.hasPrefix(prefix), text.hasSuffix(suffix), text.count > prefix.count + suffix.count else { return nil }
+        let digits = text.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let count = Int(digits),
+              digits == String(count) else { return nil }
+        return count
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
 /// One step of a run: an operation, a sync, a checkpoint, a crash, a recovery, a check or an
 /// injected fault.
 public struct TimelineEvent: Codable, Sendable, Equatable {
@@ -158,16 +243,19 @@ public struct TimelineEvent: Codable, Sendable, Equatable {
     public var kind: Kind
     /// e.g. "put k17", "sync", "power loss", "recover: torn tail 37 B".
     public var label: String
-    /// "acknowledged" | "rejected" | "ambiguous" | "in flight" | "ok" | "violation" ...
-    public var outcome: String
+    public var outcome: EventOutcome
     /// FS call index range the event covered.
     public var fsCallStart: Int, fsCallEnd: Int
     /// The event the verdict names.
     public var highlighted: Bool
+    /// For a fault: the file it hit, and the byte offset when the fault has one (absent from
+    /// report.json otherwise).
+    public var path: String?
+    public var offset: Int64?
 
     public init(
-        index: Int, kind: Kind, label: String, outcome: String = "",
-        fsCallStart: Int = 0, fsCallEnd: Int = 0, highlighted: Bool = false
+        index: Int, kind: Kind, label: String, outcome: EventOutcome = .note(""),
+        fsCallStart: Int = 0, fsCallEnd: Int = 0, highlighted: Bool = false, path: String? = nil, offset: Int64? = nil
     ) {
         self.index = index
         self.kind = kind
@@ -176,6 +264,8 @@ public struct TimelineEvent: Codable, Sendable, Equatable {
         self.fsCallStart = fsCallStart
         self.fsCallEnd = fsCallEnd
         self.highlighted = highlighted
+        self.path = path
+        self.offset = offset
     }
 }
 

@@ -22,16 +22,17 @@ enum ReportPalette {
     /// The outcome swatches in legend order.
     static let outcomes = [acknowledged, ok, rejected, ambiguous, inFlight, violation]
 
-    /// The swatch for an event outcome string (case-insensitive; unknown outcomes are grey).
-    static func outcome(_ outcome: String) -> Swatch {
-        switch outcome.lowercased() {
-        case "acknowledged", "acked", "ack": return acknowledged
-        case "ok", "passed", "pass", "": return ok
-        case "rejected": return rejected
-        case "ambiguous": return ambiguous
-        case "in flight", "in-flight", "inflight": return inFlight
-        case "violation", "failed", "fail": return violation
-        default: return otherOutcome
+    /// The swatch for an event outcome. Reads, refusals and notes have no colour of their own.
+    static func outcome(_ outcome: EventOutcome) -> Swatch {
+        switch outcome {
+        case .acknowledged: acknowledged
+        case .ok, .note(""): ok
+        case .rejected: rejected
+        case .ambiguous: ambiguous
+        case .inFlight: inFlight
+        case .violation: violation
+        case .absent, .found, .results, .refusedFailStopped, .corruptionDetected, .lossReported, .records, .untidy, .note:
+            otherOutcome
         }
     }
 

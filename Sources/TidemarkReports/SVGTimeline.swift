@@ -105,7 +105,7 @@ enum SVGTimeline {
     /// bar for syncs and checkpoints; a red line for a crash; a triangle for a fault.
     private static func cell(_ event: TimelineEvent, x: Double, top: Double, width: Double) -> String {
         let tooltip = "#\(event.index) \(event.kind.rawValue): \(event.label)"
-            + (event.outcome.isEmpty ? "" : " — \(event.outcome)")
+            + (event.outcome == .note("") ? "" : " — \(event.outcome)")
             + " (\(ReportFormat.fsCalls(event.fsCallStart, event.fsCallEnd)))"
             + (event.highlighted ? " — named by the verdict" : "")
         var out = "<g><title>\(h(tooltip))</title>"

@@ -38,13 +38,32 @@ public struct FaultDecision: Codable, Sendable, Hashable {
     public var outcome: String
     /// True when `suppressedDecisions` forced the benign outcome instead.
     public var suppressed: Bool
+    /// The byte offset the fault hit, when it hit one place (not a whole-file sync or a
+    /// directory entry). Report data only: not part of the trace hash.
+    public var offset: Int64?
 
-    public init(index: Int, kind: FaultKind, path: String, callIndex: Int, outcome: String, suppressed: Bool) {
+    public init(
+        index: Int, kind: FaultKind, path: String, callIndex: Int, outcome: String, suppressed: Bool, offset: Int64? = nil
+    ) {
         self.index = index
         self.kind = kind
         self.path = path
         self.callIndex = callIndex
         self.outcome = outcome
         self.suppressed = suppressed
+        self.offset = offset
     }
+}
+
+/// An error the fault configuration injects without a random draw: a full disk, a latent sector
+/// error. Not a `FaultDecision` (nothing to suppress, no index to keep stable); kept for reports
+/// only and not hashed: the trace already records each call's error.
+public struct ConfiguredFault: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable { case diskFull, latentSectorError }
+    public var kind: Kind
+    public var path: String
+    public var callIndex: Int
+    public var offset: Int64
+    /// Human-readable, e.g. "enospc after 100 of 4096 bytes at 8192".
+    public var outcome: String
 }

@@ -48,6 +48,8 @@ struct FaultInjector {
     let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
+    /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
+    var configuredFaults: [ConfiguredFault] = []
     /// Indices of the decisions taken in the current call.
     private(set) var currentCallDecisions: [Int] = []
     /// Decision indices forced to the benign outcome.
@@ -69,11 +71,11 @@ struct FaultInjector {
     }
 
     /// Records a fault drawn now; the decision says whether it is suppressed.
-    mutating func record(_ kind: FaultKind, path: String, callIndex: Int, outcome: String) -> FaultDecision {
+    mutating func record(_ kind: FaultKind, path: String, callIndex: Int, outcome: String, offset: Int64?) -> FaultDecision {
         let index = decisions.count
         let decision = FaultDecision(
             index: index, kind: kind, path: path, callIndex: callIndex, outcome: outcome,
-            suppressed: suppressed.contains(index))
+            suppressed: suppressed.contains(index), offset: offset)
         decisions.append(decision)
         currentCallDecisions.append(index)
         return decision

@@ -14,7 +14,7 @@ extension SimulatedFileSystem {
             let inode = try liveInode(handle)
             try HandleRules.validateRead(handle.options, offset: offset, count: count, path: handle.path)
             if injector.readError.chance(injector.configuration.readErrorProbability),
-                takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)")
+                takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)", offset: offset)
             {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
@@ -28,6 +28,9 @@ extension SimulatedFileSystem {
             for latent in injector.configuration.latentSectorErrors where handle.path.contains(latent.pathContains) {
                 let (latentEnd, overflow) = latent.offset.addingReportingOverflow(latent.length)
                 if offset < (overflow ? Int64.max : latentEnd) && latent.offset < end {
+                    injector.configuredFaults.append(ConfiguredFault(
+                        kind: .latentSectorError, path: handle.path, callIndex: index, offset: max(offset, latent.offset),
+                        outcome: "eio on read of bytes \(latent.offset)..<\(latent.offset + latent.length)"))
                     throw FileSystemError(
                         .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
                         path: handle.path, errno: EIO)
@@ -49,7 +52,7 @@ extension SimulatedFileSystem {
             if injector.writeError.chance(injector.configuration.writeErrorProbability) {
                 let prefix = Int(injector.writeError.next(below: UInt64(bytes.count)))
                 if takeFault(.writeError, path: handle.path, callIndex: index,
-                             outcome: "eio after \(prefix) of \(bytes.count) bytes at \(offset)") {
+                             outcome: "eio after \(prefix) of \(bytes.count) bytes at \(offset)", offset: offset) {
                     if prefix > 0 {
                         try writeWithinCapacity(inode, Array(bytes[..<prefix]), at: offset, path: handle.path, callIndex: index)
                     }
@@ -146,6 +149,9 @@ extension SimulatedFileSystem {
             let room = max(0, capacity - usedBytes)
             let fits = Int(max(0, min(Int64(bytes.count), size + room - offset)))
             if fits > 0 { applyWrite(inode, Array(bytes[..<fits]), at: offset, path: path, callIndex: callIndex) }
+            injector.configuredFaults.append(ConfiguredFault(
+                kind: .diskFull, path: path, callIndex: callIndex, offset: offset + Int64(fits),
+                outcome: "enospc after \(fits) of \(bytes.count) bytes at \(offset)"))
             throw FileSystemError(
                 .noSpace, "simulated ENOSPC: capacity \(capacity) bytes, wrote \(fits) of \(bytes.count) at offset \(offset)",
                 path: path, errno: ENOSPC)
@@ -168,7 +174,7 @@ extension SimulatedFileSystem {
             let pick = Int64(injector.misdirectedWrite.next(below: UInt64(candidates))) * sector
             if pick != offset,
                 takeFault(.misdirectedWrite, path: path, callIndex: callIndex,
-                          outcome: "\(bytes.count) bytes for offset \(offset) land at \(pick)")
+                          outcome: "\(bytes.count) bytes for offset \(offset) land at \(pick)", offset: offset)
             {
                 change.landingOffset = pick
             }

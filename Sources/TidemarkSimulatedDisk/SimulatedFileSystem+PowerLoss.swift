@@ -121,7 +121,7 @@ extension SimulatedFileSystem {
                 guard strikes, !inode.durable.isEmpty else { continue }
                 let offset = Int(random.next(below: UInt64(inode.durable.count)))
                 let bit = Int(random.next(below: 8))
-                if takeFault(.bitRot, path: path, callIndex: calls, outcome: "flipped bit \(bit) of byte \(offset)") {
+                if takeFault(.bitRot, path: path, callIndex: calls, outcome: "flipped bit \(bit) of byte \(offset)", offset: Int64(offset)) {
                     inode.durable[offset] ^= UInt8(1 << bit)
                     report.bitFlips.append(CrashReport.BitFlip(path: path, offset: Int64(offset), bit: bit))
                 }
@@ -185,7 +185,8 @@ extension SimulatedFileSystem {
         }
         let described = result.fate == .torn ? "torn: kept sectors \(kept)" : "dropped"
         guard takeFault(.writeLost, path: change.path, callIndex: change.callIndex,
-                        outcome: "\(described) (\(change.isTruncate ? "truncate to" : "\(change.bytes.count) bytes at") \(change.offset))")
+                        outcome: "\(described) (\(change.isTruncate ? "truncate to" : "\(change.bytes.count) bytes at") \(change.offset))",
+                        offset: change.offset)
         else {
             change.apply(to: &inode.durable)
             return fate(of: change, .survived)
@@ -193,13 +194,13 @@ extension SimulatedFileSystem {
         // In ordered-prefix mode nothing after the first lost change survives.
         if faults.reorder == .orderedPrefix { stopped = true }
         if !garbage.isEmpty,
-            takeFault(.garbage, path: change.path, callIndex: change.callIndex, outcome: "random bytes in sectors \(garbage)")
+            takeFault(.garbage, path: change.path, callIndex: change.callIndex, outcome: "random bytes in sectors \(garbage)", offset: change.offset)
         {
             result.garbageSectors = garbage
         }
         if let chosen = fill,
             takeFault(.unsafeAppend, path: change.path, callIndex: change.callIndex,
-                      outcome: "size grew to \(change.end) with \(chosen.rawValue)")
+                      outcome: "size grew to \(change.end) with \(chosen.rawValue)", offset: change.offset)
         {
             result.unsafeAppendFill = chosen
         }

@@ -63,8 +63,8 @@ extension SimulatedFileSystem {
 
     /// Records a fault the simulator drew and folds it into the trace hash. Returns whether to
     /// inject it: false when its index is suppressed (the caller then takes the benign outcome).
-    func takeFault(_ kind: FaultKind, path: String, callIndex: Int, outcome: String) -> Bool {
-        let decision = injector.record(kind, path: path, callIndex: callIndex, outcome: outcome)
+    func takeFault(_ kind: FaultKind, path: String, callIndex: Int, outcome: String, offset: Int64? = nil) -> Bool {
+        let decision = injector.record(kind, path: path, callIndex: callIndex, outcome: outcome, offset: offset)
         hasher.combine(decision)
         return !decision.suppressed
     }

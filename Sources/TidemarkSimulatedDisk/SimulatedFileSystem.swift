@@ -86,6 +86,10 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     /// short in long campaigns and its indices name faults.
     public var decisions: [FaultDecision] { withLock { injector.decisions } }
 
+    /// Every error the configuration injected without a draw (ENOSPC, latent sector errors), in
+    /// order. Report data: not part of the trace hash.
+    public var configuredFaults: [ConfiguredFault] { withLock { injector.configuredFaults } }
+
     /// Decision indices forced to the benign outcome (for shrinking).
     public var suppressedDecisions: Set<Int> {
         get { withLock { injector.suppressed } }

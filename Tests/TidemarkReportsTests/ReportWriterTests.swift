@@ -13,7 +13,7 @@ struct ReportWriterTests {
         // TIDEMARK_SAMPLE_REPORT_DIR keeps the sample somewhere to open or screenshot.
         let directory = ProcessInfo.processInfo.environment["TIDEMARK_SAMPLE_REPORT_DIR"]
             ?? Self.temporaryDirectory("sample")
-        let report = SampleReports.campaign()
+        let report = try SampleReports.campaign()
         try ReportWriter.write(report, to: directory)
         for name in [ReportWriter.jsonFileName, ReportWriter.markdownFileName, ReportWriter.htmlFileName, ReportWriter.junitFileName] {
             #expect(FileManager.default.fileExists(atPath: directory + "/" + name), "\(name) missing")
@@ -33,7 +33,7 @@ extension ReportWriterTests {
 
     /// The sample report as a JSON object, to break on purpose.
     static func sampleJSONObject() throws -> [String: Any] {
-        let data = try ReportWriter.encode(SampleReports.campaign())
+        let data = try ReportWriter.encode(try SampleReports.campaign())
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
@@ -41,7 +41,7 @@ extension ReportWriterTests {
         String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
 
-    @Test func loadOfMissingReportNamesTheFile() {
+    @Test func loadOfMissingReportNamesTheFile() throws {
         let directory = Self.temporaryDirectory("missing")
         let error = #expect(throws: ReportError.self) { try ReportWriter.load(from: directory) }
         #expect(error?.reason == .missing)
@@ -85,14 +85,14 @@ extension ReportWriterTests {
         try Data("not a directory".utf8).write(to: URL(fileURLWithPath: blocker))
         let target = blocker + "/report"
         let error = #expect(throws: ReportError.self) {
-            try ReportWriter.write(SampleReports.campaign(), to: target)
+            try ReportWriter.write(try SampleReports.campaign(), to: target)
         }
         #expect(error?.description.hasPrefix(target) == true)
     }
 
     @Test func rewritingReplacesEveryFile() throws {
         let directory = Self.temporaryDirectory("rewrite")
-        var report = SampleReports.campaign()
+        var report = try SampleReports.campaign()
         try ReportWriter.write(report, to: directory)
         report.name = "renamed-run"
         try ReportWriter.write(report, to: directory)

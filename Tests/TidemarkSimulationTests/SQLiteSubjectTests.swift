@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tidemark
 import TidemarkIO
 import TidemarkSimulatedDisk
 @testable import TidemarkSimulation

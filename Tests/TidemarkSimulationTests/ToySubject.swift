@@ -2,8 +2,8 @@ import Foundation
 import TidemarkIO
 @testable import TidemarkSimulation
 
-/// A deliberately tiny subject for testing the checker: the whole state is one JSON file,
-/// replaced atomically on every mutation. Each `Bug` breaks exactly one invariant, so a test can
+/// A deliberately tiny subject for testing the checker: the whole state is one file (a CRC32C of
+/// the JSON, then the JSON), replaced atomically on every mutation. Each `Bug` breaks exactly one invariant, so a test can
 /// show the verifier catches it, and the bug-free toy shows the checker raises no false alarms.
 final class ToySubject: Subject {
     struct Bugs: OptionSet, Sendable {
@@ -24,6 +24,8 @@ final class ToySubject: Subject {
         static let nonAtomicBatches = Bugs(rawValue: 1 << 6)
         /// Acknowledge without durability, and make `sync` a no-op (breaks sync durability).
         static let fakeSync = Bugs(rawValue: 1 << 7)
+        /// Trust whatever decodes, ignoring the checksum (breaks no-silent-corruption).
+        static let ignoreChecksum = Bugs(rawValue: 1 << 8)
     }
 
     let fileSystem: any FileSystem
@@ -49,11 +51,7 @@ final class ToySubject: Subject {
             }
             var loaded: [String: RecordValue] = [:]
             if fileSystem.exists(statePath) {
-                let bytes = try fileSystem.readFile(statePath)
-                guard let decoded = bytes.isEmpty ? [:] : try? JSONDecoder().decode([String: RecordValue].self, from: Data(bytes)) else {
-                    throw SubjectError(.corruption, "state file does not decode")
-                }
-                loaded = decoded
+                loaded = try decode(fileSystem.readFile(statePath))
                 if bugs.contains(.destructiveRecovery) {
                     try fileSystem.remove(statePath)
                     try fileSystem.syncDirectory(directory)
@@ -115,10 +113,27 @@ final class ToySubject: Subject {
         }
     }
 
+    /// An empty file is an empty state (a crash between truncate and write leaves one).
+    private func decode(_ bytes: [UInt8]) throws(SubjectError) -> [String: RecordValue] {
+        if bytes.isEmpty { return [:] }
+        guard bytes.count >= 4 else { throw SubjectError(.corruption, "state file of \(bytes.count) bytes has no checksum") }
+        let json = bytes[4...]
+        let stored = bytes[..<4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        if !bugs.contains(.ignoreChecksum) && stored != CRC32C.checksum(json) {
+            throw SubjectError(.corruption, "state file checksum mismatch")
+        }
+        guard let decoded = try? JSONDecoder().decode([String: RecordValue].self, from: Data(json)) else {
+            throw SubjectError(.corruption, "state file does not decode")
+        }
+        return decoded
+    }
+
     private func persist(_ next: [String: RecordValue]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let bytes = Array(try encoder.encode(next))
+        let json = Array(try encoder.encode(next))
+        let checksum = CRC32C.checksum(json)
+        let bytes = (0..<4).map { UInt8(truncatingIfNeeded: checksum >> (8 * $0)) } + json
         if bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync) {
             let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
             try file.write(bytes, at: 0)

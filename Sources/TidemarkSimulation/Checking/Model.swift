@@ -1,3 +1,5 @@
+import Tidemark
+
 /// The oracle: applies the workload's mutations in order and knows, at every crash, which
 /// recovered states are allowed.
 ///

@@ -8,7 +8,7 @@ public enum ReportBuilder {
         let expectation = outcome.expectation
         return ScenarioReport(
             name: outcome.scenario.name, file: outcome.file, subject: outcome.scenario.subject.kind.rawValue,
-            configuration: outcome.scenario.subject.options, expect: outcome.scenario.expect.rawValue,
+            configuration: outcome.scenario.subject.options, expect: outcome.scenario.expect,
             expectedInvariants: outcome.scenario.expectInvariants.map(\.rawValue),
             runs: outcome.runs, passed: outcome.passed, failed: outcome.failed,
             expectationMet: expectation.met, expectationMessage: expectation.message,
@@ -33,11 +33,12 @@ public enum ReportBuilder {
     public static func timeline(_ result: RunResult, highlight: Int?) -> Timeline {
         let events = result.events.enumerated().map { position, event in
             TimelineEvent(
-                index: position, kind: TimelineEvent.Kind(rawValue: event.kind.rawValue) ?? .operation,
+                index: position, kind: event.kind,
                 label: event.label, outcome: event.outcome, fsCallStart: event.fsCallStart, fsCallEnd: event.fsCallEnd,
-                highlighted: highlight != nil && event.stepIndex == highlight && event.kind != .recovery)
+                highlighted: highlight != nil && event.stepIndex == highlight && ![.recovery, .fault].contains(event.kind),
+                path: event.path, offset: event.offset)
         }
-        let verdictEvent = result.events.lastIndex { $0.outcome == "violation" } ?? result.events.count
+        let verdictEvent = result.events.lastIndex { $0.outcome == .violation } ?? result.events.count
         let lastCrashBeforeVerdict = result.crashReports.last { $0.eventIndex < verdictEvent }?.eventIndex
         let crashes = result.crashReports.map { entry in
             let mattered = entry.eventIndex == lastCrashBeforeVerdict && result.violation != nil

@@ -1,5 +1,6 @@
 import TidemarkIO
 import TidemarkSimulatedDisk
+import TidemarkReports
 
 /// One run: a scenario, a seed, and the plan the seed produced (or a shrunk one), executed
 /// against a fresh subject on a fresh `SimulatedFileSystem`, checked step by step against the
@@ -67,13 +68,17 @@ public struct RunResult: Sendable {
 
 /// One entry of a run's timeline.
 public struct RunEvent: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case operation, sync, checkpoint, crash, recovery, check, fault }
+    /// The report's kinds: a run event becomes a timeline event one to one.
+    public typealias Kind = TimelineEvent.Kind
     public var stepIndex: Int
     public var kind: Kind
     public var label: String
-    public var outcome: String
+    public var outcome: EventOutcome
     public var fsCallStart: Int
     public var fsCallEnd: Int
+    /// For a fault: the file it hit and, when it has one, the byte offset.
+    public var path: String? = nil
+    public var offset: Int64? = nil
 }
 
 /// The mutable part of a run, kept out of `SimulationRun` so that stays a plain value.
@@ -89,6 +94,9 @@ private struct Execution {
     /// An ambiguous failure happened: the subject must acknowledge nothing until reopened.
     var mustFailStop = false
     var stopped = false
+    /// How many of the simulator's fault decisions and configured faults are on the timeline.
+    var decisionsOnTimeline = 0
+    var configuredFaultsOnTimeline = 0
 
     init(run: SimulationRun) {
         self.run = run
@@ -119,7 +127,7 @@ private struct Execution {
         do {
             let info = try subject.open()
             note(recovery: info)
-            event(-1, .recovery, "open", "ok", from: start)
+            event(-1, .recovery, "open", .ok, from: start)
         } catch {
             fail(Violation(.liveness, "opening an empty store failed: \(error)"))
             return
@@ -154,7 +162,7 @@ private struct Execution {
         let kind: RunEvent.Kind = operation.kind == .sync ? .sync : operation.kind == .checkpoint ? .checkpoint : .operation
 
         if fileSystem.isHalted {
-            event(index, kind, operation.label, "in flight", from: start)
+            event(index, kind, operation.label, .inFlight, from: start)
             model.uncertain(stepIndex: index, operation: operation)
             crashAndRecover(crash, at: index, during: "during \(operation.kind.rawValue)")
             return
@@ -162,14 +170,14 @@ private struct Execution {
 
         switch response {
         case .acknowledged(let durable):
-            event(index, kind, operation.label, "acknowledged", from: start)
+            event(index, kind, operation.label, .acknowledged, from: start)
             if mustFailStop {
                 fail(Violation(.failStop, "\(operation.label) was acknowledged after an earlier I/O failure, before any reopen", stepIndex: index))
                 return
             }
             model.acknowledged(stepIndex: index, operation: operation, durable: durable)
         case .done:
-            event(index, kind, operation.label, "ok", from: start)
+            event(index, kind, operation.label, .ok, from: start)
             if operation.kind == .sync || operation.kind == .checkpoint {
                 if mustFailStop {
                     fail(Violation(.failStop, "\(operation.label) succeeded after an earlier I/O failure, before any reopen", stepIndex: index))
@@ -178,7 +186,7 @@ private struct Execution {
                 model.synced()
             }
         case .value(let value):
-            event(index, kind, operation.label, value == nil ? "absent" : "found", from: start)
+            event(index, kind, operation.label, value == nil ? .absent : .found, from: start)
             guard case .get(let id) = operation, !mustFailStop else { return }
             let expected = model.current[id]
             if value != expected {
@@ -188,24 +196,24 @@ private struct Execution {
                     "get \(id) returned a different answer than the model: \(problem.joined(separator: "; "))", stepIndex: index))
             }
         case .searchResults(let ids):
-            event(index, kind, operation.label, "\(ids.count) results", from: start)
+            event(index, kind, operation.label, .results(ids.count), from: start)
             guard case .search(let query, let k, let metric) = operation, !mustFailStop else { return }
             if let problem = model.checkSearch(query: query, k: k, metric: metric, answer: ids) {
                 fail(Violation(faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel, problem, stepIndex: index))
             }
         case .rejected:
-            event(index, kind, operation.label, "rejected", from: start)
+            event(index, kind, operation.label, .rejected, from: start)
             if operation.kind.isMutation { model.rejected(stepIndex: index, operation: operation) }
         case .ambiguous:
-            event(index, kind, operation.label, "ambiguous", from: start)
+            event(index, kind, operation.label, .ambiguous, from: start)
             model.uncertain(stepIndex: index, operation: operation)
             mustFailStop = true
         case .failStopped:
-            event(index, kind, operation.label, "refused (fail-stopped)", from: start)
+            event(index, kind, operation.label, .refusedFailStopped, from: start)
             // The subject stopped on its own (a failed background sync, say); nothing applied.
             mustFailStop = true
         case .corruptionDetected(let message):
-            event(index, kind, operation.label, "corruption detected", from: start)
+            event(index, kind, operation.label, .corruptionDetected, from: start)
             if faults.injectsCorruption || faults.readErrorProbability > 0 {
                 stop("\(operation.label) detected corruption: \(message)")
             } else {
@@ -221,7 +229,7 @@ private struct Execution {
         mustFailStop = false
         guard let info = openAfterCrash(at: index, powerLoss: false, recoveryKill: nil) else { return }
         note(recovery: info)
-        event(index, .recovery, "reopen", info.paths.joined(separator: ", "), from: start)
+        event(index, .recovery, "reopen", .note(info.paths.joined(separator: ", ")), from: start)
         checkRecoveredState(at: index, afterRecoveryCrash: false, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 
@@ -235,13 +243,13 @@ private struct Execution {
         result.crashes += 1
         result.crashPoints[place, default: 0] += 1
         result.faults[spec.powerLoss ? "power loss" : "process kill", default: 0] += 1
-        event(index, .crash, spec.powerLoss ? "power loss" : "process kill", place, from: start)
-        result.crashReports.append((result.events.count - 1, report))
+        let crashEvent = event(index, .crash, spec.powerLoss ? "power loss" : "process kill", .note(place), from: start)
+        result.crashReports.append((crashEvent, report))
         mustFailStop = false
         let crashesBefore = result.crashes
         guard let info = openAfterCrash(at: index, powerLoss: spec.powerLoss, recoveryKill: spec.recoveryKillAfterCalls) else { return }
         note(recovery: info)
-        event(index, .recovery, "recover", info.paths.joined(separator: ", "), from: start)
+        event(index, .recovery, "recover", .note(info.paths.joined(separator: ", ")), from: start)
         checkRecoveredState(at: index, afterRecoveryCrash: result.crashes > crashesBefore, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 
@@ -268,8 +276,8 @@ private struct Execution {
                     let report = fileSystem.crash(powerLoss ? .powerLoss : .processKill)
                     result.crashes += 1
                     result.crashPoints["during recovery", default: 0] += 1
-                    event(index, .crash, powerLoss ? "power loss" : "process kill", "during recovery", from: start)
-                    result.crashReports.append((result.events.count - 1, report))
+                    let crashEvent = event(index, .crash, powerLoss ? "power loss" : "process kill", .note("during recovery"), from: start)
+                    result.crashReports.append((crashEvent, report))
                     if attempts < 6 { continue }
                 }
                 switch error.kind {
@@ -310,7 +318,7 @@ private struct Execution {
             if reportedPossibleLoss && faults.injectsCorruption
                 && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant)
             {
-                event(index, .check, "check state", "loss reported by recovery", from: start)
+                event(index, .check, "check state", .lossReported, from: start)
                 stop("recovery reported a possible loss after injected corruption: \(violation.message)")
                 return
             }
@@ -319,10 +327,10 @@ private struct Execution {
                     .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
                     stepIndex: violation.stepIndex)
             }
-            event(index, .check, "check state", "violation", from: start)
+            event(index, .check, "check state", .violation, from: start)
             fail(violation)
         } else {
-            event(index, .check, "check state", "ok (\(state.count) records)", from: start)
+            event(index, .check, "check state", .records(state.count), from: start)
         }
     }
 
@@ -344,7 +352,7 @@ private struct Execution {
             return
         }
         let problems = subject.hygieneProblems()
-        event(index, .check, "liveness", problems.isEmpty ? "ok" : "untidy", from: start)
+        event(index, .check, "liveness", problems.isEmpty ? .ok : .untidy, from: start)
         if !problems.isEmpty {
             fail(Violation(.liveness, "after a checkpoint: \(problems.joined(separator: "; "))", stepIndex: index))
         }
@@ -358,8 +366,47 @@ private struct Execution {
         for path in info.paths { result.recoveryPaths[path, default: 0] += 1 }
     }
 
-    private mutating func event(_ step: Int, _ kind: RunEvent.Kind, _ label: String, _ outcome: String, from start: Int) {
+    /// Appends a timeline event, with the faults the simulator injected since the last one:
+    /// before it when they happened during its calls, after it when it is the crash that
+    /// decided them (lost writes, bit flips).
+    /// Returns the event's index in the timeline.
+    @discardableResult
+    private mutating func event(_ step: Int, _ kind: RunEvent.Kind, _ label: String, _ outcome: EventOutcome, from start: Int) -> Int {
+        if kind != .crash { appendInjectedFaults(at: step) }
         result.events.append(RunEvent(stepIndex: step, kind: kind, label: label, outcome: outcome, fsCallStart: start, fsCallEnd: fileSystem.callCount))
+        let position = result.events.count - 1
+        if kind == .crash { appendInjectedFaults(at: step) }
+        return position
+    }
+
+    /// One `.fault` event per fault the simulator injected since the last call (its random
+    /// decisions and the errors its configuration forces), in file-system call order. Reading
+    /// these lists is no file-system call: the trace hash does not move. Suppressed decisions
+    /// took the benign outcome, so they are not shown.
+    private mutating func appendInjectedFaults(at step: Int) {
+        let decisions = fileSystem.decisions, configured = fileSystem.configuredFaults
+        let drawn = decisions[decisionsOnTimeline...].filter { !$0.suppressed }.map { decision in
+            RunEvent(
+                stepIndex: step, kind: .fault, label: "\(decision.kind.rawValue) \(decision.path)", outcome: .note(decision.outcome),
+                fsCallStart: decision.callIndex, fsCallEnd: decision.callIndex, path: decision.path, offset: decision.offset)
+        }
+        let forced = configured[configuredFaultsOnTimeline...].map { fault in
+            RunEvent(
+                stepIndex: step, kind: .fault, label: "\(fault.kind.rawValue) \(fault.path)", outcome: .note(fault.outcome),
+                fsCallStart: fault.callIndex, fsCallEnd: fault.callIndex, path: fault.path, offset: fault.offset)
+        }
+        // Merged by call, each list keeping its own order (a crash lists lost writes by file).
+        var pending = forced[...]
+        for event in drawn {
+            while let next = pending.first, next.fsCallStart < event.fsCallStart {
+                result.events.append(next)
+                pending = pending.dropFirst()
+            }
+            result.events.append(event)
+        }
+        result.events += pending
+        decisionsOnTimeline = decisions.count
+        configuredFaultsOnTimeline = configured.count
     }
 
     private mutating func fail(_ violation: Violation) {
@@ -372,6 +419,7 @@ private struct Execution {
     }
 
     private mutating func finish() {
+        appendInjectedFaults(at: run.plan.steps.count)
         result.traceHash = fileSystem.traceHash
         result.fsCalls = fileSystem.callCount
         result.decisions = fileSystem.decisions

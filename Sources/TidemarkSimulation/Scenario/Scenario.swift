@@ -1,3 +1,5 @@
+import TidemarkReports
+
 /// A scenario: what to test (subject and its configuration), with what (workload and fault mix,
 /// as ranges randomized per seed: swarm testing), how often (seeds), and what should happen.
 ///
@@ -31,13 +33,8 @@ public struct Scenario: Codable, Sendable, Hashable {
         self.expectInvariants = expectInvariants
     }
 
-    public enum Expectation: String, Codable, Sendable, Hashable, CaseIterable {
-        /// Every run satisfies every invariant.
-        case pass
-        /// At least one run breaks an invariant (from `expectInvariants` when given), and none
-        /// breaks another: for configurations known to be unsafe, and canaries.
-        case violation
-    }
+    /// What the scenario expects of its runs; the report states the same value.
+    public typealias Expectation = TidemarkReports.Expectation
 }
 
 /// Which subject, and its options (validated by the subject kind; see `SubjectKind`).

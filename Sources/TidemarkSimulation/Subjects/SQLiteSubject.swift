@@ -1,4 +1,5 @@
 import Foundation
+import Tidemark
 import TidemarkIO
 import TidemarkSimulatedDisk
 import TidemarkSQLite

@@ -105,7 +105,7 @@ final class TidemarkStoreSubject: Subject {
             case .get(let id):
                 return .value(try store.get(id).map(Self.recordValue))
             case .search(let embedding, let k, let metric):
-                let results = try store.search(embedding: embedding, k: k, metric: Tidemark.SearchMetric(rawValue: metric.rawValue)!)
+                let results = try store.search(embedding: embedding, k: k, metric: metric)
                 return .searchResults(results.map(\.record.id))
             case .sync:
                 try store.sync()

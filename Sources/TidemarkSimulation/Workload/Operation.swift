@@ -1,4 +1,5 @@
 import TidemarkSimulatedDisk
+import Tidemark
 
 /// A record as the model and every subject see it. Metadata is a flat string map (a JSON object
 /// of strings): enough to exercise filters without making equality fuzzy.
@@ -26,10 +27,6 @@ public enum Mutation: Codable, Sendable, Hashable {
         case .delete(let id): id
         }
     }
-}
-
-public enum SearchMetric: String, Codable, Sendable, Hashable, CaseIterable {
-    case cosine, dot, euclidean
 }
 
 /// One operation of a workload. Plain data: a failure file stores the exact list, and the

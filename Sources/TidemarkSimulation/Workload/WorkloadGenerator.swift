@@ -1,3 +1,4 @@
+import Tidemark
 import TidemarkIO
 
 /// Turns a scenario and a seed into a plan. Draws only from the `workload` stream of the seed,

@@ -102,7 +102,7 @@ struct Run: ParsableCommand {
         var rows: [[String]] = []
         for scenario in report.scenarios {
             rows.append([
-                scenario.name, scenario.expect, "\(scenario.runs)", "\(scenario.failed)", "\(scenario.crashes)",
+                scenario.name, scenario.expect.rawValue, "\(scenario.runs)", "\(scenario.failed)", "\(scenario.crashes)",
                 String(format: "%.1f", scenario.runsPerSecond), String(format: "%.0f", scenario.fsCallsPerSecond),
                 scenario.expectationMet ? "met" : "NOT MET",
             ])
