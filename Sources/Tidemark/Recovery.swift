@@ -81,7 +81,7 @@ enum Recovery {
         let started = clock.monotonicNanoseconds()
         var report = RecoveryReport()
         let salvage = options.salvage
-        let skipsBadFrames = options.canary == .replayPastBadChecksum
+        let skipsBadFrames = options.hooks.replaysPastDamage
         func path(_ name: String) -> String { FilePaths.join(directory, name) }
         func fsError(_ error: Error, _ name: String) -> StoreError {
             let cause = error as? FileSystemError
