@@ -265,7 +265,7 @@ public final class Store: @unchecked Sendable {
             if sharing { lock.lock() }
             syncInProgress = false
             lock.broadcast()
-            if let syncError, !options.hooks.forgivesFailedSync(retrying: handle) {
+            if let syncError, !options.hooks.forgivesFailedSync(retry: { (try? handle.syncData()) != nil }) {
                 throw failStop(StoreError(.io, "log sync failed", path: handle.path, outcome: .ambiguous, cause: syncError))
             }
             syncCount += 1

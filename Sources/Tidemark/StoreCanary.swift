@@ -1,5 +1,3 @@
-import TidemarkIO
-
 /// The canary catalogue: deliberately broken variants of the durability protocol, for the
 /// simulator to prove it catches them. Each is one small, local deviation at one protocol step
 /// (see `ProtocolHooks`, the only place the store asks about them). Selected by a scenario's
@@ -52,10 +50,10 @@ struct ProtocolHooks: Sendable, Hashable {
     /// (or is reported by salvage). (`replayPastBadChecksum` replays past it and reports nothing.)
     var replaysPastDamage: Bool { canary == .replayPastBadChecksum }
 
-    /// Log sync failed: the protocol fail-stops (returns false without touching `handle`).
+    /// Log sync failed: the protocol fail-stops (returns false without calling `retry`).
     /// (`retryFailedSync` syncs again and returns true when that "works".)
-    func forgivesFailedSync(retrying handle: any FileHandleProtocol) -> Bool {
-        canary == .retryFailedSync && (try? handle.syncData()) != nil
+    func forgivesFailedSync(retry: () -> Bool) -> Bool {
+        canary == .retryFailedSync && retry()
     }
 
     /// Checkpoint: covered segments are removed only once the manifest naming the new checkpoint
