@@ -35,8 +35,15 @@ final class ColdTier {
 
     static func path(in directory: String) -> String { FilePaths.join(directory, fileName) }
 
+    /// `PRAGMA synchronous`: `full` syncs the WAL at every commit (the protocol); `off` only
+    /// for the `coldSynchronousOff` canary.
+    enum Synchronous: String, Sendable, Hashable {
+        case full = "FULL"
+        case off = "OFF"
+    }
+
     /// Opens (creating when missing) the cold tier of the store in `directory`.
-    init(directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, synchronous: String = "FULL") throws {
+    init(directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, synchronous: Synchronous = .full) throws {
         path = Self.path(in: directory)
         self.random = random
         let existed = fileSystem.exists(path)
@@ -59,7 +66,7 @@ final class ColdTier {
         }
     }
 
-    private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: String) throws {
+    private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
         do {
             let connection = try SQLiteConnection(path: path, vfs: vfs)
             self.connection = connection
@@ -68,7 +75,7 @@ final class ColdTier {
             guard case .text(let name)? = mode.first?.first, name.lowercased() == "wal" else {
                 throw StoreError(.io, "the cold tier would not switch to WAL mode (got \(mode))", path: path)
             }
-            try connection.execute("PRAGMA synchronous=\(synchronous)")
+            try connection.execute("PRAGMA synchronous=\(synchronous.rawValue)")
             try connection.transaction(.immediate) {
                 try connection.execute("""
                     CREATE TABLE IF NOT EXISTS records(
@@ -260,14 +267,18 @@ final class ColdTier {
         do { return try body() } catch { throw Self.storeError(error, path: path, doing: what) }
     }
 
-    /// SQLite's errors as the store's: corrupt database → `.corruption`, full disk → `.noSpace`,
+    /// SQLite's errors as the store's: damaged database → `.corruption`, full disk → `.noSpace`,
     /// anything else → `.io`, with the file-system error behind it.
     static func storeError(_ error: any Error, path: String, doing what: String) -> StoreError {
         if let error = error as? StoreError { return error }
         guard let error = error as? SQLiteError else { return StoreError(.io, "cold tier: cannot \(what): \(error)", path: path) }
-        let corrupt: Set<Int32> = [11, 26]  // SQLITE_CORRUPT, SQLITE_NOTADB
-        let full: Int32 = 13  // SQLITE_FULL
-        let code: StoreError.Code = corrupt.contains(error.resultCode) ? .corruption : error.resultCode == full ? .noSpace : .io
+        // A damaged read (SQLITE_IOERR_DATA) stays `.io`: the file system already reported it.
+        let code: StoreError.Code
+        switch error.category {
+        case .damagedDatabase: code = .corruption
+        case .full: code = .noSpace
+        case .damagedRead, .io, .busy, .other: code = .io
+        }
         return StoreError(code, "cold tier: cannot \(what): \(error.message)", path: error.fileSystemError?.path ?? path, offset: code == .corruption ? 0 : nil, cause: error.fileSystemError)
     }
 }

@@ -154,11 +154,6 @@ final class HotTier {
         entries.values.filter { $0.expiresAt.map { $0 <= now } ?? false }.map(\.id).sorted()
     }
 
-    /// Sets last-access times remembered from an earlier run (only for ids present).
-    func restoreAccessTimes(_ times: [String: Int64]) {
-        for (id, time) in times { entries[id]?.lastAccess = time }
-    }
-
     func accessTimes() -> [String: Int64] { entries.mapValues(\.lastAccess) }
 
     // MARK: Budget

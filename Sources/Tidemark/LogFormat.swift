@@ -255,8 +255,8 @@ struct Frame: Hashable {
 enum StoreFiles {
     static let manifest = "MANIFEST"
 
-    static func segmentName(firstLSN: UInt64) -> String { "wal-" + FilePaths.hex16(firstLSN) + ".log" }
-    static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + FilePaths.hex16(lsn) + ".ckpt" }
+    static func segmentName(firstLSN: UInt64) -> String { "wal-" + Hex.digits16(firstLSN) + ".log" }
+    static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + Hex.digits16(lsn) + ".ckpt" }
 
     /// The first LSN named by a segment file name, or nil when `name` is not a segment.
     static func segmentFirstLSN(_ name: String) -> UInt64? { parse(name, prefix: "wal-", suffix: ".log") }

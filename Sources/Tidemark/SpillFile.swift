@@ -17,7 +17,7 @@ enum SpillFile {
     /// The name of spill file number `number`: "spill-" and 16 lowercase hex digits. Names never
     /// derive from record ids, so no id can steer a path.
     static func name(number: UInt64) -> String {
-        prefix + FilePaths.hex16(number)
+        prefix + Hex.digits16(number)
     }
 
     /// Whether `name` is exactly a name `name(number:)` produces (so joining it to the spill

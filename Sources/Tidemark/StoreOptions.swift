@@ -11,27 +11,6 @@ public enum SyncMode: String, Sendable, Hashable, CaseIterable, Codable {
     case async
 }
 
-/// Deliberately broken variants of the durability protocol, for the simulator to prove it can
-/// catch them. Each is one small, local deviation. Package access: never selectable from the CLI.
-package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
-    /// A new segment's directory entry is never synced.
-    case skipDirectorySyncOnNewSegment
-    /// `immediate` mode acknowledges a commit without syncing it.
-    case acknowledgeBeforeSync
-    /// Recovery skips frames that fail their checksum and keeps replaying.
-    case replayPastBadChecksum
-    /// A failed sync is retried and treated as a success instead of fail-stopping.
-    case retryFailedSync
-    /// Segments are deleted before the checkpoint covering them is durable.
-    case removeSegmentsBeforeCheckpointDurable
-    /// Tiers: migration drops records from the hot tier and checkpoints without them before
-    /// the cold tier's SQLite transaction that receives them has committed.
-    case dropHotBeforeColdDurable
-    /// Tiers: the cold tier runs with `PRAGMA synchronous=OFF`, so its commits are not durable
-    /// when the checkpoint that relies on them is written.
-    case coldSynchronousOff
-}
-
 public struct StoreOptions: Sendable, Hashable {
     public var syncMode: SyncMode
     /// A segment is closed and a new one started once it would grow past this many bytes.

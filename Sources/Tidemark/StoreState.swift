@@ -1,8 +1,6 @@
-/// The store's in-memory state: every live record and the embedding dimension.
-///
-/// Kept behind this one type so a later hot/cold split (a byte-budgeted hot tier spilling to
-/// files, a cold tier in SQLite recording the LSN it reflects) replaces it without touching the
-/// log, checkpoint or recovery code: they only call `apply`, `validate` and read `records`.
+/// The store's in-memory state: every live record and the embedding dimension. The record space
+/// of a store without tiers (see `RecordSpace`), the state recovery replays into, a checkpoint's
+/// contents, and a transaction's own writes.
 struct StoreState: Sendable, Hashable {
     var records: [String: Record] = [:]
     /// Fixed by the first non-empty embedding ever written; survives deletes.

@@ -12,27 +12,48 @@ public struct VerificationReport: Sendable, Hashable, Codable {
     public var isClean: Bool { problems.isEmpty }
 }
 
-/// The offline check behind `Store.verify`: reads every file, changes nothing.
+/// The offline check behind `Store.verify`: reads every file, changes nothing. It reads the
+/// directory with the same rules as recovery (`StoreInventory`) and reports what recovery would
+/// repair as warnings, what would stop it (or lose data) as problems.
 enum Verification {
     static func run(directory: String, fileSystem: any FileSystem, options: StoreOptions) throws -> VerificationReport {
-        let maxPayload = options.maxFramePayloadBytes
-        var report = VerificationReport()
-        func path(_ name: String) -> String { FilePaths.join(directory, name) }
-        func problem(_ name: String, _ offset: Int64, _ message: String) {
-            report.problems.append(StoreProblem(file: name, offset: offset, message: message))
-        }
         let names: [String]
         do {
             names = try fileSystem.listDirectory(directory)
         } catch let error as FileSystemError {
             throw StoreError(.io, "cannot list the store directory", path: directory, cause: error)
         }
-        for name in names where name.hasSuffix(".tmp") {
-            report.warnings.append(StoreProblem(file: name, offset: 0, message: "leftover temp file (removed at open)"))
+        let inventory = StoreInventory(names: names)
+        var check = VerificationPass(directory: directory, fileSystem: fileSystem, options: options)
+        for name in inventory.temporaryFiles {
+            check.warn(name, 0, "leftover temp file (removed at open)")
         }
+        let manifest = try check.checkManifestAndCheckpoints(inventory)
+        try check.checkLog(inventory, replayStart: (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1)
+        return check.report
+    }
+}
 
+private struct VerificationPass {
+    let directory: String
+    let fileSystem: any FileSystem
+    let options: StoreOptions
+    var report = VerificationReport()
+
+    private func path(_ name: String) -> String { FilePaths.join(directory, name) }
+
+    mutating func problem(_ name: String, _ offset: Int64, _ message: String) {
+        report.problems.append(StoreProblem(file: name, offset: offset, message: message))
+    }
+
+    mutating func warn(_ name: String, _ offset: Int64, _ message: String) {
+        report.warnings.append(StoreProblem(file: name, offset: offset, message: message))
+    }
+
+    /// The manifest, every checkpoint it names, and checkpoint files it does not name.
+    mutating func checkManifestAndCheckpoints(_ inventory: StoreInventory) throws -> Manifest {
         var manifest = Manifest()
-        if names.contains(StoreFiles.manifest) {
+        if inventory.hasManifest {
             report.filesChecked += 1
             do {
                 manifest = try Manifest.decode(try fileSystem.readFile(path(StoreFiles.manifest)), path: path(StoreFiles.manifest))
@@ -51,68 +72,67 @@ enum Verification {
                 problem(entry.fileName, error.offset ?? 0, error.message)
             }
         }
-        let listed = Set(manifest.checkpoints.map(\.fileName))
-        for name in names where StoreFiles.checkpointLSN(name) != nil && !listed.contains(name) {
-            report.warnings.append(StoreProblem(file: name, offset: 0, message: "checkpoint not in the manifest (removed at open)"))
+        for name in inventory.checkpointFiles(notIn: Set(manifest.checkpoints.map(\.fileName))) {
+            warn(name, 0, "checkpoint not in the manifest (removed at open)")
         }
+        return manifest
+    }
 
-        let segmentLSNs = names.compactMap(StoreFiles.segmentFirstLSN).sorted()
-        let replayStart = (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1
-        if let first = segmentLSNs.first, first > replayStart {
-            problem(StoreFiles.segmentName(firstLSN: first), 0,
-                    "the log starts at LSN \(first) but the oldest checkpoint needs LSN \(replayStart) onwards")
+    /// Every frame of every segment, and LSN continuity from `replayStart` on.
+    mutating func checkLog(_ inventory: StoreInventory, replayStart: UInt64) throws {
+        if let first = inventory.segments.first, first.firstLSN > replayStart {
+            problem(first.name, 0, "the log starts at LSN \(first.firstLSN) but the oldest checkpoint needs LSN \(replayStart) onwards")
         }
         var previousLastLSN: UInt64?
-        for (index, firstLSN) in segmentLSNs.enumerated() {
-            let name = StoreFiles.segmentName(firstLSN: firstLSN)
-            let isLast = index == segmentLSNs.count - 1
-            report.filesChecked += 1
-            let scanned: (bytes: Int, result: Result<SegmentScan, FormatError>)
-            do {
-                scanned = try SegmentScan.scan(fileSystem: fileSystem, path: path(name), maxPayload: maxPayload)
-            } catch {
-                problem(name, 0, "unreadable: \(error)")
-                continue
-            }
-            let scan: SegmentScan
-            switch scanned.result {
-            case .success(let value): scan = value
-            case .failure(let error):
-                if isLast, SegmentHeader.isUnfinished(fileSize: scanned.bytes, sectorAlignment: options.sectorAlignment) {
-                    report.warnings.append(StoreProblem(file: name, offset: 0, message: "unfinished new segment (removed at open)"))
-                } else {
-                    problem(name, 0, "segment header: \(error.message)")
-                }
-                previousLastLSN = nil
-                continue
-            }
-            if scan.header.firstLSN != firstLSN {
-                problem(name, 16, "segment header says first LSN \(scan.header.firstLSN), the file name \(firstLSN)")
-            }
-            if let previousLastLSN, previousLastLSN + 1 != firstLSN {
-                problem(name, 0, "segment starts at LSN \(firstLSN), the previous one ends at \(previousLastLSN)")
-            }
-            switch scan.verdict(nextFirstLSN: isLast ? nil : segmentLSNs[index + 1]) {
-            case .clean: break
-            case .tornTail(let offset):
-                report.warnings.append(StoreProblem(
-                    file: name, offset: Int64(offset),
-                    message: "torn tail: \(scan.fileSize - offset) unacknowledged bytes (cut at open)"))
-            case .corrupted:
-                for damage in scan.damage {
-                    problem(name, Int64(damage.offset), "\(damage.reason) (\(damage.length) bytes damaged)")
-                }
-            }
-            for item in scan.frames {
-                report.framesChecked += 1
-                do {
-                    _ = try RecordCoding.decodeOperations(item.frame.payload)
-                } catch let error as FormatError {
-                    problem(name, Int64(item.offset + Frame.headerSize + error.offset), "frame LSN \(item.frame.lsn): \(error.message)")
-                }
-            }
-            previousLastLSN = scan.frames.last?.frame.lsn ?? (firstLSN - 1)
+        for segment in inventory.segments {
+            previousLastLSN = try checkSegment(segment, previousLastLSN: previousLastLSN)
         }
-        return report
+    }
+
+    /// Returns the segment's last LSN, nil when its header is unusable.
+    private mutating func checkSegment(_ segment: StoreInventory.Segment, previousLastLSN: UInt64?) throws -> UInt64? {
+        let name = segment.name
+        report.filesChecked += 1
+        let scanned: (bytes: Int, result: Result<SegmentScan, FormatError>)
+        do {
+            scanned = try SegmentScan.scan(fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes)
+        } catch {
+            problem(name, 0, "unreadable: \(error)")
+            return previousLastLSN
+        }
+        let scan: SegmentScan
+        let verdict: SegmentScan.Verdict
+        switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
+        case .unfinished:
+            warn(name, 0, "unfinished new segment (removed at open)")
+            return nil
+        case .badHeader(let error):
+            problem(name, 0, "segment header: \(error.message)")
+            return nil
+        case .scanned(let value, let valueVerdict, let headerMatchesName):
+            (scan, verdict) = (value, valueVerdict)
+            if !headerMatchesName { problem(name, 16, StoreInventory.misnamedMessage(scan, segment)) }
+        }
+        if let previousLastLSN, previousLastLSN + 1 != segment.firstLSN {
+            problem(name, 0, "segment starts at LSN \(segment.firstLSN), the previous one ends at \(previousLastLSN)")
+        }
+        switch verdict {
+        case .clean: break
+        case .tornTail(let offset):
+            warn(name, Int64(offset), "torn tail: \(scan.fileSize - offset) unacknowledged bytes (cut at open)")
+        case .corrupted:
+            for damage in scan.damage {
+                problem(name, Int64(damage.offset), "\(damage.reason) (\(damage.length) bytes damaged)")
+            }
+        }
+        for item in scan.frames {
+            report.framesChecked += 1
+            do {
+                _ = try RecordCoding.decodeOperations(item.frame.payload)
+            } catch let error as FormatError {
+                problem(name, Int64(item.offset + Frame.headerSize + error.offset), "frame LSN \(item.frame.lsn): \(error.message)")
+            }
+        }
+        return scan.frames.last?.frame.lsn ?? (segment.firstLSN - 1)
     }
 }

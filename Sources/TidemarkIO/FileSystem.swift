@@ -178,19 +178,6 @@ public enum FilePaths {
             throw FileSystemError(.invalidArgument, "path contains a NUL byte", path: path)
         }
     }
-
-    /// `value` as 16 lowercase hex digits, zero-padded: fixed-width names (`wal-<LSN>.log`) sort
-    /// in numeric order, and trace hashes print the same way everywhere.
-    public static func hex16(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-
-    /// Whether `name` is a single safe directory entry: no separators, not `.` or `..`, no NUL.
-    public static func isSafeEntryName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(UInt8(ascii: "/"))
-            && !name.utf8.contains(0)
-    }
 }
 
 #if canImport(Glibc)

@@ -27,17 +27,40 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         self.fileSystemError = fileSystemError
     }
 
+    /// What a failure says about the database, for callers mapping it to their own errors.
+    public enum Category: Sendable, Hashable {
+        /// `SQLITE_CORRUPT` or `SQLITE_NOTADB`: SQLite found damaged pages or header.
+        case damagedDatabase
+        /// `SQLITE_IOERR_DATA`: the VFS read bytes the file system reported as corrupted.
+        case damagedRead
+        /// `SQLITE_FULL`: the file system had no room (a `.noSpace` from the VFS).
+        case full
+        /// Any other `SQLITE_IOERR`.
+        case io
+        /// `SQLITE_BUSY`: another connection holds a conflicting lock.
+        case busy
+        case other
+    }
+
+    public var category: Category {
+        if resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB { return .damagedDatabase }
+        if extendedCode == TM_SQLITE_IOERR_DATA { return .damagedRead }
+        switch resultCode {
+        case SQLITE_FULL: return .full
+        case SQLITE_IOERR: return .io
+        case SQLITE_BUSY: return .busy
+        default: return .other
+        }
+    }
+
     /// `SQLITE_FULL`: the file system had no room (a `.noSpace` from the VFS).
-    public var isFull: Bool { resultCode == SQLITE_FULL }
+    public var isFull: Bool { category == .full }
     /// `SQLITE_IOERR` and its extended forms.
     public var isIOError: Bool { resultCode == SQLITE_IOERR }
-    /// `SQLITE_CORRUPT` or `SQLITE_NOTADB` (damaged pages or header), or `SQLITE_IOERR_DATA`
-    /// (the VFS read bytes the file system reported as corrupted).
-    public var isCorruption: Bool {
-        resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB || extendedCode == TM_SQLITE_IOERR_DATA
-    }
+    /// A damaged database or a damaged read (`.damagedDatabase`, `.damagedRead`).
+    public var isCorruption: Bool { category == .damagedDatabase || category == .damagedRead }
     /// `SQLITE_BUSY`: another connection holds a conflicting lock.
-    public var isBusy: Bool { resultCode == SQLITE_BUSY }
+    public var isBusy: Bool { category == .busy }
 
     /// SQLite's English name for the extended code (`sqlite3_errstr`).
     public var codeDescription: String { String(cString: sqlite3_errstr(extendedCode)) }

@@ -99,10 +99,7 @@ struct PosixFileSystemTests {
         #expect(FilePaths.parent(of: "/a") == "/")
         #expect(FilePaths.parent(of: "a") == ".")
         #expect(FilePaths.name(of: "/a/b/") == "b")
-        #expect(FilePaths.isSafeEntryName("seg-1.log"))
-        #expect(!FilePaths.isSafeEntryName("../x"))
-        #expect(!FilePaths.isSafeEntryName(".."))
-        #expect(FilePaths.hex16(0x2a) == "000000000000002a")
-        #expect(FilePaths.hex16(.max) == "ffffffffffffffff")
+        #expect(Hex.digits16(0x2a) == "000000000000002a")
+        #expect(Hex.digits16(.max) == "ffffffffffffffff")
     }
 }

@@ -31,7 +31,7 @@ public struct FailureFile: Codable, Sendable {
         suppressedDecisions = run.suppressedDecisions.sorted()
         invariant = result.violation?.invariant ?? .liveness
         message = result.violation?.message ?? ""
-        traceHash = FilePaths.hex16(result.traceHash)
+        traceHash = Hex.digits16(result.traceHash)
         decisions = result.decisions
     }
 

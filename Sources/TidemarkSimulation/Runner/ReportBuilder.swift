@@ -23,7 +23,7 @@ public enum ReportBuilder {
     static func failureReport(_ failure: ScenarioOutcome.Failure) -> FailureReport {
         FailureReport(
             seed: failure.seed, invariant: failure.violation.invariant.rawValue, message: failure.violation.message,
-            failureFile: failure.failureFile, traceHash: FilePaths.hex16(failure.traceHash),
+            failureFile: failure.failureFile, traceHash: Hex.digits16(failure.traceHash),
             operationIndex: failure.violation.stepIndex,
             timeline: failure.result.map { timeline($0, highlight: failure.violation.stepIndex) } ?? Timeline(events: [], crashes: []))
     }

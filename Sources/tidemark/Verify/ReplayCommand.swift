@@ -30,7 +30,7 @@ struct Replay: ParsableCommand {
         var run = failure.run
         run.recordTrace = trace
         let result = run.execute()
-        let hash = FilePaths.hex16(result.traceHash)
+        let hash = Hex.digits16(result.traceHash)
         let reproduced = hash == failure.traceHash && result.violation?.invariant == failure.invariant
 
         if json {

@@ -1,0 +1,255 @@
+import TidemarkIO
+
+/// One recovery, step by step (`Recovery.run` calls them in order): leftovers, manifest,
+/// checkpoint, log replay segment by segment, repairs.
+struct RecoveryPass {
+    let directory: String
+    let fileSystem: any FileSystem
+    let options: StoreOptions
+    let hooks: ProtocolHooks
+    var report = RecoveryReport()
+    var state = StoreState()
+    /// The LSN of the checkpoint replay starts from (0: none).
+    var baseLSN: UInt64 = 0
+    var lastLSN: UInt64 = 0
+    /// Kept checkpoints, newest first (damaged ones dropped).
+    var keptCheckpoints: [Manifest.Entry] = []
+    var segments: [SegmentInfo] = []
+    var resumable: (header: SegmentHeader, offset: Int64)?
+    /// Files the repairs remove.
+    var toRemove: [String] = []
+
+    init(directory: String, fileSystem: any FileSystem, options: StoreOptions) {
+        (self.directory, self.fileSystem, self.options) = (directory, fileSystem, options)
+        hooks = options.hooks
+    }
+
+    private var salvage: Bool { options.salvage }
+    /// Damage that stops the open unless salvage reports it (or a canary replays past it).
+    private var stopsAtDamage: Bool { !salvage && !hooks.replaysPastDamage }
+
+    private func path(_ name: String) -> String { FilePaths.join(directory, name) }
+
+    private func fsError(_ error: Error, _ name: String) -> StoreError {
+        StoreError(
+            .io, "recovery could not read or repair \(name)", path: path(name), outcome: .ambiguous,
+            cause: error as? FileSystemError)
+    }
+
+    // MARK: Leftovers, manifest, checkpoint
+
+    /// Lists the directory and removes leftover temp files from interrupted atomic replacements.
+    mutating func removeTemporaryFiles() throws -> StoreInventory {
+        let names: [String]
+        do { names = try fileSystem.listDirectory(directory) } catch { throw fsError(error, ".") }
+        let inventory = StoreInventory(names: names)
+        for name in inventory.temporaryFiles {
+            do { try fileSystem.remove(path(name)) } catch { throw fsError(error, name) }
+            report.removedFiles.append(name)
+        }
+        return inventory
+    }
+
+    /// The manifest (empty when there is none). Damaged: an error, or with salvage every
+    /// checkpoint file present, newest first.
+    mutating func readManifest(_ inventory: StoreInventory) throws -> Manifest {
+        guard inventory.hasManifest else { return Manifest() }
+        let manifestPath = path(StoreFiles.manifest)
+        do {
+            return try Manifest.decode(try fileSystem.readFile(manifestPath), path: manifestPath)
+        } catch let error as StoreError {
+            guard salvage else { throw error }
+            report.lost.append(StoreProblem(file: StoreFiles.manifest, offset: error.offset ?? 0, message: error.message))
+            var manifest = Manifest()
+            manifest.checkpoints = inventory.checkpointFiles.compactMap(StoreFiles.checkpointLSN).sorted(by: >).compactMap { lsn in
+                let bytes = try? fileSystem.readFile(path(StoreFiles.checkpointName(lsn: lsn)))
+                return bytes.map { Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum($0)) }
+            }
+            return manifest
+        } catch {
+            throw fsError(error, StoreFiles.manifest)
+        }
+    }
+
+    /// The newest checkpoint in `manifest` that validates; older ones are fallbacks.
+    mutating func loadNewestCheckpoint(from manifest: Manifest) throws {
+        for (index, entry) in manifest.checkpoints.enumerated() {
+            do {
+                state = try Recovery.loadCheckpoint(entry, directory: directory, fileSystem: fileSystem)
+                baseLSN = entry.lsn
+                lastLSN = entry.lsn
+                report.checkpointFile = entry.fileName
+                report.checkpointLSN = entry.lsn
+                keptCheckpoints = Array(manifest.checkpoints[index...])
+                return
+            } catch let error as StoreError {
+                report.skippedCheckpoints.append(
+                    StoreProblem(file: entry.fileName, offset: error.offset ?? 0, message: error.message))
+            }
+        }
+        if let newest = manifest.checkpoints.first {
+            let problem = report.skippedCheckpoints.first!
+            guard salvage else {
+                throw StoreError.corruption(
+                    "no checkpoint in the manifest is usable (newest: \(problem.message))",
+                    path: path(newest.fileName), offset: problem.offset)
+            }
+            report.lost.append(contentsOf: report.skippedCheckpoints)
+        }
+    }
+
+    // MARK: The log
+
+    /// Replays one segment's frames after the checkpoint, deciding its tail.
+    mutating func replay(_ segment: StoreInventory.Segment) throws {
+        // Segments whose every frame the checkpoint covers are not read (verify reads them).
+        if let next = segment.nextFirstLSN, next <= baseLSN + 1 {
+            let size = (try? fileSystem.status(path(segment.name)).size) ?? 0
+            segments.append(SegmentInfo(name: segment.name, firstLSN: segment.firstLSN, size: size))
+            return
+        }
+        if segments.isEmpty, segment.firstLSN > baseLSN + 1 {
+            let message = "the log starts at LSN \(segment.firstLSN) but replay needs LSN \(baseLSN + 1) onwards"
+            guard salvage else { throw StoreError.corruption(message, path: path(segment.name), offset: 0) }
+            report.lost.append(StoreProblem(file: segment.name, offset: 0, message: message))
+            lastLSN = segment.firstLSN - 1
+        }
+        guard let (scan, verdict) = try read(segment) else { return }
+        let cutAt = try cutPoint(scan, verdict, segment)
+        let unproven = try apply(scan, before: cutAt)
+        let name = segment.name
+        if let cutAt {
+            let damage = scan.damage.first { $0.offset >= cutAt }
+            report.truncations.append(RecoveryReport.Truncation(
+                file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
+                reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false))
+        }
+        if segment.isLast, scan.frames.isEmpty, cutAt != nil || scan.damage.isEmpty {
+            // No frame in it was ever acknowledged; the store starts a fresh segment anyway.
+            toRemove.append(name)
+            report.truncations.removeAll { $0.file == name && !$0.frameHeaderIntact }
+            return
+        }
+        segments.append(SegmentInfo(name: name, firstLSN: segment.firstLSN, size: Int64(cutAt ?? scan.fileSize)))
+        // Only the last segment holding frames can end in unproven bytes: an earlier one was
+        // synced before the next was started by rotation, or, when an open started the next,
+        // that open checkpointed before writing to it (an empty next segment, left by an
+        // open that failed, is removed above).
+        report.unprovenFramesReplayed = unproven
+        if segment.isLast, scan.damage.isEmpty, let last = scan.frames.last,
+            UInt64(last.offset + last.frame.encodedSize) <= scan.provenSyncedThrough
+        {
+            resumable = (scan.header, Int64(scan.provenSyncedThrough))
+        }
+    }
+
+    /// The segment's scan, or nil when the whole file is skipped (and removed).
+    private mutating func read(_ segment: StoreInventory.Segment) throws -> (SegmentScan, SegmentScan.Verdict)? {
+        let name = segment.name
+        let scanned: (bytes: Int, result: Result<SegmentScan, FormatError>)
+        do {
+            scanned = try SegmentScan.scan(fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes)
+        } catch {
+            throw fsError(error, name)
+        }
+        switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
+        case .unfinished:
+            toRemove.append(name)
+            return nil
+        case .badHeader(let error):
+            guard salvage else { throw StoreError.corruption("segment header: \(error.message)", path: path(name), offset: 0) }
+            report.lost.append(StoreProblem(file: name, offset: 0, message: "segment header: \(error.message); whole file skipped"))
+            toRemove.append(name)
+            return nil
+        case .scanned(let scan, _, headerMatchesName: false):
+            let message = StoreInventory.misnamedMessage(scan, segment)
+            guard salvage else { throw StoreError.corruption(message, path: path(name), offset: 16) }
+            report.lost.append(StoreProblem(file: name, offset: 16, message: message + "; whole file skipped"))
+            toRemove.append(name)
+            return nil
+        case .scanned(let scan, let verdict, headerMatchesName: true):
+            return (scan, verdict)
+        }
+    }
+
+    /// Where the segment is cut back (a torn tail), if anywhere. Corruption throws unless
+    /// salvage, which reports every damaged region before the cut as lost.
+    private mutating func cutPoint(
+        _ scan: SegmentScan, _ verdict: SegmentScan.Verdict, _ segment: StoreInventory.Segment
+    ) throws -> Int? {
+        switch verdict {
+        case .clean: return nil
+        case .tornTail(let offset): return offset
+        case .corrupted(let damage):
+            if stopsAtDamage {
+                let why = segment.isLast
+                    ? "valid frames follow at offset \(damage.resumesAt.map(String.init) ?? "?") and record these bytes as synced"
+                    : "in a finished segment, which was synced before the next one was started"
+                throw StoreError.corruption(
+                    "\(damage.reason); not a torn tail: \(why)", path: path(segment.name), offset: Int64(damage.offset))
+            }
+            var cutAt: Int?
+            if let last = scan.damage.last, last.resumesAt == nil, segment.isLast { cutAt = last.offset }
+            if salvage {
+                for damage in scan.damage where cutAt == nil || damage.offset < cutAt! {
+                    report.lost.append(StoreProblem(
+                        file: segment.name, offset: Int64(damage.offset),
+                        message: "\(damage.length) bytes skipped: \(damage.reason)"))
+                }
+            }
+            return cutAt
+        }
+    }
+
+    /// Applies the frames before `cutAt` that the checkpoint does not cover; returns how many
+    /// rest on bytes no successful sync was proven to cover.
+    private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> Int {
+        var unproven = 0
+        let name = scan.name
+        for item in scan.frames where cutAt == nil || item.offset < cutAt! {
+            let frame = item.frame
+            guard frame.lsn > lastLSN else { continue }  // covered by the checkpoint
+            if frame.lsn != lastLSN + 1 {
+                let message = "LSNs \(lastLSN + 1)...\(frame.lsn - 1) are missing before this frame"
+                if stopsAtDamage { throw StoreError.corruption(message, path: path(name), offset: Int64(item.offset)) }
+                if salvage { report.lost.append(StoreProblem(file: name, offset: Int64(item.offset), message: message)) }
+            }
+            let operations: [LogOperation]
+            do {
+                operations = try RecordCoding.decodeOperations(frame.payload)
+            } catch let error as FormatError {
+                // The checksum matched, so this is a writer bug, not a disk fault; never guess.
+                throw StoreError.corruption(
+                    "frame LSN \(frame.lsn) does not decode: \(error.message)", path: path(name),
+                    offset: Int64(item.offset + Frame.headerSize + error.offset))
+            }
+            state.apply(operations)
+            lastLSN = frame.lsn
+            report.framesReplayed += 1
+            if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unproven += 1 }
+        }
+        return unproven
+    }
+
+    // MARK: Repairs
+
+    /// Cuts torn tails and removes leftovers, each idempotent, then syncs the directory.
+    mutating func repair(_ inventory: StoreInventory) throws {
+        do {
+            for truncation in report.truncations where !toRemove.contains(truncation.file) {
+                let file = try fileSystem.open(path(truncation.file), options: .readWrite)
+                defer { try? file.close() }
+                try file.truncate(to: truncation.offset)
+                try file.sync()
+            }
+            toRemove += inventory.checkpointFiles(notIn: Set(keptCheckpoints.map(\.fileName)))
+            for name in toRemove {
+                try fileSystem.remove(path(name))
+                report.removedFiles.append(name)
+            }
+            try fileSystem.syncDirectory(directory)
+        } catch let error as FileSystemError {
+            throw StoreError(.io, "recovery could not repair the store", path: error.path, outcome: .ambiguous, cause: error)
+        }
+    }
+}
