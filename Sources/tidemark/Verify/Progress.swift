@@ -22,13 +22,13 @@ final class ProgressLine: Sendable {
         colors = isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
-    func update(done: Int, total: Int, failed: Int) {
+    func update(done: Int, total: Int, failed: Int, note: String = "") {
         let now = clock.monotonicNanoseconds()
         let elapsed = Double(now - start) / 1e9
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let failures = failed == 0 ? "0 failed" : paint("\(failed) failed", code: "33")
-        let text = "\(label)  \(done)/\(total) runs  \(failures)  \(String(format: "%.1f", rate)) runs/s  ETA \(formatSeconds(eta))"
+        let text = "\(label)  \(done)/\(total) runs  \(failures)  \(String(format: "%.1f", rate)) runs/s  ETA \(formatSeconds(eta))\(note)"
         let shouldDraw: Bool = state.withLock { state in
             if isTerminal {
                 guard done == total || now - state.lastDraw > 100_000_000 else { return false }
@@ -52,5 +52,6 @@ final class ProgressLine: Sendable {
 
 func formatSeconds(_ seconds: Double) -> String {
     if seconds < 60 { return String(format: "%.0fs", seconds) }
+    if seconds >= 3600 { return String(format: "%dh%02dm", Int(seconds) / 3600, Int(seconds) % 3600 / 60) }
     return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
 }
