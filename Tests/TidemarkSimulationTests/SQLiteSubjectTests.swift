@@ -90,7 +90,9 @@ struct SQLiteSubjectTests {
             options.seeds = 8
             options.startSeed = 5  // 5...12 includes seed 10, which fails: failure trace hashes are compared too
             options.jobs = jobs
-            return try Campaign(options: options).run(scenario, file: "sqlite-wal-fsync-errors.yaml")
+            let campaign = Campaign(options: options, scenarios: [("sqlite-wal-fsync-errors.yaml", scenario)])
+            campaign.run(clock: SystemClock())
+            return try campaign.outcomes()[0]
         }
         let one = try outcome(jobs: 1)
         let two = try outcome(jobs: 2)

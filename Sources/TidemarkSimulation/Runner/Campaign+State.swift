@@ -10,10 +10,9 @@ public struct CampaignState: Codable, Sendable, Equatable {
     public static let fileName = "campaign-state.json"
 
     public var format = Self.currentFormat
-    /// `BuildInfo.identity`, and a digest of the executable the caller fills in: shards and
-    /// resumptions must come from the very same build, or their runs are not comparable.
+    /// Shards and resumptions must come from the very same build, or their runs are not comparable.
     public var build = BuildInfo.identity
-    public var buildDigest = ""
+    public var buildDigest = BuildInfo.digest
     public var shard: Shard
     public var startSeed: UInt64
     public var openEnded: Bool

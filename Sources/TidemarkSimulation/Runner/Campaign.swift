@@ -57,6 +57,12 @@ public final class Campaign: Sendable {
     /// The progress so far: consistent (every completed seed is in its tally) and cheap to copy.
     public func snapshot() -> CampaignState { state.withLock { $0 } }
 
+    /// Each scenario's outcome so far; `final` re-runs the kept violations for their timelines
+    /// and writes their failure files.
+    public func outcomes(final: Bool = true) throws -> [ScenarioOutcome] {
+        try snapshot().scenarios.map { try ScenarioOutcome($0, options: options, final: final) }
+    }
+
     /// Runs until every round is done, or (open-ended) until `shouldStop` or an unexpected failure
     /// under `stopAtUnexpectedFailure`. `clock` only times the scenarios for the report.
     public func run(

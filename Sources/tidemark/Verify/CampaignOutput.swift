@@ -97,12 +97,3 @@ struct CampaignOutput {
         }
     }
 }
-
-/// A digest of the running executable (size and CRC32C of its bytes): two processes have the same
-/// digest only if they run the same build, which shards, resumptions and merges require.
-let executableDigest: String = {
-    guard let data = FileManager.default.contents(atPath: "/proc/self/exe")
-        ?? Bundle.main.executablePath.flatMap({ FileManager.default.contents(atPath: $0) }) else { return "unknown" }
-    let checksum = data.withUnsafeBytes { CRC32C.checksum($0) }
-    return "\(data.count)-\(String(checksum, radix: 16))"
-}()

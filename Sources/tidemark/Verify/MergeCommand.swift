@@ -51,8 +51,8 @@ struct Merge: ParsableCommand {
         for (directory, state) in states.dropFirst() {
             if let problem = first.mismatch(state) { throw refuse("\(firstDirectory) and \(directory) are not shards of one campaign: \(problem)") }
         }
-        if first.buildDigest != executableDigest {
-            throw refuse("the shards were run by another build (\(first.build) \(first.buildDigest), this is \(BuildInfo.identity) \(executableDigest)); merge with the build that ran them")
+        if first.buildDigest != BuildInfo.digest {
+            throw refuse("the shards were run by another build (\(first.build) \(first.buildDigest), this is \(BuildInfo.identity) \(BuildInfo.digest)); merge with the build that ran them")
         }
         let count = first.shard.count
         let byIndex = Dictionary(grouping: states, by: \.state.shard.index)

@@ -55,3 +55,7 @@ func formatSeconds(_ seconds: Double) -> String {
     if seconds >= 3600 { return String(format: "%dh%02dm", Int(seconds) / 3600, Int(seconds) % 3600 / 60) }
     return String(format: "%dm%02ds", Int(seconds) / 60, Int(seconds) % 60)
 }
+
+func printWarning(_ message: String) {
+    FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
+}

@@ -164,8 +164,7 @@ struct Run: ParsableCommand {
     /// afresh. Refuses to overwrite a campaign in progress without --resume.
     private func savedState(for options: Campaign.Options, _ loaded: [(file: String, scenario: Scenario)], in directory: String) throws -> CampaignState? {
         let path = FilePaths.join(directory, CampaignState.fileName)
-        var fresh = Campaign(options: options, scenarios: loaded).snapshot()
-        fresh.buildDigest = executableDigest
+        let fresh = Campaign(options: options, scenarios: loaded).snapshot()
         let exists = FileManager.default.fileExists(atPath: path)
         if !resume {
             if exists, let saved = try? CampaignState.load(from: path), !saved.finished {
