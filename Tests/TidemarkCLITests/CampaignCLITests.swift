@@ -177,6 +177,21 @@ struct CampaignCLITests {
         #expect(scenario.failures.count == 1 && FileManager.default.fileExists(atPath: scenario.failures[0].failureFile))
     }
 
+    @Test func oneFailureFilePerDistinctViolationUpToTheCap() throws {
+        let directory = TemporaryDirectory()
+        let result = try runProcess(
+            tidemarkExecutable, ["run", "Scenarios/async-mode.yaml", "--seeds", "30", "--failure-files", "3", "--timelines", "1", "--out", directory.file("out")],
+            directory: Self.root)
+        #expect(result.status == 0, "\(result.stderr)")
+        let scenario = try #require(try ReportWriter.load(from: directory.file("out")).scenarios.first)
+        #expect(scenario.failed > scenario.distinctViolations && scenario.distinctViolations > 3, "the seeds give more distinct violations than the cap")
+        #expect(scenario.failures.count == 3)
+        #expect(scenario.failures.map(\.similarRuns).reduce(0, +) <= scenario.failed)
+        #expect(scenario.failures.filter { !$0.timeline.events.isEmpty }.count == 1)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("out/failures")).sorted()
+        #expect(files == scenario.failures.map { FilePaths.name(of: $0.failureFile) }.sorted())
+    }
+
     // MARK: The verifier's own input
 
     @Test func anOutThatCannotBeWrittenFailsBeforeRunning() throws {
