@@ -105,7 +105,7 @@ public struct ScenarioProgress: Codable, Sendable, Equatable {
     mutating func record(_ result: RunResult, position: Int) {
         guard !completed.contains(position) else { return }
         completed.insert(position)
-        tally.add(result)
+        tally.absorb(CampaignTally(result))
     }
 }
 
@@ -126,19 +126,22 @@ public struct CampaignTally: Codable, Sendable, Equatable {
     /// Wall-clock seconds spent on this scenario (summed over rounds and shards).
     public var elapsedSeconds: Double = 0
 
-    mutating func add(_ result: RunResult) {
-        runs += 1
-        crashes += result.crashes
-        recoveries += result.recoveries
-        fsCalls += result.fsCalls
-        faults.merge(result.faults, uniquingKeysWith: +)
-        crashPoints.merge(result.crashPoints, uniquingKeysWith: +)
-        recoveryPaths.merge(result.recoveryPaths, uniquingKeysWith: +)
-        operations.merge(result.operations, uniquingKeysWith: +)
-        if result.stoppedEarly != nil { stoppedEarly += 1 }
+    init() {}
+
+    /// The tally of one run.
+    init(_ result: RunResult) {
+        runs = 1
+        crashes = result.crashes
+        recoveries = result.recoveries
+        fsCalls = result.fsCalls
+        faults = result.faults
+        crashPoints = result.crashPoints
+        recoveryPaths = result.recoveryPaths
+        operations = result.operations
+        stoppedEarly = result.stoppedEarly == nil ? 0 : 1
         if let violation = result.violation {
-            invariantViolations[violation.invariant.rawValue, default: 0] += 1
-            failingRuns.append(FailingRun(seed: result.seed, violation: violation, traceHash: FilePaths.hex16(result.traceHash)))
+            invariantViolations = [violation.invariant.rawValue: 1]
+            failingRuns = [FailingRun(seed: result.seed, violation: violation, traceHash: FilePaths.hex16(result.traceHash))]
         }
     }
 

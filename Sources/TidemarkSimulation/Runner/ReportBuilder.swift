@@ -13,10 +13,10 @@ public enum ReportBuilder {
             runs: outcome.runs, passed: outcome.passed, failed: outcome.failed,
             expectationMet: expectation.met, expectationMessage: expectation.message,
             failures: outcome.failures.map(failureReport), distinctViolations: outcome.distinctViolations,
-            faults: outcome.faults, crashes: outcome.crashes, recoveries: outcome.recoveries,
-            crashPoints: outcome.crashPoints, recoveryPaths: outcome.recoveryPaths, operations: outcome.operations,
-            invariantViolations: outcome.invariantViolations,
-            runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.fsCalls,
+            faults: outcome.tally.faults, crashes: outcome.tally.crashes, recoveries: outcome.tally.recoveries,
+            crashPoints: outcome.tally.crashPoints, recoveryPaths: outcome.tally.recoveryPaths, operations: outcome.tally.operations,
+            invariantViolations: outcome.tally.invariantViolations,
+            runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.tally.fsCalls,
             reportDir: reportDir)
     }
 

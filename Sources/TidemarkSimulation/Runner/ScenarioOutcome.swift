@@ -7,22 +7,12 @@ import TidemarkIO
 public struct ScenarioOutcome: Sendable {
     public var scenario: Scenario
     public var file: String
-    public var runs: Int
-    public var failed: Int
-    public var stoppedEarly: Int
+    /// The sums over every run, and every failing seed.
+    public var tally: CampaignTally
     /// One per kept distinct violation: its first seed.
     public var failures: [Failure]
     /// Distinct violations among all failing runs (kept or not).
     public var distinctViolations: Int
-    public var faults: [String: Int]
-    public var crashes: Int
-    public var recoveries: Int
-    public var crashPoints: [String: Int]
-    public var recoveryPaths: [String: Int]
-    public var operations: [String: Int]
-    public var invariantViolations: [String: Int]
-    public var fsCalls: Int
-    public var elapsedSeconds: Double
 
     public struct Failure: Sendable {
         public var seed: UInt64
@@ -41,19 +31,8 @@ public struct ScenarioOutcome: Sendable {
     public init(_ progress: ScenarioProgress, options: Campaign.Options, final: Bool) throws {
         let tally = progress.tally, scenario = progress.scenario
         self.scenario = scenario
+        self.tally = tally
         file = progress.file
-        runs = tally.runs
-        failed = tally.failingRuns.count
-        stoppedEarly = tally.stoppedEarly
-        faults = tally.faults
-        crashes = tally.crashes
-        recoveries = tally.recoveries
-        crashPoints = tally.crashPoints
-        recoveryPaths = tally.recoveryPaths
-        operations = tally.operations
-        invariantViolations = tally.invariantViolations
-        fsCalls = tally.fsCalls
-        elapsedSeconds = tally.elapsedSeconds
 
         var groups: [String: [FailingRun]] = [:]
         for run in tally.failingRuns.sorted(by: { $0.seed < $1.seed }) { groups[run.shape, default: []].append(run) }
@@ -83,6 +62,8 @@ public struct ScenarioOutcome: Sendable {
         self.failures = failures
     }
 
+    public var runs: Int { tally.runs }
+    public var failed: Int { tally.failingRuns.count }
     public var passed: Int { runs - failed }
 
     /// Whether the scenario met its `expect`, and why, in one sentence.
@@ -90,19 +71,19 @@ public struct ScenarioOutcome: Sendable {
         switch scenario.expect {
         case .pass:
             if failed == 0 { return (true, "all \(runs) runs kept every invariant") }
-            let kinds = invariantViolations.keys.sorted().joined(separator: ", ")
+            let kinds = tally.invariantViolations.keys.sorted().joined(separator: ", ")
             return (false, "\(failed) of \(runs) runs broke an invariant (\(kinds))")
         case .violation:
             if failed == 0 { return (false, "expected a violation, but all \(runs) runs passed") }
-            let unexpected = invariantViolations.keys.filter { !scenario.allows(Invariant(rawValue: $0)!) }.sorted()
+            let unexpected = tally.invariantViolations.keys.filter { !scenario.allows(Invariant(rawValue: $0)!) }.sorted()
             if !unexpected.isEmpty {
                 return (false, "violations of \(unexpected.joined(separator: ", ")), which this scenario does not expect")
             }
-            let kinds = invariantViolations.keys.sorted().joined(separator: ", ")
+            let kinds = tally.invariantViolations.keys.sorted().joined(separator: ", ")
             return (true, "caught as expected: \(failed) of \(runs) runs broke \(kinds)")
         }
     }
 
-    public var runsPerSecond: Double { elapsedSeconds > 0 ? Double(runs) / elapsedSeconds : 0 }
-    public var fsCallsPerSecond: Double { elapsedSeconds > 0 ? Double(fsCalls) / elapsedSeconds : 0 }
+    public var runsPerSecond: Double { tally.elapsedSeconds > 0 ? Double(runs) / tally.elapsedSeconds : 0 }
+    public var fsCallsPerSecond: Double { tally.elapsedSeconds > 0 ? Double(tally.fsCalls) / tally.elapsedSeconds : 0 }
 }

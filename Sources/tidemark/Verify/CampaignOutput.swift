@@ -4,6 +4,32 @@ import TidemarkIO
 import TidemarkReports
 import TidemarkSimulation
 
+/// The report options `run` and `merge` share.
+struct ReportOptions: ParsableArguments {
+    @Flag(help: "Print the result as JSON on stdout instead of a table.")
+    var json = false
+
+    @Option(help: "Also write a JUnit XML file here, for CI systems.")
+    var junit: String?
+
+    @Option(name: .customLong("failure-files"), help: "Distinct violations per scenario that get a failure file and a place in the report; the rest are counted.")
+    var failureFiles = 10
+
+    @Option(help: "Failures per scenario whose timeline the HTML report draws; the others are listed.")
+    var timelines = 3
+
+    func validate() throws {
+        if failureFiles < 0 || timelines < 0 { throw ValidationError("--failure-files and --timelines must not be negative") }
+    }
+
+    /// Where the report goes, with these options.
+    func output(in directory: String) throws -> CampaignOutput {
+        if let junit { try CampaignOutput.requireWritable(FilePaths.parent(of: junit), what: "the directory of --junit") }
+        try CampaignOutput.requireWritable(directory, what: "--out")
+        return CampaignOutput(directory: directory, failureFilesPerScenario: failureFiles, timelinesPerScenario: timelines)
+    }
+}
+
 /// What `run` and `merge` share: turning a campaign state into a report, writing it, and printing
 /// the table or the JSON summary.
 struct CampaignOutput {
@@ -32,7 +58,8 @@ struct CampaignOutput {
 
     /// Writes the final report (and `junit`, when given), prints it, and exits 1 when an
     /// expectation was not met.
-    func finish(_ state: CampaignState, junit: String?, json: Bool) throws {
+    func finish(_ state: CampaignState, _ options: ReportOptions) throws {
+        let junit = options.junit, json = options.json
         let report = try self.report(state, final: true)
         try ReportWriter.write(report, to: directory)
         if let junit {

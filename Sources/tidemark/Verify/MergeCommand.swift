@@ -22,17 +22,7 @@ struct Merge: ParsableCommand {
     @Option(help: "Where to write the merged report.")
     var out: String
 
-    @Flag(help: "Print the result as JSON on stdout instead of a table.")
-    var json = false
-
-    @Option(help: "Also write a JUnit XML file here, for CI systems.")
-    var junit: String?
-
-    @Option(name: .customLong("failure-files"), help: "Distinct violations per scenario that get a failure file and a place in the report.")
-    var failureFiles = 10
-
-    @Option(help: "Failures per scenario whose timeline the HTML report draws; the others are listed.")
-    var timelines = 3
+    @OptionGroup var report: ReportOptions
 
     func run() throws {
         func refuse(_ message: String) -> ExitCode {
@@ -67,9 +57,6 @@ struct Merge: ParsableCommand {
             throw refuse("shard \(unfinished.state.shard) in \(unfinished.directory) did not finish; continue it with `tidemark run … --resume`")
         }
 
-        try CampaignOutput.requireWritable(out, what: "--out")
-        if let junit { try CampaignOutput.requireWritable(FilePaths.parent(of: junit), what: "the directory of --junit") }
-        let output = CampaignOutput(directory: out, failureFilesPerScenario: failureFiles, timelinesPerScenario: timelines)
-        try output.finish(CampaignState.merging(states.map(\.state)), junit: junit, json: json)
+        try report.output(in: out).finish(CampaignState.merging(states.map(\.state)), report)
     }
 }

@@ -36,11 +36,7 @@ struct Run: ParsableCommand {
     @Option(help: "Report directory (default: Reports/<timestamp>-<name>).")
     var out: String?
 
-    @Flag(help: "Print the result as JSON on stdout instead of a table.")
-    var json = false
-
-    @Option(help: "Also write a JUnit XML file here, for CI systems.")
-    var junit: String?
+    @OptionGroup var report: ReportOptions
 
     @Option(help: "Run only shard K of N (K/N, 1-based): the seeds with seed % N == K-1.")
     var shard: String?
@@ -60,12 +56,6 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("save-every"), help: "Seconds between saves of the progress and the interim report under --out.")
     var saveEvery: Double = 10
 
-    @Option(name: .customLong("failure-files"), help: "Distinct violations per scenario that get a failure file and a place in the report; the rest are counted.")
-    var failureFiles = 10
-
-    @Option(help: "Failures per scenario whose timeline the HTML report draws; the others are listed.")
-    var timelines = 3
-
     func validate() throws {
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -74,7 +64,6 @@ struct Run: ParsableCommand {
             throw ValidationError("--duration \(duration): expected a time like 90s, 30m, 2h or 1h30m")
         }
         if saveEvery < 0 { throw ValidationError("--save-every must not be negative") }
-        if failureFiles < 0 || timelines < 0 { throw ValidationError("--failure-files and --timelines must not be negative") }
     }
 
     func run() throws {
@@ -93,11 +82,9 @@ struct Run: ParsableCommand {
             throw ExitCode(CLIExit.badInput.rawValue)
         }
 
-        var output = CampaignOutput(directory: "", failureFilesPerScenario: failureFiles, timelinesPerScenario: timelines)
         let label = loaded.count == 1 ? loaded[0].scenario.name : "campaign"
-        output.directory = out ?? "Reports/" + output.createdAt.replacingOccurrences(of: ":", with: "-") + "-" + label
-        try CampaignOutput.requireWritable(output.directory, what: "--out")
-        if let junit { try CampaignOutput.requireWritable(FilePaths.parent(of: junit), what: "the directory of --junit") }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
+        let output = try report.output(in: out ?? "Reports/\(stamp)-\(label)")
 
         var options = Campaign.Options(failureDirectory: output.failureDirectory)
         options.seeds = seeds
@@ -115,7 +102,7 @@ struct Run: ParsableCommand {
         let limit = duration.flatMap(parseDuration)
         let saver = ProgressSaver(output: output, interval: saveEvery, clock: clock)
         let lines = Mutex([String: ProgressLine]())
-        let quiet = json, openEnded = options.openEnded
+        let quiet = report.json, openEnded = options.openEnded
         campaign.run(clock: clock, shouldStop: { limit.map { elapsed() >= $0 } ?? false }) { progress in
             if !quiet {
                 let label = openEnded ? "\(progress.scenario) round \(progress.round + 1)" : progress.scenario
@@ -129,7 +116,7 @@ struct Run: ParsableCommand {
         var state = campaign.snapshot()
         state.elapsedSeconds = elapsed()
         state.finished = true
-        try output.finish(state, junit: junit, json: json)
+        try output.finish(state, report)
         try state.write(to: FilePaths.join(output.directory, CampaignState.fileName))
     }
 
