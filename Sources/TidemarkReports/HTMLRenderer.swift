@@ -173,7 +173,7 @@ public enum HTMLRenderer {
         }
         out += "</div>\n"
 
-        out += "<h3>Failures <span class=\"muted\">(\(ReportFormat.grouped(scenario.failed)) failing runs, \(ReportFormat.grouped(scenario.distinctViolations)) distinct violations)</span></h3>\n"
+        out += "<h3>Failures <span class=\"muted\">(\(ReportFormat.grouped(scenario.failed)) failing run\(scenario.failed == 1 ? "" : "s"), \(ReportFormat.grouped(scenario.distinctViolations)) distinct violation\(scenario.distinctViolations == 1 ? "" : "s"))</span></h3>\n"
         if scenario.failures.isEmpty {
             out += "<p class=\"no-failures\">No failures\(scenario.failed > 0 ? " listed (\(scenario.failed) failing runs were counted but none was kept)" : ": every run satisfied its invariants").</p>\n"
         }
@@ -268,8 +268,9 @@ public enum HTMLRenderer {
         return out
     }
 
+    /// A colour key in a table cell: a styled span, not an SVG, since tables have many rows.
     private static func dot(_ swatch: ReportPalette.Swatch) -> String {
-        "<svg class=\"dot\" width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><rect x=\"1\" y=\"1\" width=\"10\" height=\"10\" rx=\"2\" fill=\"\(swatch.fill)\" stroke=\"\(swatch.stroke)\"/></svg>"
+        "<span class=\"dot\" style=\"background:\(swatch.fill);border-color:\(swatch.stroke)\" aria-hidden=\"true\"></span>"
     }
 
     /// Every event as text: what the picture shows, for search, copy and screen readers.
@@ -375,7 +376,7 @@ public enum HTMLRenderer {
         .mattered-tag { color: #9a3412; margin-left: 4px; }
         tr.highlighted td { background: #fef9c3; }
         tr.kind-crash td { color: #b91c1c; font-weight: 600; }
-        svg.dot { vertical-align: -1px; margin-right: 5px; }
+        .dot { display: inline-block; width: 10px; height: 10px; border: 1px solid; border-radius: 2px; vertical-align: -1px; margin-right: 5px; }
         .legend-groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 4px 24px; }
         .legend h3 { margin: 0 0 6px; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .05em; }
         .legend ul { list-style: none; margin: 0; padding: 0; }

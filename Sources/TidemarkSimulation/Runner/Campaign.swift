@@ -33,7 +33,7 @@ public final class Campaign: Sendable {
         public init(failureDirectory: String) { self.failureDirectory = failureDirectory }
     }
 
-    /// What a progress callback sees after every finished run (from worker threads).
+    /// What a progress callback sees as a round starts and after every finished run (from worker threads).
     public struct Progress: Sendable {
         public var scenario: String
         public var round: Int
@@ -102,6 +102,8 @@ public final class Campaign: Sendable {
         let next = Atomic<Int>(0)
         let finished = Atomic<Int>(alreadyDone)
         let began = clock.monotonicNanoseconds()
+        let failedBefore = state.withLock { $0.scenarios[scenarioIndex].tally.failingRuns.count }
+        progress(Progress(scenario: scenario.name, round: round, done: alreadyDone, total: total, failed: failedBefore))
 
         let worker: @Sendable () -> Void = { [self] in
             while !stopped(shouldStop) {
