@@ -50,8 +50,8 @@ struct CampaignCLITests {
         ]
         for index in 0..<3 {
             // Kubernetes sets JOB_COMPLETION_INDEX, Slurm SLURM_ARRAY_TASK_ID: both 0-based.
-            let variable = index == 2 ? "SLURM_ARRAY_TASK_ID" : "JOB_COMPLETION_INDEX"
-            let shard = try Self.campaignScript("shard", environment.merging([variable: "\(index)"]) { $1 })
+            let variables = index == 2 ? ["JOB_COMPLETION_INDEX": "", "SLURM_ARRAY_TASK_ID": "\(index)"] : ["JOB_COMPLETION_INDEX": "\(index)"]
+            let shard = try Self.campaignScript("shard", environment.merging(variables) { $1 })
             #expect(shard.status == 0, "shard \(index): \(shard.stderr)")
         }
         let merge = try Self.campaignScript("merge", environment)
@@ -190,6 +190,22 @@ struct CampaignCLITests {
         #expect(scenario.failures.filter { !$0.timeline.events.isEmpty }.count == 1)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.file("out/failures")).sorted()
         #expect(files == scenario.failures.map { FilePaths.name(of: $0.failureFile) }.sorted())
+    }
+
+    @Test func badShardsAreRefusedNamingTheProblem() throws {
+        let directory = TemporaryDirectory()
+        let cases: [([String], [String: String], String)] = [
+            (["--shard", "4/3"], [:], "--shard 4/3: expected K/N with 1 <= K <= N"),
+            (["--shard", "1/3", "--shard-from-env", "3"], [:], "give --shard or --shard-from-env, not both"),
+            (["--shard-from-env", "3"], ["JOB_COMPLETION_INDEX": "3"], "JOB_COMPLETION_INDEX=3 is not a 0-based index below 3"),
+            (["--shard-from-env", "3"], ["JOB_COMPLETION_INDEX": "", "SLURM_ARRAY_TASK_ID": "x"], "SLURM_ARRAY_TASK_ID=x is not a 0-based index below 3"),
+        ]
+        for (arguments, environment, message) in cases {
+            let result = try runProcess(
+                tidemarkExecutable, ["run", "Scenarios/smoke.yaml", "--seeds", "3", "--out", directory.file("out")] + arguments,
+                environment: environment, directory: Self.root)
+            #expect(result.status == 2 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
     }
 
     // MARK: The verifier's own input

@@ -137,7 +137,7 @@ struct Run: ParsableCommand {
         guard count >= 1 else { throw bad("--shard-from-env \(count): the shard count must be at least 1") }
         let environment = ProcessInfo.processInfo.environment
         guard let (name, value) = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"].lazy
-            .compactMap({ name in environment[name].map { (name, $0) } }).first
+            .compactMap({ name in environment[name].flatMap { $0.isEmpty ? nil : (name, $0) } }).first
         else {
             throw bad("--shard-from-env: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) is set")
         }
