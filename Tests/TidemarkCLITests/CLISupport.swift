@@ -26,9 +26,19 @@ struct CommandResult {
 /// Runs `tidemark` with `arguments`, feeding `input` to its stdin, and waits for it.
 @discardableResult
 func tidemark(_ arguments: [String], input: String? = nil) throws -> CommandResult {
+    try runProcess(tidemarkExecutable, arguments, input: input)
+}
+
+/// Runs `executable` with `arguments` (in `directory`, with `environment` added to this
+/// process's), feeding `input` to its stdin, and waits for it.
+func runProcess(
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:], directory: String? = nil
+) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
     process.standardOutput = stdout
     process.standardError = stderr

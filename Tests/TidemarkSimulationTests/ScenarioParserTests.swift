@@ -79,6 +79,23 @@ struct ScenarioParserTests {
         }
     }
 
+    @Test func sizesHaveUpperBoundsNamedWithTheirLocation() {
+        let cases: [(String, String)] = [
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  operationsPerCycle: 100000000\n", "bad.yaml:4:23: operationsPerCycle must be at most 10000"),
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  contentBytes: 10..70000\n", "bad.yaml:4:17: contentBytes must be at most 65536"),
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  keys: 1000000\n", "bad.yaml:4:9: keys must be at most 100000"),
+            ("name: x\nsubject: {kind: tidemark}\nseeds: 20000000\n", "bad.yaml:3:8: seeds must be at most 10000000"),
+        ]
+        for (yaml, expected) in cases {
+            #expect(throws: ScenarioError.self) { try ScenarioParser.parse(yaml, file: "bad.yaml") }
+            do {
+                _ = try ScenarioParser.parse(yaml, file: "bad.yaml")
+            } catch {
+                #expect("\(error)".hasPrefix(expected), "\(error)")
+            }
+        }
+    }
+
     @Test func everyShippedScenarioParses() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Scenarios").standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }

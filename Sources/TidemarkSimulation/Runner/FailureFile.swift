@@ -10,6 +10,8 @@ public struct FailureFile: Codable, Sendable {
 
     public var format: String
     public var build: String
+    /// `BuildInfo.digest` of the build that wrote it (absent from older files).
+    public var buildDigest: String?
     public var scenarioFile: String
     public var scenario: Scenario
     public var seed: UInt64
@@ -24,6 +26,7 @@ public struct FailureFile: Codable, Sendable {
     public init(scenarioFile: String, scenario: Scenario, run: SimulationRun, result: RunResult) {
         format = Self.currentFormat
         build = BuildInfo.identity
+        buildDigest = BuildInfo.digest
         self.scenarioFile = scenarioFile
         self.scenario = scenario
         seed = run.seed
@@ -45,7 +48,18 @@ public struct FailureFile: Codable, Sendable {
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
+    /// Whether the running build wrote this file.
+    public var isFromThisBuild: Bool { build == BuildInfo.identity && (buildDigest ?? BuildInfo.digest) == BuildInfo.digest }
+
     public static func load(from path: String) throws -> FailureFile {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            let inside = [FilePaths.join(path, "failures"), path].lazy.compactMap { directory in
+                (try? FileManager.default.contentsOfDirectory(atPath: directory))?.sorted().first { $0.hasSuffix(".json") && $0 != "report.json" }
+                    .map { FilePaths.join(directory, $0) }
+            }.first
+            throw VerifierError("\(path) is a directory, not a failure file; give one of the failure files a run writes under <out>/failures/\(inside.map { ", e.g. \($0)" } ?? "")")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
