@@ -58,17 +58,38 @@ func runProcess(
 /// Reads a pipe to its end on its own thread.
 final class BackgroundReader: @unchecked Sendable {
     private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
+    private var ended = false
+    private let condition = NSCondition()
 
     init(_ handle: FileHandle) {
         Thread {
-            self.data = handle.readDataToEndOfFile()
-            self.done.signal()
+            while true {
+                let chunk = handle.availableData  // blocks until bytes or end of file
+                self.condition.lock()
+                if chunk.isEmpty { self.ended = true } else { self.data.append(chunk) }
+                self.condition.broadcast()
+                self.condition.unlock()
+                if chunk.isEmpty { return }
+            }
         }.start()
     }
 
+    /// Waits until the output contains `text` (true) or ends or `seconds` pass without it (false).
+    func waitFor(_ text: String, seconds: Double) -> Bool {
+        let needle = Data(text.utf8)
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while data.range(of: needle) == nil {
+            if ended || !condition.wait(until: deadline) { return data.range(of: needle) != nil }
+        }
+        return true
+    }
+
     func finish() -> Data {
-        done.wait()
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended { condition.wait() }
         return data
     }
 }
