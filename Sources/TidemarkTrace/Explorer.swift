@@ -88,6 +88,7 @@ public struct Explorer {
             throw TraceError("--check \"\(options.check)\" has no {dir}: the checker must be told where the state is")
         }
         let start = Date()
+        signal(SIGPIPE, SIG_IGN)  // a checker that never reads its stdin must not kill us
         let operationOf = try states.operationIndex()
         var results: [StateResult] = []
         var explored: [ExploredState] = []
@@ -171,7 +172,8 @@ public struct Explorer {
         process.standardError = output
         try process.run()
         let writer = Thread {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
+            // A checker may exit without reading its input: EPIPE, not a crash.
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()

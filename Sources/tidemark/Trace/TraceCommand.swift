@@ -175,7 +175,7 @@ struct TraceExplore: ParsableCommand {
 
     static func text(_ result: Explorer.Result, model: String, file: String) -> String {
         var lines = [
-            "\(file): \(result.points) crash points, \(result.statesEnumerated) states (\(result.enumerator), model \(model)), \(result.statesDistinct) distinct, \(result.statesChecked) checked in \(String(format: "%.2f", result.seconds)) s",
+            "\(file): \(result.points) crash points, \(result.statesEnumerated) states (\(result.enumerator), model \(model)), \(result.statesDistinct) distinct, \(result.statesChecked) checked in \(String(format: "%.2f", result.seconds)) s (enumeration \(String(format: "%.2f", result.enumerationSeconds)) s)",
         ]
         if !result.complete { lines.append("INCOMPLETE: the time budget ran out before every state was checked") }
         if !result.unmodelled.isEmpty {
