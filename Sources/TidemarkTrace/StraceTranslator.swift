@@ -10,6 +10,7 @@ import Foundation
 /// named by `outputPipe`, e.g. "pipe:[1234]") become `output` lines.
 public struct StraceTranslator {
     final class Description {
+        /// The trace's handle number (0 when not traced).
         let id: Int
         var offset: Int64 = 0
         var append: Bool
@@ -37,7 +38,8 @@ public struct StraceTranslator {
     private var tables: [Int: DescriptorTable] = [:]
     private var workingDirectories: [Int: String] = [:]
     private let initialWorkingDirectory: String
-    private var nextDescriptionID = 1
+    /// Handles number the descriptions opened inside the directory, from 1.
+    private var nextHandle = 1
     private var pendingOutput: [UInt8] = []
     private var reader = StraceLineReader()
 
@@ -198,8 +200,8 @@ public struct StraceTranslator {
         let flags = StraceArgument.flags(flagText.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: ""))
         close(fd, pid: pid)
         let path = call.resultPath.flatMap(relativePath)
-        let entry = Description(id: nextDescriptionID, append: flags.contains("O_APPEND"), traced: path != nil)
-        nextDescriptionID += 1
+        let entry = Description(id: path == nil ? 0 : nextHandle, append: flags.contains("O_APPEND"), traced: path != nil)
+        if path != nil { nextHandle += 1 }
         table(pid).entries[fd] = entry
         guard let path else { return }
         var names: [String] = []
@@ -300,8 +302,7 @@ public struct StraceTranslator {
     /// The description behind `fd`; one it never saw opened (inherited) starts untraced at 0.
     mutating func description(_ fd: Int, pid: Int, path: String?) -> Description {
         if let entry = table(pid).entries[fd] { return entry }
-        let entry = Description(id: nextDescriptionID, append: false, traced: false)
-        nextDescriptionID += 1
+        let entry = Description(id: 0, append: false, traced: false)
         table(pid).entries[fd] = entry
         return entry
     }
