@@ -38,7 +38,18 @@ public struct CrashCandidate {
 }
 
 /// The boundary between exploration and enumeration: the distinct crash states of a disk at one
-/// point. `disk` builds a fresh disk at that point each time it is called (a replay), so an
+/// point.
+///
+/// Issue 11's enumerator plugs in as one more source (and `TraceStatesInput.sources` in the CLI
+/// maps each `--model` to it):
+///
+///     let disk = try makeDisk()
+///     let set = disk.crashStates(model: model, budget: budget)
+///     return set.states.map { state in
+///         // kept/lost: state.changes zipped with state.fates (isKept), as PendingChange(kind:
+///         // change.kind.rawValue, path: change.path, callIndex: change.key.callIndex, summary: change.summary)
+///         CrashCandidate(kept: …, lost: …, disk: set.materialize(state))
+///     } `disk` builds a fresh disk at that point each time it is called (a replay), so an
 /// enumerator may crash as many copies as it needs. Deterministic: the same trace and point give
 /// the same candidates in the same order (state ids are positions in this list).
 public protocol CrashStateSource: Sendable {
@@ -90,9 +101,13 @@ public struct PrefixCrashStates: CrashStateSource {
             }
         }
         var candidates: [CrashCandidate] = []
+        let probeIndex = Dictionary(uniqueKeysWithValues: all.enumerated().map { (Key($0.element), $0.offset) })
         for wish in wishes.prefix(budget) {
             let wanted = Set(wish.map { Key(issued[$0]) })
-            candidates.append(try candidate(keeping: wanted, of: issued, makeDisk))
+            // First guess: the decision indices of the probe (exact unless a dependent change
+            // of a lost one takes no decision).
+            let guess = Set(wanted.compactMap { probeIndex[$0] })
+            candidates.append(try candidate(keeping: wanted, of: issued, guess: guess, makeDisk))
         }
         return candidates
     }
@@ -107,9 +122,10 @@ public struct PrefixCrashStates: CrashStateSource {
     }
 
     func candidate(
-        keeping wanted: Set<Key>, of issued: [PendingChange], _ makeDisk: () throws -> SimulatedFileSystem
+        keeping wanted: Set<Key>, of issued: [PendingChange], guess: Set<Int>,
+        _ makeDisk: () throws -> SimulatedFileSystem
     ) throws -> CrashCandidate {
-        var suppress: Set<Int> = []
+        var suppress = guess
         var attempts = 0
         while true {
             let disk = try makeDisk()

@@ -96,12 +96,13 @@ func renameTrace(syncsData: Bool) -> TraceFile {
 }
 
 @Suite struct ExplorerTests {
-    func explore(_ trace: TraceFile, check: String, dedupe: Bool = true) throws -> Explorer.Result {
+    func explore(_ trace: TraceFile, check: String, dedupe: Bool = true, budget: Double? = nil) throws -> Explorer.Result {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-explorer-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         defer { try? FileManager.default.removeItem(atPath: work) }
         var options = Explorer.Options(check: check, workDirectory: work)
         options.jobs = 2
         options.dedupe = dedupe
+        options.budgetSeconds = budget
         return try Explorer(states: TraceStates(trace: trace, source: PrefixCrashStates()), options: options).run(traceName: "t")
     }
 
@@ -130,6 +131,14 @@ func renameTrace(syncsData: Bool) -> TraceFile {
         #expect(deduped.statesEnumerated == all.statesEnumerated)
         #expect(deduped.statesDistinct < all.statesDistinct)
         #expect(all.statesDistinct == all.statesEnumerated)
+    }
+
+    @Test func aSpentBudgetLeavesStatesUncheckedAndSaysSo() throws {
+        let result = try explore(renameTrace(syncsData: false), check: "false {dir}", budget: 0)
+        #expect(!result.complete)
+        #expect(result.statesChecked == 0)
+        #expect(result.vulnerabilities.isEmpty)
+        #expect(result.states.allSatisfy { $0.verdict == .unchecked || $0.verdict == .duplicate })
     }
 
     @Test func aCheckerWithoutDirIsBadInput() {

@@ -100,6 +100,30 @@ struct TraceShow: ParsableCommand {
     }
 }
 
+/// A trace and the persistence model its crash states are enumerated under (explore and
+/// materialize must agree on both for state ids to mean the same state).
+struct TraceStatesInput: ParsableArguments {
+    @Argument(help: "A trace file from `tidemark trace record`.")
+    var file: String
+
+    @Option(help: "Persistence model: weakest (prefixes and omit-one states) or ext4-ordered (prefixes only).")
+    var model = "weakest"
+
+    func validate() throws {
+        guard Self.sources[model] != nil else {
+            throw ValidationError("--model \(model): the built-in enumerator knows \(Self.sources.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// The enumerator per model (issue 11's `CrashStateEnumerator` replaces these when wired).
+    static let sources: [String: any CrashStateSource] = [
+        "weakest": PrefixCrashStates(omitOne: true),
+        "ext4-ordered": PrefixCrashStates(omitOne: false),
+    ]
+
+    var source: any CrashStateSource { Self.sources[model]! }
+}
+
 struct TraceExplore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explore",
@@ -112,14 +136,10 @@ struct TraceExplore: ParsableCommand {
             when no state is inconsistent, 1 when one is (a vulnerability), 2 on bad input.
             """)
 
-    @Argument(help: "A trace file from `tidemark trace record`.")
-    var file: String
+    @OptionGroup var input: TraceStatesInput
 
     @Option(help: "The checker: a shell command with {dir}; exit 0 means the state is consistent.")
     var check: String
-
-    @Option(help: "Persistence model: weakest (prefixes and omit-one states) or ext4-ordered (prefixes only).")
-    var model = "weakest"
 
     @Option(help: "Checker processes at once.")
     var jobs = 1
@@ -138,20 +158,10 @@ struct TraceExplore: ParsableCommand {
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        guard Self.source(model) != nil else {
-            throw ValidationError("--model \(model): the built-in enumerator knows weakest and ext4-ordered")
-        }
-    }
-
-    static func source(_ model: String) -> (any CrashStateSource)? {
-        switch model {
-        case "weakest": PrefixCrashStates(omitOne: true)
-        case "ext4-ordered": PrefixCrashStates(omitOne: false)
-        default: nil
-        }
     }
 
     func run() throws {
+        let file = input.file
         let trace = withTraceErrors { try TraceFile.read(file) }
         let work = self.work ?? FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-explore-\(getpid())").path
         var options = Explorer.Options(check: check, workDirectory: work)
@@ -160,7 +170,7 @@ struct TraceExplore: ParsableCommand {
         options.dedupe = !noDedupe
         let progress = ProgressLine(label: "explore \(URL(fileURLWithPath: file).lastPathComponent)")
         options.progress = { done, total, failed in progress.update(done: done, total: total, failed: failed) }
-        let explorer = Explorer(states: TraceStates(trace: trace, source: Self.source(model)!), options: options)
+        let explorer = Explorer(states: TraceStates(trace: trace, source: input.source), options: options)
         let result = withTraceErrors { try explorer.run(traceName: file) }
         if self.work == nil { try? FileManager.default.removeItem(atPath: work) }
         if json {
@@ -168,7 +178,7 @@ struct TraceExplore: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print(Self.text(result, model: model, file: file))
+            print(Self.text(result, model: input.model, file: file))
         }
         if !result.vulnerabilities.isEmpty { throw ExitCode(CLIExit.problem.rawValue) }
     }
@@ -202,25 +212,17 @@ struct TraceMaterialize: ParsableCommand {
         abstract: "Write one crash state (an id explore printed) into a new directory.",
         discussion: "The lines the command had printed before the crash point go to stdout, as the checker got them.")
 
-    @Argument(help: "A trace file from `tidemark trace record`.")
-    var file: String
+    @OptionGroup var input: TraceStatesInput
 
     @Option(help: "The state id, <operation>.<n>, as explore prints it.")
     var state: String
 
-    @Option(help: "The persistence model explore used.")
-    var model = "weakest"
-
     @Option(help: "A new or empty directory to write the state into.")
     var out: String
 
-    func validate() throws {
-        guard TraceExplore.source(model) != nil else { throw ValidationError("--model \(model): weakest or ext4-ordered") }
-    }
-
     func run() throws {
-        let trace = withTraceErrors { try TraceFile.read(file) }
-        let chosen = withTraceErrors { try TraceStates(trace: trace, source: TraceExplore.source(model)!).state(state) }
+        let trace = withTraceErrors { try TraceFile.read(input.file) }
+        let chosen = withTraceErrors { try TraceStates(trace: trace, source: input.source).state(state) }
         withTraceErrors { try chosen.image.materialize(into: out) }
         var message = "state \(state) (\(chosen.point.label)): \(chosen.image.summary) → \(out)\n"
         message += chosen.lost.isEmpty ? "nothing lost\n" : "lost: " + chosen.lost.map(\.summary).joined(separator: "; ") + "\n"
