@@ -257,15 +257,15 @@ public struct StraceTranslator {
         guard call.succeeded else { return }
         let args = call.arguments
         let pid = call.pid
-        let source: String?, target: String?
+        let source: String, target: String
         if call.name == "rename" {
-            source = absolute(try StraceArgument.string(args[0]).bytes, pid: pid, base: nil)
-            target = absolute(try StraceArgument.string(args[1]).bytes, pid: pid, base: nil)
+            source = resolve(try StraceArgument.string(args[0]).bytes, pid: pid, base: nil)
+            target = resolve(try StraceArgument.string(args[1]).bytes, pid: pid, base: nil)
         } else {
-            source = absolute(try StraceArgument.string(args[1]).bytes, pid: pid, base: try StraceArgument.descriptor(args[0]).path)
-            target = absolute(try StraceArgument.string(args[3]).bytes, pid: pid, base: try StraceArgument.descriptor(args[2]).path)
+            source = resolve(try StraceArgument.string(args[1]).bytes, pid: pid, base: try StraceArgument.descriptor(args[0]).path)
+            target = resolve(try StraceArgument.string(args[3]).bytes, pid: pid, base: try StraceArgument.descriptor(args[2]).path)
         }
-        let from = source.flatMap(relativePath), to = target.flatMap(relativePath)
+        let from = relativePath(source), to = relativePath(target)
         if call.name == "renameat2", args.count > 4, args[4].contains("RENAME_EXCHANGE"), from != nil || to != nil {
             emit(Self.unmodelled(call, path: from ?? to, "RENAME_EXCHANGE swaps two names; the simulated disk has no exchange"))
             return
@@ -317,10 +317,8 @@ public struct StraceTranslator {
 
     func workingDirectory(_ pid: Int) -> String { workingDirectories[pid] ?? initialWorkingDirectory }
 
-    func absolute(_ name: [UInt8], pid: Int, base: String?) -> String? {
-        resolve(name, pid: pid, base: base)
-    }
-
+    /// The absolute path `name` names: itself when absolute, else under `base` (a `*at` call's
+    /// directory) or the thread's working directory.
     func resolve(_ name: [UInt8], pid: Int, base: String?) -> String {
         let text = String(decoding: name, as: UTF8.self)
         if text.hasPrefix("/") { return Self.normalize(text) }
