@@ -74,6 +74,12 @@ import TidemarkIO
         #expect(status == 0, "\(summaries(json))")
         #expect((json["statesChecked"] as? Int ?? 0) > 5)
         #expect(json["complete"] as? Bool == true)
+        // The in-process verifier says the same of the store under power loss (a few seeds here;
+        // `make run` runs the scenario's own count).
+        let scenario = FilePaths.join(FilePaths.parent(of: Self.examples), "Scenarios/power-loss.yaml")
+        let run = try tidemark(["run", scenario, "--seeds", "8", "--jobs", "2", "--out", directory.file("run"), "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains(#""failed":0"#))
     }
 
     @Test func sqliteDeleteModeLosesACommitWithItsJournalUnlink() throws {
