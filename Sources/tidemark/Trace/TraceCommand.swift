@@ -38,7 +38,7 @@ struct TraceRecord: ParsableCommand {
         abstract: "Run a command under strace and write the trace of what it did to one directory.",
         discussion: """
             DIR's contents are snapshotted into the trace first. The command's standard output is \
-            passed through and recorded line by line, in order with its file-system calls. Calls \
+            recorded line by line, in order with its file-system calls, and printed when it ends. Calls \
             that cannot be modelled are listed on stderr and kept in the trace. Exit status: the \
             command's (the trace is written either way), 2 on bad usage.
             """)
