@@ -43,7 +43,7 @@ import TidemarkIO
         let directory = TemporaryDirectory()
         let dir = directory.file("dir")
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/sub/old", contents: Data("before".utf8))
+        #expect(FileManager.default.createFile(atPath: dir + "/sub/old", contents: Data("before".utf8)))
         let trace = directory.file("trace.jsonl")
         #expect(try tidemark(["trace", "record", "--dir", dir, "--out", trace, "--", "rm", dir + "/sub/old"]).status == 0)
         let out = directory.file("state")
@@ -56,7 +56,7 @@ import TidemarkIO
 
     @Test func badInputExitsTwo() throws {
         let directory = TemporaryDirectory()
-        FileManager.default.createFile(atPath: directory.file("bad.jsonl"), contents: Data("{}\n".utf8))
+        #expect(FileManager.default.createFile(atPath: directory.file("bad.jsonl"), contents: Data("{}\n".utf8)))
         let result = try tidemark(["trace", "explore", directory.file("bad.jsonl"), "--check", "true {dir}"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("bad.jsonl:1"))
