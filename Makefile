@@ -3,7 +3,7 @@
 # `make bench` (opt-in) measures the store beside a raw fdatasync loop and SQLite.
 
 SWIFT ?= swift
-SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime chromium
+SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime chromium strace sqlite3 python3-plyvel
 
 .PHONY: deps build test run release bench clean
 

@@ -14,6 +14,8 @@ import PackageDescription
 //   TidemarkSimulation the verifier: scenarios, workloads, subjects, model, invariants, runs,
 //                      campaigns, shrinking (on TidemarkSimulatedDisk)
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
+//   TidemarkTrace      traces of any program (strace) on one directory: the trace format,
+//                      replay into the simulated disk, crash states, checker runs
 //   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
 let package = Package(
     name: "Tidemark",
@@ -25,6 +27,7 @@ let package = Package(
         .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
         .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
+        .library(name: "TidemarkTrace", targets: ["TidemarkTrace"]),
         .executable(name: "tidemark", targets: ["tidemark"]),
     ],
     dependencies: [
@@ -80,11 +83,15 @@ let package = Package(
         // MARK: Reports
         .target(name: "TidemarkReports"),
         .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
+        // MARK: Traces of real programs (strace), replayed into the simulated disk
+        .target(name: "TidemarkTrace", dependencies: ["TidemarkIO", "TidemarkSimulatedDisk"]),
+        .testTarget(name: "TidemarkTraceTests", dependencies: ["TidemarkTrace", "TidemarkIO", "TidemarkSimulatedDisk"]),
         // MARK: CLI
         .executableTarget(
             name: "tidemark",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports", "CSQLite",
+                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports", "TidemarkTrace",
+                "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
