@@ -33,10 +33,11 @@ extension BenchRunner {
         scaleBudgetBytes = budget
 
         let query = data.embedding(count / 2).map { String($0) }.joined(separator: ",")
+        let (getID, searchID) = (data.id(count / 3), data.id(count / 2))
         let commands: [(String, [String], (String) -> Bool)] = [
-            ("scale-cli-get", ["get", data.id(count / 3)], { $0.contains(data.id(count / 3)) }),
+            ("scale-cli-get", ["get", getID], { $0.contains(getID) }),
             ("scale-cli-stats", ["stats"], { $0.contains("records: \(count)") }),
-            ("scale-cli-search", ["search", "--embedding=\(query)", "-k", "10"], { $0.contains(data.id(count / 2)) }),
+            ("scale-cli-search", ["search", "--embedding=\(query)", "-k", "10"], { $0.contains(searchID) }),
         ]
         for (name, arguments, check) in commands where wants(name) {
             progress.begin(name)
