@@ -301,9 +301,11 @@ final class ColdTier {
         rest.embedding = []
         var writer = ByteWriter()
         RecordCoding.encode(rest, into: &writer)
-        var vector: [UInt8] = []
-        vector.reserveCapacity(record.embedding.count * 4)
-        for value in record.embedding { withUnsafeBytes(of: value.bitPattern.littleEndian) { vector.append(contentsOf: $0) } }
+        #if _endian(little)
+        let vector = record.embedding.withUnsafeBytes { Array($0) }
+        #else
+        let vector = record.embedding.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        #endif
         return (writer.bytes, vector)
     }
 

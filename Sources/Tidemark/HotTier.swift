@@ -194,11 +194,7 @@ final class HotTier {
         evictions += 1
     }
 
-    static func size(of record: Record) -> Int {
-        var writer = ByteWriter()
-        RecordCoding.encode(record, into: &writer)
-        return writer.bytes.count
-    }
+    static func size(of record: Record) -> Int { RecordCoding.encodedSize(of: record) }
 
     // MARK: LRU list (clean entries only)
 

@@ -66,6 +66,17 @@ struct TierHotTests {
         try store.close()
     }
 
+    @Test func sizeIsTheEncodedLength() {
+        for record in [
+            bigRecord(1), Record(id: "é", content: "ü", metadata: ["a": .string("b"), "n": .number(2)], expiresAt: 7),
+            Record(id: "x"),
+        ] {
+            var writer = ByteWriter()
+            RecordCoding.encode(record, into: &writer)
+            #expect(HotTier.size(of: record) == writer.bytes.count)
+        }
+    }
+
     @Test func accessHintRoundTripsAndRejectsDamage() {
         let times: [String: Int64] = ["a": 5, "b/c": -2, "é": 1 << 60]
         let bytes = TieredState.encodeAccessHint(times)
