@@ -18,8 +18,8 @@ struct Bench: ParsableCommand {
             sqlite-get; sqlite-search-N (brute force over a blob column); simulator-trace and \
             simulator-no-trace (simulated file-system calls/s). Only when --only names them: \
             scale-import (a tiered store as the CLI makes it, --scale-records puts in async mode), \
-            scale-cli-get, scale-cli-stats, scale-cli-search (one fresh `tidemark db` process each, \
-            timed from spawn to exit, with its peak RSS), against issue 9's targets. Prints absolute figures, ratios and \
+            scale-import-cpu (its CPU seconds), scale-cli-get, scale-cli-stats, scale-cli-search (one \
+            fresh `tidemark db` process each, timed from spawn to exit), against issue 9's targets. Prints absolute figures, ratios and \
             the targets of issue 12; `--json` prints one sorted-key JSON object instead. Progress goes \
             to stderr.
             """)
@@ -57,6 +57,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("scale-records"), help: "Records the scale workloads load (default 200000; --quick 2000).")
     var scaleRecords: Int?
 
+    @Flag(help: "Keep the stores the workloads made (their directory is printed on stderr), e.g. to time `tidemark db` on the scale store by hand.")
+    var keep = false
+
     @Flag(help: "Print the result as JSON on stdout instead of a table.")
     var json = false
 
@@ -79,9 +82,13 @@ struct Bench: ParsableCommand {
         let root = try makeTemporaryDirectory(in: parent ?? FileManager.default.currentDirectoryPath)
         let runner = BenchRunner(settings: settings, root: root)
         defer {
-            runner.removeWorkDirectories()
-            try? FileManager.default.removeItem(atPath: root)
-            if createdParent, let parent { try? FileManager.default.removeItem(atPath: parent) }
+            if keep {
+                FileHandle.standardError.write(Data("tidemark bench: kept the stores under \(root)\n".utf8))
+            } else {
+                runner.removeWorkDirectories()
+                try? FileManager.default.removeItem(atPath: root)
+                if createdParent, let parent { try? FileManager.default.removeItem(atPath: parent) }
+            }
         }
         do {
             try runner.runAll()
@@ -156,11 +163,9 @@ final class BenchRunner: @unchecked Sendable {
     /// Bytes one record takes in the store's log; the raw loop appends this much per commit.
     private(set) var recordBytes = 0
     private var storePeakResidentBytes: Int64 = 0
-    /// The scale workloads' figures: peak RSS after the import, the hot budget it ran with, and
-    /// each CLI process's peak RSS.
+    /// The scale workloads' figures: peak RSS after the import and the hot budget it ran with.
     var scalePeakResidentBytes: Int64 = 0
     var scaleBudgetBytes = 0
-    var scaleChildResidentBytes: [String: Int64] = [:]
     private var workDirectories: [String] = []
     /// Every workload name in the order the table lists them (store, then SQLite, then simulator).
     private(set) var workloadOrder: [String] = []
@@ -292,8 +297,7 @@ final class BenchRunner: @unchecked Sendable {
         targets.merge(scaleTargets()) { first, _ in first }
         return BenchReport(
             settings: settings, recordBytes: recordBytes, results: results, ratios: ratios, targets: targets,
-            storePeakResidentBytes: storePeakResidentBytes, peakResidentBytes: peakResidentBytes(),
-            scaleChildResidentBytes: scaleChildResidentBytes)
+            storePeakResidentBytes: storePeakResidentBytes, peakResidentBytes: peakResidentBytes())
     }
 }
 
@@ -314,8 +318,6 @@ struct BenchReport: Codable {
     /// Peak RSS after the store's workloads, before SQLite's; and at the end of the run.
     var storePeakResidentBytes: Int64
     var peakResidentBytes: Int64
-    /// Peak RSS of each scale workload's CLI process.
-    var scaleChildResidentBytes: [String: Int64]
 
     func table(order: [String]) -> String {
         func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
@@ -354,9 +356,7 @@ struct BenchReport: Codable {
             "",
             "peak RSS: \(peakResidentBytes / 1_000_000) MB (after the store's workloads: \(storePeakResidentBytes / 1_000_000) MB)",
         ]
-        for (name, bytes) in scaleChildResidentBytes.sorted(by: { $0.key < $1.key }) {
-            lines.append("peak RSS of the \(name) process: \(bytes / 1_000_000) MB")
-        }
+
         return lines.joined(separator: "\n")
     }
 }
