@@ -88,7 +88,8 @@ extension BenchRunner {
     /// Issue 9's targets for the scale workloads that ran.
     func scaleTargets() -> [String: BenchTarget] {
         var targets: [String: BenchTarget] = [:]
-        let size = settings.scaleRecords >= 1_000_000 ? "\(settings.scaleRecords / 1_000_000)M" : "\(settings.scaleRecords / 1_000)K"
+        let count = settings.scaleRecords
+        let size = count >= 1_000_000 ? "\(count / 1_000_000)M" : count >= 1_000 ? "\(count / 1_000)K" : "\(count)"
         if let result = results["scale-import"] {
             let value = result.operationsPerSecond
             targets["\(size) import async records/s"] = BenchTarget(measured: value, target: ">= 20000", met: value >= 20_000)
