@@ -8,8 +8,9 @@ import TidemarkIO
 ///   an entry copied to another place or another checkpoint does not validate
 /// then a trailer: magic "TMCKEND1" | record count u64 | CRC32C u32 of the trailer.
 ///
-/// Flags: bit 0 = the store is tiered and this checkpoint holds only the hot tier; the cold tier
-/// must reflect at least this LSN (older checkpoints wrote 0 here).
+/// Flags: bit 0 = the store is tiered and the cold tier must reflect at least this LSN; such a
+/// checkpoint holds no records (the cold tier holds them; older versions wrote the hot tier here,
+/// which recovery still reads as records written after the cold tier's LSN).
 ///
 /// Every entry has its own checksum so damage is reported with the offset of the entry it hit.
 enum CheckpointFile {

@@ -29,6 +29,12 @@ enum RecordCoding {
         }
     }
 
+    /// The length `encode` writes for `record`, without writing it.
+    static func encodedSize(of record: Record) -> Int {
+        12 + record.id.utf8.count + record.content.utf8.count + 4 * record.embedding.count + 4
+            + record.metadata.jsonText.utf8.count + (record.expiresAt == nil ? 1 : 9)
+    }
+
     static func decode(from reader: inout ByteReader) throws -> Record {
         let id = try reader.string()
         let content = try reader.string()

@@ -42,6 +42,9 @@ extension Store {
             // durable on its own before serving it or writing anything after it. This also
             // rewrites a manifest that still names a damaged checkpoint.
             try store.checkpointLocked(dropOlder: false, force: true)
+        } else if let tiers = store.tiers, tiers.hot.dirtyBytes > tiers.hot.budget {
+            // More replayed than the budget holds (a smaller budget than the writer's): flush.
+            try store.checkpointLocked(dropOlder: false)
         }
         return store
     }
@@ -57,9 +60,10 @@ extension Store {
         }
     }
 
-    /// Opens the tiers over a recovered state: removes spill files and the access-time hint
-    /// (caches, never trusted across a restart except as a hint), opens the cold tier and checks
-    /// it reflects at least the LSN of a checkpoint that relies on it.
+    /// Opens the tiers over a recovered state: reads and removes the access-time hint (a cache,
+    /// never trusted across a restart except as a hint), opens the cold tier and checks it
+    /// reflects at least the LSN of a checkpoint that relies on it. Nothing here grows with the
+    /// number of records: the cold tier's count and bytes come from its metadata.
     private static func openTiers(
         _ tierOptions: TierOptions, recovered: RecoveredStore, directory: String, fileSystem: any FileSystem,
         clock: any Clock, random: any RandomSource, hooks: ProtocolHooks
@@ -72,20 +76,17 @@ extension Store {
         }
         let hintPath = FilePaths.join(directory, TieredState.accessHintFileName)
         var accessTimes: [String: Int64] = [:]
-        do {
-            _ = try HotTier.removeLeftoverSpillFiles(storeDirectory: directory, fileSystem: fileSystem)
-            if fileSystem.exists(hintPath) {
-                accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
-                try fileSystem.remove(hintPath)
+        if fileSystem.exists(hintPath) {
+            accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
+            do { try fileSystem.remove(hintPath) } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot remove the hot tier's access-time hint", path: error.path, cause: error)
             }
-        } catch let error as FileSystemError {
-            throw StoreError(.io, "cannot remove the hot tier's cache files", path: error.path, cause: error)
         }
         let cold = try ColdTier(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: hooks.coldSynchronous)
         if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
             throw StoreError.corruption(
-                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
+                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: flushed records are missing",
                 path: coldPath, offset: 0)
         }
         if cold.lsn > recovered.lastLSN {
@@ -94,9 +95,7 @@ extension Store {
                 "the cold tier reflects LSN \(cold.lsn), beyond the end of the recovered log at LSN \(recovered.lastLSN): committed log frames are missing",
                 path: coldPath, offset: 0)
         }
-        let hot = HotTier(budget: tierOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
         return TieredState(
-            recovered: recovered.state, options: tierOptions, hot: hot, cold: cold, accessTimes: accessTimes,
-            now: clock.wallNanoseconds())
+            recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: clock.wallNanoseconds())
     }
 }
