@@ -131,6 +131,9 @@ public struct CrashState: Sendable, Hashable {
     public var changes: [CrashChange]
     /// `fates[i]` is the fate of `changes[i]`.
     public var fates: [ChangeFate]
+    /// `matters[i]`: whether the fate of `changes[i]` can show in this state (false for a write
+    /// to a file no name reaches here: it is lost whatever happened to it).
+    public var matters: [Bool]
     public var model: PersistenceModel
 
     public var pin: CrashStatePin {
@@ -141,9 +144,11 @@ public struct CrashState: Sendable, Hashable {
     public var description: String {
         var parts: [String] = []
         var keptCount = 0
-        for (change, fate) in zip(changes, fates) {
-            if fate.isKept { keptCount += 1 } else { parts.append("\(fate): \(change.summary)") }
+        for (index, change) in changes.enumerated() where matters[index] {
+            if fates[index].isKept { keptCount += 1 } else { parts.append("\(fates[index]): \(change.summary)") }
         }
+        let unreachable = matters.filter { !$0 }.count
+        if unreachable > 0 { parts.append("\(unreachable) change\(unreachable == 1 ? "" : "s") to files no name reaches") }
         if parts.isEmpty { return changes.isEmpty ? "nothing was pending" : "kept all \(changes.count) pending changes" }
         parts.append(keptCount == 0 ? "nothing else pending" : "kept \(keptCount) other\(keptCount == 1 ? "" : "s")")
         return parts.joined(separator: "; ")
@@ -166,7 +171,17 @@ public struct CrashStateSet: Sendable {
     public var states: [CrashState]
     /// True when even the bounded family was cut at the budget.
     public var truncated: Bool
+    public var model: PersistenceModel
     let snapshot: PendingSnapshot
+
+    /// The state that keeps the first `length` changes and loses the rest, and loses
+    /// `changes[dropping]` too, made legal (what depended on a lost change is lost as well): a
+    /// member of the bounded family, to ask whether one ordering alone breaks the subject.
+    public func prefixState(_ length: Int, dropping: Int?) -> CrashState {
+        var fates = changes.indices.map { $0 < length ? ChangeFate.kept : .dropped }
+        if let dropping { fates[dropping] = .dropped }
+        return CrashStateEnumerator(model: model, budget: 1).state(Rules(snapshot: snapshot, model: model).repair(fates), snapshot)
+    }
 
     /// The file system a power loss leaves in `state`: independent of the original and of every
     /// other clone, with nothing pending and no faults.

@@ -35,19 +35,24 @@ public struct CrashStateEnumerator: Sendable {
     func enumerate(_ snapshot: PendingSnapshot) -> CrashStateSet {
         let rules = Rules(snapshot: snapshot, model: model)
         if let all = rules.exhaustive(limit: budget) {
-            return CrashStateSet(family: .exhaustive, changes: snapshot.changes,
-                                 states: all.map { CrashState(changes: snapshot.changes, fates: $0, model: model) },
-                                 truncated: false, snapshot: snapshot)
+            return CrashStateSet(family: .exhaustive, changes: snapshot.changes, states: all.map { state($0, snapshot) },
+                                 truncated: false, model: model, snapshot: snapshot)
         }
         let (bounded, truncated) = rules.boundedFamily(limit: budget)
-        return CrashStateSet(family: .bounded, changes: snapshot.changes,
-                             states: bounded.map { CrashState(changes: snapshot.changes, fates: $0, model: model) },
-                             truncated: truncated, snapshot: snapshot)
+        return CrashStateSet(family: .bounded, changes: snapshot.changes, states: bounded.map { state($0, snapshot) },
+                             truncated: truncated, model: model, snapshot: snapshot)
+    }
+
+    func state(_ fates: [ChangeFate], _ snapshot: PendingSnapshot) -> CrashState {
+        let reachable = PendingSnapshot.reachableFiles(snapshot.namespace { fates[$0].isKept })
+        return CrashState(
+            changes: snapshot.changes, fates: fates,
+            matters: snapshot.changes.map { $0.isDirectoryOperation || reachable.contains($0.nodeID) }, model: model)
     }
 }
 
 /// The dependencies and fate options of one snapshot under one model.
-private struct Rules {
+struct Rules {
     let snapshot: PendingSnapshot
     let model: PersistenceModel
     var changes: [CrashChange] { snapshot.changes }

@@ -22,7 +22,7 @@ extension SimulatedFileSystem {
         lock.lock()
         if let observer = callObserver, !halted {
             lock.unlock()
-            observer(operation)
+            observer(operation, path)
             lock.lock()
         }
         defer { lock.unlock() }

@@ -43,7 +43,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     var armedKillPoint: KillPoint?
     var calls = 0
     var halted = false
-    var callObserver: ((FileOperation) -> Void)?
+    var callObserver: ((FileOperation, String) -> Void)?
 
     public let seed: UInt64
     public let recordTrace: Bool
@@ -70,8 +70,9 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     }
 
     /// Called before each call is performed (not while halted), outside the lock, so it may
-    /// inspect the file system (crash exploration enumerates crash states there). Nil: none.
-    public var beforeEachCall: ((FileOperation) -> Void)? {
+    /// inspect the file system (crash exploration enumerates crash states there). It gets the
+    /// call's kind and path. Nil: none.
+    public var beforeEachCall: ((FileOperation, String) -> Void)? {
         get { withLock { callObserver } }
         set { withLock { callObserver = newValue } }
     }
