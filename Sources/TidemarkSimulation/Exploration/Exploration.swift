@@ -39,6 +39,21 @@ public struct Exploration {
         public var elapsedSeconds: Double
         /// Seconds into this seed when the first violating state was found.
         public var firstFindingSeconds: Double?
+
+        /// As a campaign counts it (`tidemark run` on an `exploration: exhaustive` scenario): the
+        /// run's own violation, else the first vulnerability's, pinned; the explored points and
+        /// states among the crash points and faults.
+        public var result: RunResult {
+            var result = run
+            result.crashPoints["explored persistence points", default: 0] += statistics.points
+            result.faults["explored crash states", default: 0] += statistics.statesChecked
+            if result.violation == nil, let first = findings.first?.finding {
+                result.violation = first.violation
+                result.traceHash = first.traceHash
+                result.pinnedCrash = first.crash
+            }
+            return result
+        }
     }
 
     /// Explores one seed of `scenario`.

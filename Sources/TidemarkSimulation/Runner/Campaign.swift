@@ -40,7 +40,8 @@ public struct Campaign {
             while true {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 if index >= total { return }
-                var result = SimulationRun(scenario: scenario, seed: seeds[index]).execute()
+                var result = scenario.exploration.map { Exploration.explore(scenario, seed: seeds[index], settings: $0).result }
+                    ?? SimulationRun(scenario: scenario, seed: seeds[index]).execute()
                 if result.passed {
                     // Keep the counters; drop the timeline and trace of passing runs.
                     result.events = []

@@ -36,6 +36,7 @@ public struct FailureFile: Codable, Sendable {
         message = result.violation?.message ?? ""
         traceHash = FilePaths.hex16(result.traceHash)
         decisions = result.decisions
+        crash = result.pinnedCrash
     }
 
     public var run: SimulationRun {

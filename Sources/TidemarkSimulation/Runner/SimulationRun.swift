@@ -65,6 +65,8 @@ public struct RunResult: Sendable {
     public var crashReports: [(eventIndex: Int, report: CrashReport)] = []
     public var decisions: [FaultDecision] = []
     public var trace: [TraceEvent] = []
+    /// Set when the violation is a crash state found by exploration: the state to replay.
+    public var pinnedCrash: PinnedCrash?
 
     public var passed: Bool { violation == nil }
 }
