@@ -28,49 +28,23 @@ public struct Campaign {
     ) throws -> ScenarioOutcome {
         let total = max(0, options.seeds ?? scenario.seeds)
         let seeds = (0..<total).map { options.startSeed &+ UInt64($0) }
-        let slots = Mutex([RunResult?](repeating: nil, count: total))
-        let next = Atomic<Int>(0)
-        let finished = Atomic<Int>(0)
         let failedCount = Atomic<Int>(0)
         let clock = SystemClock()
         let start = clock.monotonicNanoseconds()
-
-        let jobs = max(1, min(options.jobs, total))
-        let worker: @Sendable () -> Void = {
-            while true {
-                let index = next.add(1, ordering: .relaxed).oldValue
-                if index >= total { return }
-                var result = scenario.exploration.map { Exploration.explore(scenario, seed: seeds[index], settings: $0).result }
-                    ?? SimulationRun(scenario: scenario, seed: seeds[index]).execute()
-                if result.passed {
-                    // Keep the counters; drop the timeline and trace of passing runs.
-                    result.events = []
-                    result.crashReports = []
-                    result.decisions = []
-                }
-                let failedSoFar = result.passed ? failedCount.load(ordering: .relaxed) : failedCount.add(1, ordering: .relaxed).newValue
-                slots.withLock { $0[index] = result }
-                let done = finished.add(1, ordering: .relaxed).newValue
-                progress(done, total, failedSoFar)
+        let results = forEachSeed(count: total, jobs: options.jobs) { index in
+            var result = scenario.exploration.map { Exploration.explore(scenario, seed: seeds[index], settings: $0).result }
+                ?? SimulationRun(scenario: scenario, seed: seeds[index]).execute()
+            if result.passed {
+                // Keep the counters; drop the timeline and trace of passing runs.
+                result.events = []
+                result.crashReports = []
+                result.decisions = []
             }
-        }
-        if jobs == 1 {
-            worker()
-        } else {
-            let group = DispatchGroup()
-            for _ in 0..<jobs {
-                group.enter()
-                let thread = Thread {
-                    worker()
-                    group.leave()
-                }
-                thread.stackSize = 8 << 20
-                thread.start()
-            }
-            group.wait()
+            return result
+        } progress: { done, result in
+            progress(done, total, result.passed ? failedCount.load(ordering: .relaxed) : failedCount.add(1, ordering: .relaxed).newValue)
         }
         let elapsed = Double(clock.monotonicNanoseconds() - start) / 1e9
-        let results = slots.withLock { $0.compactMap { $0 } }
         return try ScenarioOutcome(scenario: scenario, file: file, results: results, elapsedSeconds: elapsed, options: options)
     }
 }

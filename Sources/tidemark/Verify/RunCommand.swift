@@ -43,19 +43,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        var loaded: [(file: String, scenario: Scenario)] = []
-        for file in scenarios {
-            do {
-                loaded.append((file, try ScenarioParser.load(file: file)))
-            } catch {
-                printError("\(error)")
-                throw ExitCode(CLIExit.badInput.rawValue)
-            }
-        }
-        if let duplicate = Dictionary(grouping: loaded, by: \.scenario.name).first(where: { $0.value.count > 1 }) {
-            printError("two scenarios are named \"\(duplicate.key)\" (\(duplicate.value.map(\.file).joined(separator: ", "))); names must be unique")
-            throw ExitCode(CLIExit.badInput.rawValue)
-        }
+        let loaded = try loadScenarios(scenarios)
 
         let createdAt = ISO8601DateFormatter().string(from: Date())
         let runName = (createdAt.replacingOccurrences(of: ":", with: "-")) + "-" + (loaded.count == 1 ? loaded[0].scenario.name : "campaign")
