@@ -72,7 +72,7 @@ public final class CrashExplorer: @unchecked Sendable {
     public private(set) var vulnerabilities: [String: (finding: Finding, states: Int)] = [:]
     /// Pinned mode: the verdict once the point was reached.
     public private(set) var pinnedOutcome: (violation: Violation?, traceHash: UInt64)?
-    /// When the first violating state was found (monotonic; a measurement, never an input).
+    /// When the first violating state was found (thread CPU time; a measurement, never an input).
     public private(set) var firstFindingNanoseconds: Int64?
 
     private struct Recovered {
@@ -140,7 +140,7 @@ public final class CrashExplorer: @unchecked Sendable {
                 case .refused: statistics.refused += 1
                 case .violation(let violation):
                     statistics.violatingStates += 1
-                    if firstFindingNanoseconds == nil { firstFindingNanoseconds = SystemClock().monotonicNanoseconds() }
+                    if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
                     let hash = traceHash ?? fileSystem.traceHash
                     traceHash = hash
                     let cause = Vulnerability.cause(of: state, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }

@@ -36,8 +36,9 @@ public struct Exploration {
         public var run: RunResult
         public var statistics: CrashExplorer.Statistics
         public var findings: [(finding: CrashExplorer.Finding, states: Int)]
-        public var elapsedSeconds: Double
-        /// Seconds into this seed when the first violating state was found.
+        /// CPU seconds this seed took (its thread's: the figure per core, whatever else runs).
+        public var cpuSeconds: Double
+        /// CPU seconds into this seed when the first violating state was found.
         public var firstFindingSeconds: Double?
 
         /// As a campaign counts it (`tidemark run` on an `exploration: exhaustive` scenario): the
@@ -60,8 +61,7 @@ public struct Exploration {
     public static func explore(
         _ scenario: Scenario, seed: UInt64, settings: ExplorationSettings, subjectFactory: SimulationRun.SubjectFactory? = nil
     ) -> SeedOutcome {
-        let clock = SystemClock()
-        let start = clock.monotonicNanoseconds()
+        let start = threadCPUNanoseconds()
         let explorer = CrashExplorer(
             mode: .explore(model: settings.model, budget: settings.stateBudget),
             makeSubject: subjectFactory ?? CrashExplorer.subjects(of: scenario))
@@ -72,7 +72,7 @@ public struct Exploration {
         let findings = explorer.vulnerabilities.values.sorted { ($0.finding.crash.point.fsCall, $0.finding.cause) < ($1.finding.crash.point.fsCall, $1.finding.cause) }
         return SeedOutcome(
             seed: seed, run: result, statistics: explorer.statistics, findings: findings,
-            elapsedSeconds: Double(clock.monotonicNanoseconds() - start) / 1e9,
+            cpuSeconds: Double(threadCPUNanoseconds() - start) / 1e9,
             firstFindingSeconds: explorer.firstFindingNanoseconds.map { Double($0 - start) / 1e9 })
     }
 
@@ -98,6 +98,14 @@ public struct Exploration {
     }
 }
 
+/// CPU time of the calling thread: seeds run on one thread each, so per-seed figures stay per
+/// core on a busy machine. A measurement only; nothing depends on it.
+func threadCPUNanoseconds() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+}
+
 /// A scenario's exploration, aggregated: vulnerabilities (not seeds) first.
 public struct ExplorationOutcome: Sendable {
     public var scenario: Scenario
@@ -110,9 +118,9 @@ public struct ExplorationOutcome: Sendable {
     /// Seeds whose own random crashes broke an invariant (as `tidemark run` would report).
     public var runFailures: [(seed: UInt64, violation: Violation, failureFile: String)] = []
     public var elapsedSeconds: Double
-    /// Seconds of exploration (seeds in order, one core) until the first violating state.
+    /// CPU seconds of exploration (seeds in order, one core) until the first violating state.
     public var secondsToFirstCatch: Double?
-    /// Summed per-seed time (CPU seconds with one job per core).
+    /// Summed per-seed CPU seconds.
     public var exploringSeconds: Double = 0
 
     init(scenario: Scenario, file: String, settings: ExplorationSettings, seeds outcomes: [Exploration.SeedOutcome],
@@ -125,7 +133,7 @@ public struct ExplorationOutcome: Sendable {
         var byCause: [String: (vulnerability: Vulnerability, failure: FailureFile)] = [:]
         for outcome in outcomes {
             if secondsToFirstCatch == nil, let first = outcome.firstFindingSeconds { secondsToFirstCatch = exploringSeconds + first }
-            exploringSeconds += outcome.elapsedSeconds
+            exploringSeconds += outcome.cpuSeconds
             statistics.add(outcome.statistics)
             if let violation = outcome.run.violation {
                 let path = FilePaths.join(failureDirectory, "\(scenario.name)-seed\(outcome.seed).json")
