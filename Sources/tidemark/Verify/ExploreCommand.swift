@@ -32,7 +32,7 @@ struct Explore: ParsableCommand {
     @Option(name: .customLong("start-seed"), help: "First seed with --seeds.")
     var startSeed: UInt64 = 1
 
-    @Option(help: "Persistence model: \(PersistenceModel.allCases.map(\.rawValue).joined(separator: ", ")) (default: the scenario's, else weakest).")
+    @Option(help: "Persistence model: \(PersistenceModel.allCases.map(\.rawValue).joined(separator: ", ")), or all (each vulnerability then says under which models it shows) (default: the scenario's, else weakest).")
     var model: String?
 
     @Option(help: "Most crash states per persistence point before the bounded family (default: the scenario's stateBudget, else \(ExplorationSettings.defaultStateBudget)).")
@@ -52,8 +52,8 @@ struct Explore: ParsableCommand {
         if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let budget, budget < 1 { throw ValidationError("--budget must be at least 1") }
-        if let model, PersistenceModel(rawValue: model) == nil {
-            throw ValidationError("--model must be one of \(PersistenceModel.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(model)\"")
+        if let model, model != "all", PersistenceModel(rawValue: model) == nil {
+            throw ValidationError("--model must be one of \(PersistenceModel.allCases.map(\.rawValue).joined(separator: ", ")) or all, got \"\(model)\"")
         }
     }
 
@@ -65,17 +65,22 @@ struct Explore: ParsableCommand {
 
         var outcomes: [ExplorationOutcome] = []
         for (file, scenario) in loaded {
-            var settings = scenario.exploration ?? ExplorationSettings()
-            if let model { settings.model = PersistenceModel(rawValue: model)! }
-            if let budget { settings.stateBudget = budget }
-            let seedList = seed.map { [$0] } ?? (0..<(seeds ?? scenario.seeds)).map { startSeed &+ UInt64($0) }
-            let options = Exploration.Options(
-                seeds: seedList, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, settings: settings,
-                failureDirectory: FilePaths.join(directory, "failures"))
-            let progress = ProgressLine(label: "explore \(scenario.name)")
-            outcomes.append(try Exploration(options: options).run(scenario, file: file) { done, total, failed in
-                progress.update(done: done, total: total, failed: failed)
-            })
+            let base = scenario.exploration ?? ExplorationSettings()
+            let models = model == "all" ? PersistenceModel.allCases : [model.flatMap(PersistenceModel.init(rawValue:)) ?? base.model]
+            for persistence in models {
+                var settings = base
+                settings.model = persistence
+                if let budget { settings.stateBudget = budget }
+                let seedList = seed.map { [$0] } ?? (0..<(seeds ?? scenario.seeds)).map { startSeed &+ UInt64($0) }
+                let failures = models.count == 1 ? FilePaths.join(directory, "failures") : FilePaths.join(directory, "failures/\(persistence.rawValue)")
+                let options = Exploration.Options(
+                    seeds: seedList, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, settings: settings,
+                    failureDirectory: failures)
+                let progress = ProgressLine(label: "explore \(scenario.name) (\(persistence.rawValue))")
+                outcomes.append(try Exploration(options: options).run(scenario, file: file) { done, total, failed in
+                    progress.update(done: done, total: total, failed: failed)
+                })
+            }
         }
         let summary = ExplorationJSON(outcomes)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -104,30 +109,33 @@ struct Explore: ParsableCommand {
         for outcome in outcomes {
             if !outcome.expectation.met { print(progress.paint("    \(outcome.expectation.message)", code: "31")) }
             if outcome.statistics.boundedPoints > 0 {
-                print("    \(outcome.scenario.name): \(outcome.statistics.boundedPoints) of \(outcome.statistics.points) points had more than \(outcome.settings.stateBudget) states: bounded family (prefixes, single partial changes, prefixes minus one)\(outcome.statistics.truncatedPoints > 0 ? ", cut at the budget at \(outcome.statistics.truncatedPoints)" : "")")
+                print("    \(outcome.scenario.name) (\(outcome.settings.model.rawValue)): \(outcome.statistics.boundedPoints) of \(outcome.statistics.points) points had more than \(outcome.settings.stateBudget) states: bounded family (prefixes, single partial changes, prefixes minus one)\(outcome.statistics.truncatedPoints > 0 ? ", cut at the budget at \(outcome.statistics.truncatedPoints)" : "")")
             }
             for failure in outcome.runFailures {
                 print("    \(outcome.scenario.name) seed \(failure.seed): the run's own crash broke \(failure.violation.invariant.rawValue): \(failure.failureFile)")
             }
         }
-        let vulnerabilities = outcomes.flatMap { outcome in outcome.vulnerabilities.map { (outcome.scenario.name, $0) } }
+        let vulnerabilities = ExplorationJSON.merged(outcomes)
         if vulnerabilities.isEmpty {
             print("No vulnerabilities.")
         } else {
             print("\nVulnerabilities (\(vulnerabilities.count)):")
             printTable(
-                header: ["#", "scenario", "invariant", "states", "seeds", "cause"],
-                rows: vulnerabilities.enumerated().map { index, pair in
-                    ["\(index + 1)", pair.0, pair.1.invariant.rawValue, "\(pair.1.states)", "\(pair.1.seeds.count)", pair.1.cause]
+                header: ["#", "scenario", "invariant", "states", "seeds", "broken under", "cause"],
+                rows: vulnerabilities.enumerated().map { index, entry in
+                    ["\(index + 1)", entry.scenario, entry.vulnerability.invariant.rawValue, "\(entry.vulnerability.states)",
+                     "\(entry.vulnerability.seeds.count)", entry.brokenUnder.joined(separator: ","), entry.vulnerability.cause]
                 },
-                leftColumns: [1, 2, 5])
-            for (index, (_, vulnerability)) in vulnerabilities.enumerated() {
+                leftColumns: [1, 2, 5, 6])
+            for (index, entry) in vulnerabilities.enumerated() {
+                let vulnerability = entry.vulnerability
                 print("  \(index + 1). \(vulnerability.message)")
+                if !entry.safeUnder.isEmpty { print("     safe under \(entry.safeUnder.joined(separator: ", ")), broken under \(entry.brokenUnder.joined(separator: ", "))") }
                 print("     at \(vulnerability.reproducer.point.label), seed \(vulnerability.reproducerSeed): \(vulnerability.reproducer.state)")
                 print("     replay: tidemark replay \(vulnerability.failureFile ?? "?")")
             }
         }
-        print(outcomes.allSatisfy(\.expectation.met) ? "All expectations met." : progress.paint("Some expectations NOT met.", code: "31"))
+        print(ExplorationJSON.expectationsMet(outcomes) ? "All expectations met." : progress.paint("Some expectations NOT met.", code: "31"))
     }
 }
 
@@ -191,11 +199,53 @@ struct ExplorationJSON: Encodable {
         var vulnerabilities: [Vulnerability]
         var runFailures: [RunFailure]
     }
+    /// One vulnerability over every model explored: where it shows and where it does not.
+    struct Merged: Encodable {
+        var scenario: String
+        var vulnerability: Vulnerability
+        var brokenUnder: [String]
+        var safeUnder: [String]
+    }
     var expectationsMet: Bool
     var scenarios: [ScenarioSummary]
+    var vulnerabilities: [Merged]
+
+    /// Vulnerabilities by scenario, cause and invariant across models (the first model's
+    /// reproducer and counts, most states first).
+    static func merged(_ outcomes: [ExplorationOutcome]) -> [Merged] {
+        var merged: [Merged] = []
+        for outcome in outcomes {
+            let explored = outcomes.filter { $0.scenario.name == outcome.scenario.name }.map(\.settings.model.rawValue)
+            for vulnerability in outcome.vulnerabilities {
+                if let index = merged.firstIndex(where: {
+                    $0.scenario == outcome.scenario.name && $0.vulnerability.cause == vulnerability.cause
+                        && $0.vulnerability.invariant == vulnerability.invariant
+                }) {
+                    merged[index].brokenUnder.append(outcome.settings.model.rawValue)
+                    merged[index].safeUnder.removeAll { $0 == outcome.settings.model.rawValue }
+                } else {
+                    merged.append(Merged(
+                        scenario: outcome.scenario.name, vulnerability: vulnerability, brokenUnder: [outcome.settings.model.rawValue],
+                        safeUnder: explored.filter { $0 != outcome.settings.model.rawValue }))
+                }
+            }
+        }
+        return merged.sorted { $0.vulnerability.states > $1.vulnerability.states }
+    }
+
+    /// With several models a safe scenario must be clean under each; a canary must be caught
+    /// under the weakest model explored (a stronger one may rightly hide it).
+    static func expectationsMet(_ outcomes: [ExplorationOutcome]) -> Bool {
+        Dictionary(grouping: outcomes, by: \.scenario.name).values.allSatisfy { group in
+            if group[0].scenario.expect == .pass { return group.allSatisfy(\.expectation.met) }
+            let weakest = PersistenceModel.allCases.compactMap { model in group.first { $0.settings.model == model } }.first!
+            return weakest.expectation.met
+        }
+    }
 
     init(_ outcomes: [ExplorationOutcome]) {
-        expectationsMet = outcomes.allSatisfy(\.expectation.met)
+        expectationsMet = Self.expectationsMet(outcomes)
+        vulnerabilities = Self.merged(outcomes)
         scenarios = outcomes.map { outcome in
             let statistics = outcome.statistics
             return ScenarioSummary(
