@@ -81,6 +81,9 @@ public final class CrashExplorer: @unchecked Sendable {
         var reportedPossibleLoss: Bool
     }
     private var recovered: [UInt64: Recovered] = [:]
+    /// Points visited, not yet checked (see `drain`).
+    private var pending: [() -> Void] = []
+    private var pinnedReached = false
 
     public init(mode: Mode, makeSubject: @escaping (any FileSystem, any Clock, any RandomSource) throws -> any Subject) {
         self.mode = mode
@@ -100,57 +103,65 @@ public final class CrashExplorer: @unchecked Sendable {
         [.sync, .syncData, .syncDirectory, .rename, .remove].contains(operation)
     }
 
-    /// Explores (or, pinned, checks) the crash states of `fileSystem` at `point`, against `model`
-    /// as it stands there.
+    /// Takes the crash states of `fileSystem` at `point` (pinned: the one state, if this is its
+    /// point) to be checked against `model` as it stands there by the next `drain()`.
     func visit(
         _ fileSystem: SimulatedFileSystem, at point: CrashPoint, model: Model, acknowledgementsAreDurable: Bool,
         faults: FaultConfiguration, wallNanoseconds: Int64, duringRecovery: Bool
     ) {
-        let check = { (clone: SimulatedFileSystem) -> RecoveredVerdict in
+        let check = { [unowned self] (clone: SimulatedFileSystem) -> RecoveredVerdict in
             var model = model
             return self.verdict(on: clone, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
                                 faults: faults, wallNanoseconds: wallNanoseconds, duringRecovery: duringRecovery)
         }
+        let traceHash = fileSystem.traceHash
         switch mode {
         case .pinned(let crash):
-            guard pinnedOutcome == nil, crash.point.stepIndex == point.stepIndex, crash.point.fsCall == point.fsCall else { return }
-            let hash = fileSystem.traceHash
-            if case .violation(let violation) = check(fileSystem.crashClone(crash.pin)) {
-                pinnedOutcome = (violation, hash)
-            } else {
-                pinnedOutcome = (nil, hash)
+            guard !pinnedReached, crash.point.stepIndex == point.stepIndex, crash.point.fsCall == point.fsCall else { return }
+            pinnedReached = true
+            let clone = fileSystem.crashClone(crash.pin)
+            pending.append { [unowned self] in
+                if case .violation(let violation) = check(clone) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
             }
         case .explore(let persistence, let budget):
             let set = CrashStateEnumerator(model: persistence, budget: budget).enumerate(fileSystem)
-            statistics.points += 1
-            statistics.statesEnumerated += set.states.count
-            if set.family == .bounded { statistics.boundedPoints += 1 }
-            if set.truncated { statistics.truncatedPoints += 1 }
-            var seen: Set<UInt64> = []
-            var traceHash: UInt64?
-            var witnesses = OrderingWitnesses(set: set, violates: {
-                if case .violation = check($0) { return true } else { return false }
-            })
-            for state in set.states {
-                let clone = set.materialize(state)
-                guard seen.insert(clone.imageHash).inserted else { continue }
-                statistics.statesChecked += 1
-                switch check(clone) {
-                case .ok, .lossReported: break
-                case .refused: statistics.refused += 1
-                case .violation(let violation):
-                    statistics.violatingStates += 1
-                    if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
-                    let hash = traceHash ?? fileSystem.traceHash
-                    traceHash = hash
-                    let cause = Vulnerability.cause(of: state, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
-                    let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
-                    if let known = vulnerabilities[key] {
-                        vulnerabilities[key] = (known.finding, known.states + 1)
-                    } else {
-                        let crash = PinnedCrash(point: point, pin: state.pin, state: state.description)
-                        vulnerabilities[key] = (Finding(crash: crash, violation: violation, traceHash: hash, cause: cause), 1)
-                    }
+            pending.append { [unowned self] in explore(set, at: point, traceHash: traceHash, check: check) }
+        }
+    }
+
+    /// Checks what was visited since the last call. `SimulationRun` calls it between operations,
+    /// never from inside a file-system call: recovering a subject there would re-enter the
+    /// subject under test (SQLite holds a process-wide lock during its VFS calls).
+    func drain() {
+        while !pending.isEmpty { pending.removeFirst()() }
+    }
+
+    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem) -> RecoveredVerdict) {
+        statistics.points += 1
+        statistics.statesEnumerated += set.states.count
+        if set.family == .bounded { statistics.boundedPoints += 1 }
+        if set.truncated { statistics.truncatedPoints += 1 }
+        var seen: Set<UInt64> = []
+        var witnesses = OrderingWitnesses(set: set, violates: {
+            if case .violation = check($0) { return true } else { return false }
+        })
+        for state in set.states {
+            let clone = set.materialize(state)
+            guard seen.insert(clone.imageHash).inserted else { continue }
+            statistics.statesChecked += 1
+            switch check(clone) {
+            case .ok, .lossReported: break
+            case .refused: statistics.refused += 1
+            case .violation(let violation):
+                statistics.violatingStates += 1
+                if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
+                let cause = Vulnerability.cause(of: state, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
+                let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
+                if let known = vulnerabilities[key] {
+                    vulnerabilities[key] = (known.finding, known.states + 1)
+                } else {
+                    let crash = PinnedCrash(point: point, pin: state.pin, state: state.description)
+                    vulnerabilities[key] = (Finding(crash: crash, violation: violation, traceHash: traceHash, cause: cause), 1)
                 }
             }
         }

@@ -361,15 +361,16 @@ private struct Execution {
     }
 
     /// The state after an operation that may have changed the disk, against the model with its
-    /// outcome; a pinned crash ends the run once its point has passed.
+    /// outcome; then every point visited is checked. A pinned crash ends the run once checked.
     private mutating func exploreAfter(_ operation: WorkloadOperation, at index: Int) {
         fileSystem.beforeEachCall = nil
-        guard let explorer = run.explorer, let subject, result.violation == nil, !stopped, !fileSystem.isHalted else { return }
-        if ![.get, .search, .advanceClock].contains(operation.kind) {
+        guard let explorer = run.explorer else { return }
+        if let subject, result.violation == nil, !stopped, !fileSystem.isHalted, ![.get, .search, .advanceClock].contains(operation.kind) {
             let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "after \(operation.label)")
             explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
                            faults: faults, wallNanoseconds: clock.wallNanoseconds(), duringRecovery: false)
         }
+        explorer.drain()
         if explorer.pinnedOutcome != nil { stopped = true }
     }
 
