@@ -5,8 +5,8 @@ import TidemarkSimulatedDisk
 @testable import TidemarkSimulation
 
 /// Crash exploration on the real store: it catches a canary that the run's own crashes cannot
-/// (process kills only, which keep the page cache), is clean on the correct store, and every
-/// vulnerability replays from its failure file.
+/// (they keep every pending change), is clean on the correct store, and every vulnerability
+/// replays from its failure file.
 struct ExplorationTests {
     static func scenario(canary: String?, exploration: ExplorationSettings? = ExplorationSettings()) -> Scenario {
         var options = ["sync": "immediate", "segmentBytes": "1024"]
@@ -17,9 +17,9 @@ struct ExplorationTests {
         workload.contentBytes = IntRange(100, 300)
         workload.mix = [.put: 50, .batch: 10, .get: 10, .sync: 5, .checkpoint: 3]
         var faults = FaultRanges()
-        // Process kills only: the page cache survives, so the run's own crashes never lose a
-        // pending change. Whatever is found below, exploration found.
-        faults.powerLoss = .zero
+        // The run's own power losses keep every pending change (as a process kill would), so
+        // they never lose anything. Whatever is found below, exploration found.
+        faults.keepAll = DoubleRange(1)
         faults.killInOperation = .zero
         var scenario = Scenario(
             name: canary ?? "store", subject: SubjectConfiguration(kind: .tidemark, options: options), workload: workload,
@@ -80,6 +80,14 @@ struct ExplorationTests {
         let failure = try FailureFile.load(from: try #require(outcome.failures.first).failureFile)
         #expect(failure.crash != nil)
         #expect(failure.run.execute().violation?.invariant == failure.invariant)
+    }
+
+    @Test func processKillsOnlyExploreThePageCacheAlone() {
+        var scenario = Self.scenario(canary: "skipDirectorySyncOnNewSegment")
+        scenario.faults.powerLoss = .zero
+        let outcome = Exploration.explore(scenario, seed: 1, settings: ExplorationSettings())
+        #expect(outcome.statistics.statesChecked == outcome.statistics.points, "one state per point: the page cache")
+        #expect(outcome.findings.isEmpty, "a process kill keeps the unsynced directory entry")
     }
 
     @Test func sequenceNumbersDoNotSplitACause() {

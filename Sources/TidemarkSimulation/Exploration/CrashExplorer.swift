@@ -66,6 +66,9 @@ public final class CrashExplorer: @unchecked Sendable {
     }
 
     let mode: Mode
+    /// False when the scenario's crashes are process kills only: then the one crash state is
+    /// the page cache (every pending change kept), as in a random run.
+    let powerLoss: Bool
     let makeSubject: (any FileSystem, any Clock, any RandomSource) throws -> any Subject
     public private(set) var statistics = Statistics()
     /// Per vulnerability cause: the first finding and how many states showed it.
@@ -85,8 +88,11 @@ public final class CrashExplorer: @unchecked Sendable {
     private var pending: [() -> Void] = []
     private var pinnedReached = false
 
-    public init(mode: Mode, makeSubject: @escaping (any FileSystem, any Clock, any RandomSource) throws -> any Subject) {
+    public init(
+        mode: Mode, powerLoss: Bool = true, makeSubject: @escaping (any FileSystem, any Clock, any RandomSource) throws -> any Subject
+    ) {
         self.mode = mode
+        self.powerLoss = powerLoss
         self.makeSubject = makeSubject
     }
 
@@ -145,7 +151,7 @@ public final class CrashExplorer: @unchecked Sendable {
         var witnesses = OrderingWitnesses(set: set, violates: {
             if case .violation = check($0) { return true } else { return false }
         })
-        for state in set.states {
+        for state in powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)] {
             let clone = set.materialize(state)
             guard seen.insert(clone.imageHash).inserted else { continue }
             statistics.statesChecked += 1
@@ -155,7 +161,7 @@ public final class CrashExplorer: @unchecked Sendable {
             case .violation(let violation):
                 statistics.violatingStates += 1
                 if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
-                let cause = Vulnerability.cause(of: state, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
+                let cause = Vulnerability.cause(of: state, at: point, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
                 let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
                 if let known = vulnerabilities[key] {
                     vulnerabilities[key] = (known.finding, known.states + 1)

@@ -63,7 +63,7 @@ public struct Exploration {
     ) -> SeedOutcome {
         let start = threadCPUNanoseconds()
         let explorer = CrashExplorer(
-            mode: .explore(model: settings.model, budget: settings.stateBudget),
+            mode: .explore(model: settings.model, budget: settings.stateBudget), powerLoss: !scenario.faults.powerLoss.isZero,
             makeSubject: subjectFactory ?? CrashExplorer.subjects(of: scenario))
         var run = SimulationRun(scenario: scenario, seed: seed)
         run.subjectFactory = subjectFactory
