@@ -130,7 +130,8 @@ public final class CrashExplorer: @unchecked Sendable {
                 if case .violation(let violation) = check(clone) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
             }
         case .explore(let persistence, let budget):
-            let set = CrashStateEnumerator(model: persistence, budget: budget).enumerate(fileSystem)
+            // Process kills only: the one state is built below; enumerate no more than one.
+            let set = CrashStateEnumerator(model: persistence, budget: powerLoss ? budget : 1).enumerate(fileSystem)
             pending.append { [unowned self] in explore(set, at: point, traceHash: traceHash, check: check) }
         }
     }
@@ -143,15 +144,16 @@ public final class CrashExplorer: @unchecked Sendable {
     }
 
     private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem) -> RecoveredVerdict) {
+        let states = powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)]
         statistics.points += 1
-        statistics.statesEnumerated += set.states.count
-        if set.family == .bounded { statistics.boundedPoints += 1 }
-        if set.truncated { statistics.truncatedPoints += 1 }
+        statistics.statesEnumerated += states.count
+        if powerLoss && set.family == .bounded { statistics.boundedPoints += 1 }
+        if powerLoss && set.truncated { statistics.truncatedPoints += 1 }
         var seen: Set<UInt64> = []
         var witnesses = OrderingWitnesses(set: set, violates: {
             if case .violation = check($0) { return true } else { return false }
         })
-        for state in powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)] {
+        for state in states {
             let clone = set.materialize(state)
             guard seen.insert(clone.imageHash).inserted else { continue }
             statistics.statesChecked += 1
