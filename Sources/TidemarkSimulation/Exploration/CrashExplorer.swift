@@ -113,12 +113,12 @@ public final class CrashExplorer: @unchecked Sendable {
     /// point) to be checked against `model` as it stands there by the next `drain()`.
     func visit(
         _ fileSystem: SimulatedFileSystem, at point: CrashPoint, model: Model, acknowledgementsAreDurable: Bool,
-        faults: FaultConfiguration, wallNanoseconds: Int64, duringRecovery: Bool
+        faults: FaultConfiguration, wallNanoseconds: Int64
     ) {
         let check = { [unowned self] (clone: SimulatedFileSystem) -> RecoveredVerdict in
             var model = model
             return self.verdict(on: clone, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
-                                faults: faults, wallNanoseconds: wallNanoseconds, duringRecovery: duringRecovery)
+                                faults: faults, wallNanoseconds: wallNanoseconds)
         }
         let traceHash = fileSystem.traceHash
         switch mode {
@@ -178,7 +178,7 @@ public final class CrashExplorer: @unchecked Sendable {
     /// Recovers a fresh subject on `clone` (once per image) and judges it.
     private func verdict(
         on clone: SimulatedFileSystem, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
-        faults: FaultConfiguration, wallNanoseconds: Int64, duringRecovery: Bool
+        faults: FaultConfiguration, wallNanoseconds: Int64
     ) -> RecoveredVerdict {
         let image = clone.imageHash
         let outcome: Recovered
@@ -195,7 +195,7 @@ public final class CrashExplorer: @unchecked Sendable {
         }
         return model.verdict(
             readBack: outcome.readBack, acknowledgementsAreDurable: acknowledgementsAreDurable, faults: faults,
-            stepIndex: stepIndex, afterRecoveryCrash: duringRecovery, reportedPossibleLoss: outcome.reportedPossibleLoss)
+            stepIndex: stepIndex, afterRecoveryCrash: false, reportedPossibleLoss: outcome.reportedPossibleLoss)
     }
 
     private func recover(_ clone: SimulatedFileSystem, wallNanoseconds: Int64) -> Recovered {

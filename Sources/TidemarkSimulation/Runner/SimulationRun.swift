@@ -155,9 +155,7 @@ private struct Execution {
         if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
         if let killAfterCalls { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + killAfterCalls) }
         let start = fileSystem.callCount
-        var inFlight = model
-        inFlight.uncertain(stepIndex: index, operation: operation)
-        watchPersistencePoints(step: index, label: operation.label, model: inFlight, duringRecovery: false)
+        watchPersistencePoints(during: operation, at: index)
         defer { exploreAfter(operation, at: index) }
         let response = subject.perform(operation)
         fileSystem.beforeEachCall = nil
@@ -348,27 +346,29 @@ private struct Execution {
 
     // MARK: Crash exploration
 
-    /// Lets the explorer visit the state before every persistence call from now on.
-    private func watchPersistencePoints(step: Int, label: String, model: Model, duringRecovery: Bool) {
+    /// Lets the explorer visit the state before every persistence call of `operation`, against
+    /// the model with the operation in flight (it may or may not have applied).
+    private func watchPersistencePoints(during operation: WorkloadOperation, at index: Int) {
         guard let explorer = run.explorer, let subject else { return }
-        let (faults, clock, durable) = (faults, clock, subject.acknowledgementsAreDurable)
-        fileSystem.beforeEachCall = { [unowned fileSystem] operation, path in
-            guard CrashExplorer.isPersistencePoint(operation) else { return }
-            let point = CrashPoint(stepIndex: step, fsCall: fileSystem.callCount, label: "before \(operation.rawValue) \(path) in \(label)")
+        var model = model
+        model.uncertain(stepIndex: index, operation: operation)
+        let (faults, clock, durable, label) = (faults, clock, subject.acknowledgementsAreDurable, operation.label)
+        fileSystem.beforeEachCall = { [unowned fileSystem] call, path in
+            guard CrashExplorer.isPersistencePoint(call) else { return }
+            let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "before \(call.rawValue) \(path) in \(label)")
             explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: durable, faults: faults,
-                           wallNanoseconds: clock.wallNanoseconds(), duringRecovery: duringRecovery)
+                           wallNanoseconds: clock.wallNanoseconds())
         }
     }
 
     /// The state after an operation that may have changed the disk, against the model with its
     /// outcome; then every point visited is checked. A pinned crash ends the run once checked.
     private mutating func exploreAfter(_ operation: WorkloadOperation, at index: Int) {
-        fileSystem.beforeEachCall = nil
         guard let explorer = run.explorer else { return }
         if let subject, result.violation == nil, !stopped, !fileSystem.isHalted, ![.get, .search, .advanceClock].contains(operation.kind) {
             let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "after \(operation.label)")
             explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
-                           faults: faults, wallNanoseconds: clock.wallNanoseconds(), duringRecovery: false)
+                           faults: faults, wallNanoseconds: clock.wallNanoseconds())
         }
         explorer.drain()
         if explorer.pinnedOutcome != nil { stopped = true }
