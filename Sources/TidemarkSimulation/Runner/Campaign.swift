@@ -110,7 +110,7 @@ public final class Campaign: Sendable {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 if index >= pending.count { return }
                 let position = pending[index]
-                let result = SimulationRun(scenario: scenario, seed: shard.seed(at: position, from: start)).execute()
+                let result = scenario.execute(seed: shard.seed(at: position, from: start))
                 let failedSoFar = state.withLock { state in
                     state.scenarios[scenarioIndex].record(result, position: position)
                     return state.scenarios[scenarioIndex].tally.failingRuns.count

@@ -22,6 +22,9 @@ public struct FailureFile: Codable, Sendable {
     public var traceHash: String
     /// Fault decisions the run took (index, kind, outcome): what shrinking can suppress.
     public var decisions: [FaultDecision]
+    /// Set by crash exploration: the one crash state to check, at its point (the run stops
+    /// there; `traceHash` is the hash at the point). Absent in files of random runs.
+    public var crash: PinnedCrash?
 
     public init(scenarioFile: String, scenario: Scenario, run: SimulationRun, result: RunResult) {
         format = Self.currentFormat
@@ -36,10 +39,21 @@ public struct FailureFile: Codable, Sendable {
         message = result.violation?.message ?? ""
         traceHash = Hex.digits16(result.traceHash)
         decisions = result.decisions
+        crash = result.pinnedCrash
     }
 
     public var run: SimulationRun {
-        SimulationRun(scenario: scenario, seed: seed, plan: plan, suppressedDecisions: Set(suppressedDecisions))
+        var run = SimulationRun(scenario: scenario, seed: seed, plan: plan, suppressedDecisions: Set(suppressedDecisions))
+        if let crash { run.explorer = CrashExplorer(mode: .pinned(crash), makeSubject: CrashExplorer.subjects(of: scenario)) }
+        return run
+    }
+
+    /// Pins the crash state of an exploration finding: replaying checks exactly that state.
+    public mutating func pin(_ finding: CrashExplorer.Finding) {
+        crash = finding.crash
+        invariant = finding.violation.invariant
+        message = finding.violation.message
+        traceHash = Hex.digits16(finding.traceHash)
     }
 
     public func write(to path: String) throws {

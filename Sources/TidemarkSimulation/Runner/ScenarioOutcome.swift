@@ -48,7 +48,7 @@ public struct ScenarioOutcome: Sendable {
                 failureFile: "", similarRuns: group.count, result: nil)
             if final {
                 let run = SimulationRun(scenario: scenario, seed: first.seed)
-                let result = run.execute()
+                let result = scenario.execute(seed: first.seed)
                 guard Hex.digits16(result.traceHash) == first.traceHash, result.violation == first.violation else {
                     throw VerifierError("\(scenario.name) seed \(first.seed) ran differently the second time (trace hash \(Hex.digits16(result.traceHash)), recorded \(first.traceHash)): the run is not deterministic, or the shards came from another build")
                 }

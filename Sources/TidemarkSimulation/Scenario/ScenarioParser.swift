@@ -154,7 +154,7 @@ private struct Reader {
     }
 
     mutating func scenario(_ root: Node) throws -> Scenario {
-        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants"])
+        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants", "exploration", "stateBudget", "persistenceModel"])
         guard let nameNode = keys["name"] else { throw error(root, "the scenario needs a \"name\"") }
         let name = try string(nameNode.value, "name")
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -174,8 +174,27 @@ private struct Reader {
                 throw error(node.key, "expectInvariants only makes sense with expect: violation")
             }
         }
+        scenario.exploration = try exploration(keys)
         return scenario
     }
+
+    /// `exploration: random|exhaustive`, with `stateBudget` and `persistenceModel` only beside
+    /// `exhaustive`.
+    func exploration(_ keys: [String: (key: Node, value: Node)]) throws -> ExplorationSettings? {
+        let mode = try keys["exploration"].map { try choice($0.value, "exploration", ExplorationMode.self) } ?? .random
+        guard mode == .exhaustive else {
+            if let extra = keys["stateBudget"] ?? keys["persistenceModel"] {
+                throw error(extra.key, "\(extra.key.string ?? "this key") only makes sense with exploration: exhaustive")
+            }
+            return nil
+        }
+        var settings = ExplorationSettings()
+        if let entry = keys["stateBudget"] { settings.stateBudget = try int(entry.value, "stateBudget", min: 1) }
+        if let entry = keys["persistenceModel"] { settings.model = try choice(entry.value, "persistenceModel", PersistenceModel.self) }
+        return settings
+    }
+
+    enum ExplorationMode: String, CaseIterable { case random, exhaustive }
 
     func subject(_ node: Node) throws -> SubjectConfiguration {
         guard let mapping = node.mapping else { throw error(node, "subject must be a mapping with a \"kind\"") }

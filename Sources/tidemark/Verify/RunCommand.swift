@@ -68,19 +68,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let shard = try resolveShard()
-        var loaded: [(file: String, scenario: Scenario)] = []
-        for file in scenarios {
-            do {
-                loaded.append((file, try ScenarioParser.load(file: file)))
-            } catch {
-                printError("\(error)")
-                throw ExitCode(CLIExit.badInput.rawValue)
-            }
-        }
-        if let duplicate = Dictionary(grouping: loaded, by: \.scenario.name).first(where: { $0.value.count > 1 }) {
-            printError("two scenarios are named \"\(duplicate.key)\" (\(duplicate.value.map(\.file).joined(separator: ", "))); names must be unique")
-            throw ExitCode(CLIExit.badInput.rawValue)
-        }
+        let loaded = try loadScenarios(scenarios)
 
         let label = loaded.count == 1 ? loaded[0].scenario.name : "campaign"
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
