@@ -14,7 +14,9 @@ import PackageDescription
 //   TidemarkSimulation the verifier: scenarios, workloads, subjects, model, invariants, runs,
 //                      campaigns, shrinking (on TidemarkSimulatedDisk)
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
-//   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
+//   tidemark           the CLI: `tidemark db ...`, `tidemark run/replay/shrink/report`, `tidemark torture`
+//   TidemarkFuzzing    one fuzz target per decoder of bytes from a disk or a user; `tidemark-fuzz`
+//                      is its libFuzzer driver (`make fuzz`)
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
@@ -89,6 +91,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO", "TidemarkReports"]),
+        // MARK: Fuzzing (libFuzzer under `make fuzz`; the corpus replays in `make test`)
+        .target(name: "TidemarkFuzzing", dependencies: ["Tidemark", "TidemarkIO", "TidemarkSQLite", "TidemarkSimulation"]),
+        .executableTarget(name: "tidemark-fuzz", dependencies: ["TidemarkFuzzing"]),
+        .testTarget(name: "TidemarkFuzzingTests", dependencies: ["TidemarkFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -235,6 +235,11 @@ final class ColdTier {
     }
 
     private func decode(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue) throws -> Record {
+        try Self.decodeRow(id: id, bodyValue, checksumValue, path: path)
+    }
+
+    /// Decodes one row (`id`, `body`, `checksum` columns) of the cold tier database at `path`.
+    static func decodeRow(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue, path: String) throws -> Record {
         guard case .blob(let body) = bodyValue, case .integer(let stored) = checksumValue else {
             throw StoreError.corruption("cold tier row '\(id)' has the wrong column types", path: path, offset: 0)
         }
