@@ -4,7 +4,7 @@ import Tidemark
 import TidemarkIO
 
 /// The process `tidemark torture` kills: opens the store with tiers and the maintenance thread,
-/// then runs `TortureWorkload.writers` writer threads, each printing "ack WRITER INDEX" (one
+/// prints "ready", then runs `TortureWorkload.writers` writer threads, each printing "ack WRITER INDEX" (one
 /// unbuffered write) once its operation returned, until SIGKILL. A store error prints
 /// "error WRITER INDEX: message" and exits 3: on a healthy real disk no write may fail.
 struct TortureChild: ParsableCommand {
@@ -25,6 +25,8 @@ struct TortureChild: ParsableCommand {
         try store.startMaintenanceRunner(interval: 0.02) { result in
             if case .failure(let error) = result { Self.emit("error maintenance: \(error)"); Foundation.exit(3) }
         }
+        Self.emit("ready")
+        Self.exitWhenOrphaned()
         let workload = TortureWorkload(seed: seed)
         let round = round, skipEvery = skipEvery
         for writer in 0..<TortureWorkload.writers {
@@ -46,6 +48,15 @@ struct TortureChild: ParsableCommand {
             }.start()
         }
         while true { sleep(60) }  // until the parent's SIGKILL
+    }
+
+    /// A parent that died (killed itself) never sends the SIGKILL: stop writing then.
+    static func exitWhenOrphaned() {
+        let parent = getppid()
+        Thread {
+            while getppid() == parent { usleep(100_000) }
+            Foundation.exit(4)
+        }.start()
     }
 
     /// One `write(2)` per line (shorter than PIPE_BUF, so lines of two threads never interleave).

@@ -8,6 +8,7 @@ final class TortureRun {
     struct RoundResult {
         var syncMode: SyncMode
         var killAfterMilliseconds: Int
+        var killDuringStartup: Bool
         var acknowledged = 0
         var inFlight = 0
         var inFlightApplied = 0
@@ -38,8 +39,11 @@ final class TortureRun {
     func round(_ round: Int) throws -> RoundResult {
         let random = SeededRandom(seed: SeededRandom.derive(seed: workload.seed, label: "torture/kill/\(round)"))
         let syncMode: SyncMode = random.chance(0.5) ? .group : .immediate
-        var result = RoundResult(syncMode: syncMode, killAfterMilliseconds: random.int(in: 10...maxKillMilliseconds))
-        let output = try runChild(round: round, syncMode: syncMode, killAfterMilliseconds: result.killAfterMilliseconds)
+        var result = RoundResult(
+            syncMode: syncMode, killAfterMilliseconds: random.int(in: 1...maxKillMilliseconds), killDuringStartup: random.chance(0.15))
+        let output = try runChild(
+            round: round, syncMode: syncMode, killAfterMilliseconds: result.killAfterMilliseconds,
+            killDuringStartup: result.killDuringStartup)
         let acknowledged = parseAcknowledgements(output, &result)
 
         if FileManager.default.fileExists(atPath: directory) {
@@ -113,7 +117,9 @@ final class TortureRun {
     }
 
     /// Starts the child, kills it after `killAfterMilliseconds`, and returns its stdout.
-    private func runChild(round: Int, syncMode: SyncMode, killAfterMilliseconds: Int) throws -> String {
+    /// With `killDuringStartup` the delay counts from the start of the process (so the kill may
+    /// strike while the store opens and recovers), else from its "ready" line.
+    private func runChild(round: Int, syncMode: SyncMode, killAfterMilliseconds: Int, killDuringStartup: Bool) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
@@ -124,8 +130,12 @@ final class TortureRun {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let outputReader = PipeReader(output.fileHandleForReading)
+        let outputReader = PipeReader(output.fileHandleForReading, marker: "ready")
         let errorReader = PipeReader(errors.fileHandleForReading)
+        if !killDuringStartup {
+            // Recovery of a big store, or a loaded machine, must not eat the writing window.
+            outputReader.waitForMarker(seconds: 120)
+        }
         usleep(UInt32(killAfterMilliseconds) * 1000)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -153,7 +163,7 @@ final class TortureRun {
                     continue
                 }
                 counts[writer] = index + 1
-            } else {
+            } else if line != "ready" {
                 result.failures.append("child: \(line)")
             }
         }
@@ -161,20 +171,39 @@ final class TortureRun {
     }
 }
 
-/// Reads a pipe to its end on a thread of its own (so the child never blocks on a full pipe).
+/// Reads a pipe to its end on a thread of its own (so the child never blocks on a full pipe),
+/// noting when a whole line `marker` has arrived.
 final class PipeReader: @unchecked Sendable {
+    private let lock = NSLock()
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
+    private let markerSeen = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    init(_ handle: FileHandle, marker: String? = nil) {
+        let markerLine = marker.map { Data(($0 + "\n").utf8) }
         Thread { [self] in
-            data = handle.readDataToEndOfFile()
+            var signalled = false
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                lock.withLock { data.append(chunk) }
+                if !signalled, let markerLine, lock.withLock({ data.range(of: markerLine) != nil }) {
+                    signalled = true
+                    markerSeen.signal()
+                }
+            }
+            if !signalled { markerSeen.signal() }  // the end came first: stop waiting
             done.signal()
         }.start()
     }
 
+    /// Waits until the marker line arrived or the pipe ended, at most `seconds`.
+    func waitForMarker(seconds: Double) {
+        _ = markerSeen.wait(timeout: .now() + seconds)
+    }
+
     func finish() -> Data {
         done.wait()
-        return data
+        return lock.withLock { data }
     }
 }
