@@ -3,7 +3,7 @@ import TidemarkFuzzing
 
 #if FUZZING
 /// libFuzzer's entry point (built by `make fuzz` with `-sanitize=fuzzer -DFUZZING`; libFuzzer
-/// owns `main` and the command line, so the target comes from `TIDEMARK_FUZZ_TARGET`).
+/// owns the command line, so the target comes from `TIDEMARK_FUZZ_TARGET`).
 private let target: FuzzTarget = {
     let name = ProcessInfo.processInfo.environment["TIDEMARK_FUZZ_TARGET"] ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
@@ -18,6 +18,20 @@ private let target: FuzzTarget = {
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     target.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+/// SwiftPM links an executable's entry point as `<module>_main` (aliased to `main`), so the
+/// program starts here and hands the command line to libFuzzer's driver.
+@_cdecl("tidemark_fuzz_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var argc = argc, argv = argv
+    return runFuzzerDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) }
 }
 #else
 /// Without the sanitizer: `tidemark-fuzz TARGET FILE|DIR...` runs inputs through a target (to

@@ -97,33 +97,16 @@ struct TortureSummary: Encodable {
     /// The most records seen in the cold tier after a round: evidence that migration ran.
     var maxColdRecords = 0
     var seconds = 0.0
-    var failures: [String] = []
-    var verdict: String { failures.isEmpty ? "pass" : "fail" }
+    var failures: [String] = [] {
+        didSet { verdict = failures.isEmpty ? "pass" : "fail" }
+    }
+    var verdict = "pass"
 
     var text: String {
         """
         torture \(verdict): \(rounds) rounds (seed \(seed)), \(acknowledgedOperations) acknowledged operations, \
-        \(inFlightOperations) in flight at a kill (\(inFlightApplied) applied), \(recordsChecked) record checks, \
-        up to \(maxColdRecords) records in the cold tier, \(failures.count) losses, \(String(format: "%.1f", seconds)) s
+        \(inFlightOperations) maybe in flight at a kill (\(inFlightApplied) applied), \(recordsChecked) record checks, \
+        up to \(maxColdRecords) records in the cold tier, \(failures.count) failures, \(String(format: "%.1f", seconds)) s
         """ + failures.map { "\n  " + $0 }.joined()
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case seed, rounds, acknowledgedOperations, inFlightOperations, inFlightApplied, recordsChecked, maxColdRecords
-        case seconds, failures, verdict
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(seed, forKey: .seed)
-        try container.encode(rounds, forKey: .rounds)
-        try container.encode(acknowledgedOperations, forKey: .acknowledgedOperations)
-        try container.encode(inFlightOperations, forKey: .inFlightOperations)
-        try container.encode(inFlightApplied, forKey: .inFlightApplied)
-        try container.encode(recordsChecked, forKey: .recordsChecked)
-        try container.encode(maxColdRecords, forKey: .maxColdRecords)
-        try container.encode(seconds, forKey: .seconds)
-        try container.encode(failures, forKey: .failures)
-        try container.encode(verdict, forKey: .verdict)
     }
 }
