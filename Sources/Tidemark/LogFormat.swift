@@ -136,6 +136,10 @@ struct SegmentHeader: Hashable {
             throw FormatError(message: "segment header checksum mismatch", offset: 0)
         }
         guard version == Self.version else { throw FormatError(message: "unsupported segment version \(version)", offset: 8) }
+        // LSNs start at 1, and the scan counts one past every LSN: 0 and UInt64.max never occur.
+        guard Frame.lsnRange.contains(firstLSN) else {
+            throw FormatError(message: "segment header's first LSN \(firstLSN) is out of range", offset: 16)
+        }
         return SegmentHeader(segmentID: segmentID, firstLSN: firstLSN)
     }
 }
@@ -153,6 +157,9 @@ struct Frame: Hashable {
     static let magic: UInt32 = 0x5246_4D54  // "TMFR" little-endian
     static let magicBytes: [UInt8] = Array("TMFR".utf8)
     static let version: UInt8 = 1
+    /// The LSNs a frame or segment may hold (a crafted 0 or UInt64.max would overflow the scan's
+    /// "one before the first" and "next expected" counts).
+    static let lsnRange: ClosedRange<UInt64> = 1...(UInt64.max - 1)
 
     enum Kind: UInt8 {
         /// A commit: one or more `LogOperation`s applied atomically.
@@ -246,6 +253,9 @@ struct Frame: Hashable {
         guard stored == checksum(segmentID: segmentID, header: bytes[offset..<offset + 28], payload: payload) else {
             return .failure(FormatError(
                 message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, frameHeaderIntact: true))
+        }
+        guard lsnRange.contains(lsn) else {
+            return .failure(FormatError(message: "frame LSN \(lsn) is out of range", offset: offset))
         }
         return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
     }
