@@ -269,8 +269,14 @@ enum StoreFiles {
     static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + Hex.digits16(lsn) + ".ckpt" }
 
     /// The first LSN named by a segment file name, or nil when `name` is not a segment.
-    static func segmentFirstLSN(_ name: String) -> UInt64? { parse(name, prefix: "wal-", suffix: ".log") }
-    static func checkpointLSN(_ name: String) -> UInt64? { parse(name, prefix: "checkpoint-", suffix: ".ckpt") }
+    /// (A name with LSN 0 or UInt64.max is none of ours: see `Frame.lsnRange`.)
+    static func segmentFirstLSN(_ name: String) -> UInt64? {
+        parse(name, prefix: "wal-", suffix: ".log").flatMap { Frame.lsnRange.contains($0) ? $0 : nil }
+    }
+    /// (A checkpoint may be at LSN 0, an empty store, but never at UInt64.max.)
+    static func checkpointLSN(_ name: String) -> UInt64? {
+        parse(name, prefix: "checkpoint-", suffix: ".ckpt").flatMap { $0 < UInt64.max ? $0 : nil }
+    }
 
     private static func parse(_ name: String, prefix: String, suffix: String) -> UInt64? {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
