@@ -47,23 +47,12 @@ final class TortureRun {
         let acknowledged = parseAcknowledgements(output, &result)
 
         if FileManager.default.fileExists(atPath: directory) {
-            // Before anything repairs it, the directory may hold a torn tail, never a problem.
-            let options = TortureWorkload.storeOptions(syncMode: syncMode)
-            let offline = try Store.verify(at: directory, fileSystem: PosixFileSystem(), options: options)
-            result.failures += offline.problems.map { "round \(round): verify before reopening: \($0)" }
-            let store = try Store.open(
-                at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
-            for writer in 0..<TortureWorkload.writers {
-                check(writer: writer, round: round, acknowledged: acknowledged[writer] ?? 0, store: store, &result)
+            do {
+                try checkStore(round: round, syncMode: syncMode, acknowledged: acknowledged, &result)
+            } catch {
+                // Recovery refusing the directory is a finding too, not a failure to run.
+                result.failures.append("round \(round): the store after the kill: \(error)")
             }
-            let unknown = try store.allRecords().map(\.id).filter { model.records[$0] == nil }
-            result.failures += unknown.sorted().map { "round \(round): \($0): expected absent, found \(TortureModel.describe(try? store.get($0)))" }
-            let stats = try store.stats()
-            result.records = stats.recordCount
-            result.coldRecords = stats.tiers?.coldCount ?? 0
-            try store.close()
-            let after = try Store.verify(at: directory, fileSystem: PosixFileSystem(), options: options)
-            result.failures += (after.problems + after.warnings).map { "round \(round): verify after closing: \($0)" }
         } else if !acknowledged.isEmpty {
             result.failures.append("round \(round): operations were acknowledged but the store directory does not exist")
         }
@@ -77,6 +66,27 @@ final class TortureRun {
         summary.failures += result.failures
         summary.seconds = Double(SystemClock().monotonicNanoseconds() - start) / 1e9
         return result
+    }
+
+    /// `verify` (a torn tail is allowed, a problem is not), reopen, compare every id with the
+    /// model, close, and `verify` again (clean, no warning either).
+    private func checkStore(round: Int, syncMode: SyncMode, acknowledged: [Int: Int], _ result: inout RoundResult) throws {
+        let options = TortureWorkload.storeOptions(syncMode: syncMode)
+        let offline = try Store.verify(at: directory, fileSystem: PosixFileSystem(), options: options)
+        result.failures += offline.problems.map { "round \(round): verify before reopening: \($0)" }
+        let store = try Store.open(
+            at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
+        for writer in 0..<TortureWorkload.writers {
+            check(writer: writer, round: round, acknowledged: acknowledged[writer] ?? 0, store: store, &result)
+        }
+        let unknown = try store.allRecords().map(\.id).filter { model.records[$0] == nil }
+        result.failures += unknown.sorted().map { "round \(round): \($0): expected absent, found \(TortureModel.describe(try? store.get($0)))" }
+        let stats = try store.stats()
+        result.records = stats.recordCount
+        result.coldRecords = stats.tiers?.coldCount ?? 0
+        try store.close()
+        let after = try Store.verify(at: directory, fileSystem: PosixFileSystem(), options: options)
+        result.failures += (after.problems + after.warnings).map { "round \(round): verify after closing: \($0)" }
     }
 
     /// Applies the writer's acknowledged operations to the model, decides its in-flight one by
