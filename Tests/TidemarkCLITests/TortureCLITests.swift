@@ -12,7 +12,8 @@ struct TortureCLITests {
         let summary = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["verdict"] as? String == "pass")
         #expect(summary["rounds"] as? Int == 20)
-        #expect((summary["acknowledgedOperations"] as? Int ?? 0) > 100, "too few acknowledged writes to test anything")
+        let operations = try #require(summary["operations"] as? [String: Any])
+        #expect((operations["acknowledged"] as? Int ?? 0) > 100, "too few acknowledged writes to test anything")
         #expect((summary["maxColdRecords"] as? Int ?? 0) > 0, "no record ever reached the cold tier: migration never ran")
         #expect(result.stderr.contains("round 20/20"))
     }

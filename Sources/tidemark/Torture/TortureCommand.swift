@@ -17,9 +17,10 @@ struct Torture: ParsableCommand {
             running and tiers on (small hot budget, 50 ms hot-to-cold age), printing an acknowledgement \
             per durable operation; it is SIGKILLed after a seeded random delay, counted from the moment \
             the store is open or, in 15% of rounds, from the start of the process (so some kills strike \
-            during recovery). Then: `verify` of the directory must find no problem, the reopened store must hold exactly what the acknowledged \
-            writes left (an operation in flight at the kill may be there whole or not at all), no \
-            acknowledged delete may come back, and `verify` must be clean after closing. \
+            during recovery). Then: `verify` of the directory must find no problem, the reopened \
+            store must hold exactly what the acknowledged writes left (an operation in flight at the \
+            kill may be there whole or not at all), no acknowledged delete may come back, and \
+            `verify` must be clean after closing. \
             Exit 0 when every round passes, 1 on any loss (each named: id, expected, found), 2 on bad \
             usage, 3 when the child could not run.
             """)
@@ -69,7 +70,8 @@ struct Torture: ParsableCommand {
             let verdict = result.failures.isEmpty ? "ok" : "\(result.failures.count) FAILURES"
             FileHandle.standardError.write(Data((
                 "round \(round + 1)/\(rounds): \(result.syncMode.rawValue), killed \(result.killAfterMilliseconds) ms after \(result.killDuringStartup ? "start" : "ready"), "
-                    + "\(result.acknowledged) acknowledged, \(result.inFlight) maybe in flight (\(result.inFlightApplied) applied), "
+                    + "\(result.operations.acknowledged) acknowledged, \(result.operations.maybeInFlight) maybe in flight "
+                    + "(\(result.operations.inFlightApplied) applied), "
                     + "\(result.records) records (\(result.coldRecords) cold): \(verdict)\n").utf8))
             for failure in result.failures { FileHandle.standardError.write(Data("  \(failure)\n".utf8)) }
             if !result.failures.isEmpty { break }
@@ -86,13 +88,26 @@ struct Torture: ParsableCommand {
     }
 }
 
+/// What became of the child's operations.
+struct TortureCounts: Encodable {
+    var acknowledged = 0
+    /// The operation after each writer's last acknowledged one: it may have started.
+    var maybeInFlight = 0
+    /// Of those, how many the reopened store held (all of it; never a part).
+    var inFlightApplied = 0
+
+    mutating func add(_ other: TortureCounts) {
+        acknowledged += other.acknowledged
+        maybeInFlight += other.maybeInFlight
+        inFlightApplied += other.inFlightApplied
+    }
+}
+
 /// The totals `tidemark torture` prints (and `--json` encodes).
 struct TortureSummary: Encodable {
     var seed: UInt64
     var rounds = 0
-    var acknowledgedOperations = 0
-    var inFlightOperations = 0
-    var inFlightApplied = 0
+    var operations = TortureCounts()
     var recordsChecked = 0
     /// The most records seen in the cold tier after a round: evidence that migration ran.
     var maxColdRecords = 0
@@ -104,8 +119,8 @@ struct TortureSummary: Encodable {
 
     var text: String {
         """
-        torture \(verdict): \(rounds) rounds (seed \(seed)), \(acknowledgedOperations) acknowledged operations, \
-        \(inFlightOperations) maybe in flight at a kill (\(inFlightApplied) applied), \(recordsChecked) record checks, \
+        torture \(verdict): \(rounds) rounds (seed \(seed)), \(operations.acknowledged) acknowledged operations, \
+        \(operations.maybeInFlight) maybe in flight at a kill (\(operations.inFlightApplied) applied), \(recordsChecked) record checks, \
         up to \(maxColdRecords) records in the cold tier, \(failures.count) failures, \(String(format: "%.1f", seconds)) s
         """ + failures.map { "\n  " + $0 }.joined()
     }

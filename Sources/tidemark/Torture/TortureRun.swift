@@ -9,9 +9,7 @@ final class TortureRun {
         var syncMode: SyncMode
         var killAfterMilliseconds: Int
         var killDuringStartup: Bool
-        var acknowledged = 0
-        var inFlight = 0
-        var inFlightApplied = 0
+        var operations = TortureCounts()
         var records = 0
         var coldRecords = 0
         var failures: [String] = []
@@ -58,9 +56,7 @@ final class TortureRun {
         }
 
         summary.rounds += 1
-        summary.acknowledgedOperations += result.acknowledged
-        summary.inFlightOperations += result.inFlight
-        summary.inFlightApplied += result.inFlightApplied
+        summary.operations.add(result.operations)
         summary.recordsChecked += TortureWorkload.writers * TortureWorkload.idsPerWriter
         summary.maxColdRecords = max(summary.maxColdRecords, result.coldRecords)
         summary.failures += result.failures
@@ -93,7 +89,7 @@ final class TortureRun {
     /// what the store holds (all of it or none of it), then compares every id of the writer.
     private func check(writer: Int, round: Int, acknowledged: Int, store: Store, _ result: inout RoundResult) {
         for index in 0..<acknowledged { model.apply(workload.operation(round: round, writer: writer, index: index)) }
-        result.acknowledged += acknowledged
+        result.operations.acknowledged += acknowledged
         func found(_ id: String) -> Record? {
             do { return try store.get(id) } catch {
                 result.failures.append("round \(round): \(id): reading it failed: \(error)")
@@ -108,10 +104,10 @@ final class TortureRun {
         let ids = inFlight.changes.map(\.id)
         let isAfter = zip(ids, actual).allSatisfy { after.records[$0] == $1 }
         let isBefore = zip(ids, actual).allSatisfy { model.records[$0] == $1 }
-        result.inFlight += 1
+        result.operations.maybeInFlight += 1
         if isAfter && !isBefore {
             model = after
-            result.inFlightApplied += 1
+            result.operations.inFlightApplied += 1
         } else if !isAfter && !isBefore {
             result.failures.append(
                 "round \(round): \(inFlight.kind.rawValue) \(writer)/\(acknowledged) in flight at the kill was applied in part: "
