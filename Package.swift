@@ -16,7 +16,10 @@ import PackageDescription
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
 //   TidemarkTrace      traces of any program (strace) on one directory: the trace format,
 //                      replay into the simulated disk, crash states, checker runs
-//   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
+//   TidemarkFuzzing    one fuzz target per decoder of bytes from a disk or a user; `tidemark-fuzz`
+//                      is its libFuzzer driver (`make fuzz`)
+//   tidemark           the CLI: `tidemark db ...`, `tidemark run/explore/merge/replay/shrink/report`,
+//                      `tidemark bench`, `tidemark trace ...`, `tidemark torture`
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
@@ -96,6 +99,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO", "TidemarkReports"]),
+        // MARK: Fuzzing (libFuzzer under `make fuzz`; the corpus replays in `make test`)
+        .target(name: "TidemarkFuzzing", dependencies: ["Tidemark", "TidemarkIO", "TidemarkSQLite", "TidemarkSimulation", "TidemarkTrace"]),
+        .executableTarget(name: "tidemark-fuzz", dependencies: ["TidemarkFuzzing"]),
+        .testTarget(name: "TidemarkFuzzingTests", dependencies: ["TidemarkFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )

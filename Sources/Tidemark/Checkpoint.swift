@@ -159,8 +159,10 @@ struct Manifest: Hashable {
         guard stored == CRC32C.checksum(bytes.dropLast(4)) else { throw corrupt("checksum mismatch", bytes.count - 4) }
         guard version == Self.version else { throw corrupt("unsupported version \(version)", 8) }
         var manifest = Manifest()
-        for _ in 0..<count {
-            manifest.checkpoints.append(Entry(lsn: try reader.u64(), fileChecksum: try reader.u32()))
+        for index in 0..<count {
+            let entry = Entry(lsn: try reader.u64(), fileChecksum: try reader.u32())
+            guard entry.lsn < UInt64.max else { throw corrupt("checkpoint \(index) has LSN \(entry.lsn), out of range", 16 + index * 12) }
+            manifest.checkpoints.append(entry)
         }
         return manifest
     }

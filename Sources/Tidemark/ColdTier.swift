@@ -333,6 +333,12 @@ final class ColdTier {
     }
 
     private func decodeBody(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue) throws -> Record {
+        try Self.decodeRow(id: id, bodyValue, checksumValue, path: path)
+    }
+
+    /// Decodes one row's body (`id`, `body`, `checksum` columns) of the cold tier database at
+    /// `path`; the embedding lives in the `vectors` table.
+    static func decodeRow(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue, path: String) throws -> Record {
         guard case .blob(let body) = bodyValue, case .integer(let stored) = checksumValue else {
             throw StoreError.corruption("cold tier row '\(id)' has the wrong column types", path: path, offset: 0)
         }

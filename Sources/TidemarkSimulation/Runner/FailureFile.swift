@@ -80,6 +80,11 @@ public struct FailureFile: Codable, Sendable {
         } catch {
             throw VerifierError("cannot read failure file \(path): \(error.localizedDescription)")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes the bytes of a failure file read from `path` (named in every error).
+    public static func decode(_ data: Data, path: String) throws -> FailureFile {
         do {
             let file = try JSONDecoder().decode(FailureFile.self, from: data)
             guard file.format == currentFormat else {
