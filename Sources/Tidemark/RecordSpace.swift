@@ -15,7 +15,8 @@ protocol RecordSpace {
     /// The record count `stats()` reports.
     func recordCount(now: Int64) throws -> Int
     /// The records a search scans, as one state (expired ones may be included: search skips them).
-    func searchView(now: Int64) throws -> StoreState
+    /// Mutating so the untiered state can keep the vector table it builds for the first search.
+    mutating func searchView(now: Int64) throws -> StoreState
     /// A snapshot for a transaction to read from, or nil when reads must go to the live store
     /// (no snapshot of a store partly on disk).
     func transactionSnapshot() -> StoreState?
@@ -34,7 +35,10 @@ extension StoreState: RecordSpace {
     /// Every record held, expired or not (a checkpoint drops the expired ones).
     func recordCount(now: Int64) -> Int { records.count }
 
-    func searchView(now: Int64) -> StoreState { self }
+    mutating func searchView(now: Int64) -> StoreState {
+        buildVectorTable()
+        return self
+    }
 
     func transactionSnapshot() -> StoreState? { self }
 

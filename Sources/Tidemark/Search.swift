@@ -14,7 +14,13 @@ public struct SearchResult: Sendable, Hashable {
     public var score: Double
 }
 
-/// Exact nearest neighbours by a full scan of the state.
+/// Exact nearest neighbours by a full scan of the state's vector table (`VectorTable`).
+///
+/// Scores are computed from `Float` embeddings with `Double` accumulation, eight lanes at a time
+/// in a fixed order (lane sums, then the lanes added in halves, then the tail), so a search is
+/// deterministic and its scores differ from a sequential `Double` sum by summation order only
+/// (relative 1e-12 at most for 384 dimensions; `SearchTests` holds them to that). The best `k`
+/// are kept in a bounded heap of slots, so no record is copied but the final `k`.
 enum Search {
     static func nearest(
         in state: StoreState, to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64
@@ -28,42 +34,145 @@ enum Search {
         guard query.count == dimension else {
             throw StoreError(.invalidInput, "query has dimension \(query.count), this store's is \(dimension)")
         }
-        let queryNorm = norm(query)
-        var results: [SearchResult] = []
-        for record in state.records.values where record.embedding.count == dimension && !record.isExpired(at: now) {
-            guard filter.allSatisfy({ record.metadata[$0.key] == $0.value }) else { continue }
-            results.append(SearchResult(record: record, score: score(query, queryNorm, record.embedding, metric)))
-        }
-        let higherIsBetter = metric != .euclidean
-        results.sort { a, b in
-            if a.score != b.score { return higherIsBetter ? a.score > b.score : a.score < b.score }
-            return a.record.id < b.record.id  // deterministic order among ties
-        }
-        return Array(results.prefix(k))
-    }
-
-    private static func score(_ query: [Float], _ queryNorm: Double, _ vector: [Float], _ metric: SearchMetric) -> Double {
-        switch metric {
-        case .dot:
-            return dot(query, vector)
-        case .cosine:
-            let denominator = queryNorm * norm(vector)
-            return denominator == 0 ? 0 : dot(query, vector) / denominator
-        case .euclidean:
-            var sum = 0.0
-            for index in query.indices {
-                let difference = Double(query[index]) - Double(vector[index])
-                sum += difference * difference
+        let table = state.vectors ?? VectorTable(dimension: dimension, records: state.records)
+        var best = TopK(k: k, higherIsBetter: metric != .euclidean, ids: table.ids)
+        query.withUnsafeBufferPointer { query in
+            let queryNorm = Kernels.dot(query, query).squareRoot()
+            table.values.withUnsafeBufferPointer { values in
+                for slot in 0..<table.slotCount where table.ids[slot] != nil {
+                    if let expiresAt = table.expiresAt[slot], expiresAt <= now { continue }
+                    if !filter.isEmpty {
+                        guard let record = state.records[table.ids[slot]!],
+                            filter.allSatisfy({ record.metadata[$0.key] == $0.value })
+                        else { continue }
+                    }
+                    let vector = UnsafeBufferPointer(rebasing: values[slot * dimension..<(slot + 1) * dimension])
+                    let score: Double
+                    switch metric {
+                    case .dot: score = Kernels.dot(query, vector)
+                    case .cosine:
+                        let denominator = queryNorm * table.squaredNorms[slot].squareRoot()
+                        score = denominator == 0 ? 0 : Kernels.dot(query, vector) / denominator
+                    case .euclidean: score = Kernels.squaredDistance(query, vector).squareRoot()
+                    }
+                    best.offer(score, slot: slot)
+                }
             }
-            return sum.squareRoot()
+        }
+        return best.sorted().map { SearchResult(record: state.records[table.ids[$0.slot]!]!, score: $0.score) }
+    }
+
+    /// The `k` best (score, slot) pairs seen so far: a binary heap with the worst on top. Ties
+    /// in score go to the smaller id, as in the full sort this replaces.
+    struct TopK {
+        struct Entry {
+            var score: Double
+            var slot: Int
+        }
+
+        let k: Int
+        let higherIsBetter: Bool
+        let ids: [String?]
+        private var heap: [Entry] = []
+
+        init(k: Int, higherIsBetter: Bool, ids: [String?]) {
+            (self.k, self.higherIsBetter, self.ids) = (k, higherIsBetter, ids)
+            heap.reserveCapacity(min(k, ids.count))
+        }
+
+        /// Whether `a` ranks before `b`.
+        func isBetter(_ a: Entry, _ b: Entry) -> Bool {
+            if a.score != b.score { return higherIsBetter ? a.score > b.score : a.score < b.score }
+            return ids[a.slot]! < ids[b.slot]!
+        }
+
+        mutating func offer(_ score: Double, slot: Int) {
+            let entry = Entry(score: score, slot: slot)
+            if heap.count < k {
+                heap.append(entry)
+                siftUp(heap.count - 1)
+            } else if isBetter(entry, heap[0]) {
+                heap[0] = entry
+                siftDown(0)
+            }
+        }
+
+        /// Best first.
+        func sorted() -> [Entry] { heap.sorted(by: isBetter) }
+
+        private mutating func siftUp(_ child: Int) {
+            var child = child
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard isBetter(heap[parent], heap[child]) else { return }
+                heap.swapAt(parent, child)
+                child = parent
+            }
+        }
+
+        private mutating func siftDown(_ parent: Int) {
+            var parent = parent
+            while true {
+                var worst = parent
+                let left = 2 * parent + 1, right = left + 1
+                if left < heap.count, isBetter(heap[worst], heap[left]) { worst = left }
+                if right < heap.count, isBetter(heap[worst], heap[right]) { worst = right }
+                guard worst != parent else { return }
+                heap.swapAt(parent, worst)
+                parent = worst
+            }
         }
     }
 
-    private static func dot(_ a: [Float], _ b: [Float]) -> Double {
-        var sum = 0.0
-        for index in a.indices { sum += Double(a[index]) * Double(b[index]) }
-        return sum
-    }
+    enum Kernels {
+        typealias Lanes = SIMD8<Double>
+        static let width = Lanes.scalarCount
 
-    private static func norm(_ a: [Float]) -> Double { dot(a, a).squareRoot() }
+        @inline(__always)
+        static func load(_ buffer: UnsafeBufferPointer<Float>, _ offset: Int) -> Lanes {
+            Lanes(UnsafeRawPointer(buffer.baseAddress! + offset).loadUnaligned(as: SIMD8<Float>.self))
+        }
+
+        /// The lanes added in a fixed order (halves, then halves of those).
+        @inline(__always)
+        static func total(_ lanes: Lanes) -> Double {
+            let four = lanes.lowHalf + lanes.highHalf
+            let two = four.lowHalf + four.highHalf
+            return two[0] + two[1]
+        }
+
+        static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
+            var lanes = Lanes()
+            let whole = a.count - a.count % width
+            var offset = 0
+            while offset < whole {
+                lanes += load(a, offset) * load(b, offset)
+                offset += width
+            }
+            var sum = total(lanes)
+            while offset < a.count {
+                sum += Double(a[offset]) * Double(b[offset])
+                offset += 1
+            }
+            return sum
+        }
+
+        static func squaredDistance(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
+            var lanes = Lanes()
+            let whole = a.count - a.count % width
+            var offset = 0
+            while offset < whole {
+                let difference = load(a, offset) - load(b, offset)
+                lanes += difference * difference
+                offset += width
+            }
+            var sum = total(lanes)
+            while offset < a.count {
+                let difference = Double(a[offset]) - Double(b[offset])
+                sum += difference * difference
+                offset += 1
+            }
+            return sum
+        }
+    }
 }
