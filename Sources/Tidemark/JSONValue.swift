@@ -96,6 +96,13 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
             out += "]"
         case .object(let values) where values.isEmpty:
             out += "{}"
+        case .object(let values) where values.count == 1:  // nothing to sort
+            let (key, value) = values.first!
+            out += "{"
+            Self.writeString(key, to: &out)
+            out += ":"
+            value.write(to: &out)
+            out += "}"
         case .object(let values):
             out += "{"
             for (index, key) in values.keys.sorted().enumerated() {
