@@ -9,6 +9,10 @@ public struct WorkloadGenerator {
     private let random: SeededRandom
     private let keyWeights: [Double]
     private let keyWeightTotal: Double
+    /// The operation kinds the mix draws, with their weights.
+    private let kinds: [OperationKind]
+    private let kindWeights: [Double]
+    private let kindWeightTotal: Double
 
     public init(workload: WorkloadConfiguration, crashes: CrashMix, seed: UInt64) {
         self.workload = workload
@@ -23,6 +27,9 @@ public struct WorkloadGenerator {
             keyWeights = (0..<keyCount).map { 1 / Double($0 + 1) }
         }
         keyWeightTotal = keyWeights.reduce(0, +)
+        kinds = OperationKind.allCases.filter { (workload.mix[$0] ?? 0) > 0 }
+        kindWeights = kinds.map { workload.mix[$0]! }
+        kindWeightTotal = kindWeights.reduce(0, +)
     }
 
     public func plan() -> Plan {
@@ -54,9 +61,8 @@ public struct WorkloadGenerator {
     }
 
     private func nextOperation() -> WorkloadOperation {
-        let kinds = OperationKind.allCases.filter { (workload.mix[$0] ?? 0) > 0 }
         guard !kinds.isEmpty else { return .sync }
-        let kind = weighted(kinds, weights: kinds.map { workload.mix[$0]! })
+        let kind = kinds[weightedIndex(kindWeights, total: kindWeightTotal)]
         switch kind {
         case .put: return .put(record: record())
         case .delete: return .delete(id: key())
@@ -101,10 +107,6 @@ public struct WorkloadGenerator {
     private func key() -> String { "k\(weightedIndex(keyWeights, total: keyWeightTotal))" }
 
     private func draw(_ range: IntRange) -> Int { random.int(in: range.lower...max(range.lower, range.upper)) }
-
-    private func weighted<T>(_ items: [T], weights: [Double]) -> T {
-        items[weightedIndex(weights, total: weights.reduce(0, +))]
-    }
 
     /// An index drawn with probability proportional to its weight; `total` is `weights`' sum.
     private func weightedIndex(_ weights: [Double], total: Double) -> Int {
