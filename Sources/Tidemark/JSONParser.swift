@@ -88,20 +88,7 @@ struct JSONParser {
         }
         while true {
             values.append(try value())
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: "]"):
-                position += 1
-                return values
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-                if current == UInt8(ascii: "]") {
-                    position += 1
-                    return values
-                }
-            default: throw error()
-            }
+            if try containerEnds(UInt8(ascii: "]")) { return values }
         }
     }
 
@@ -121,21 +108,26 @@ struct JSONParser {
             position += 1
             let value = try value()
             if values[key] == nil { values[key] = value }
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: "}"):
-                position += 1
-                return values
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-                if current == UInt8(ascii: "}") {
-                    position += 1
-                    return values
-                }
-            default: throw error()
-            }
+            if try containerEnds(UInt8(ascii: "}")) { return values }
         }
+    }
+
+    /// After an element: true when `closing` ends the container, directly or after one trailing
+    /// comma; false after a comma another element follows.
+    private mutating func containerEnds(_ closing: UInt8) throws(SyntaxError) -> Bool {
+        skipWhitespace()
+        if current == UInt8(ascii: ",") {
+            position += 1
+            skipWhitespace()
+        } else if current != closing {
+            throw error()
+        } else {
+            position += 1
+            return true
+        }
+        guard current == closing else { return false }
+        position += 1
+        return true
     }
 
     /// A string starting at its opening quote. Control characters must be escaped.
