@@ -10,19 +10,30 @@ struct ByteWriter {
     mutating func raw(_ value: [UInt8]) { bytes.append(contentsOf: value) }
     /// A string with a 32-bit byte count in front.
     mutating func string(_ value: String) {
-        u32(UInt32(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
+        var value = value
+        value.withUTF8 { utf8 in
+            u32(UInt32(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// Each value's bit pattern as a little-endian u32, in one copy.
+    mutating func floats(_ values: [Float]) {
+        #if _endian(little)
+            values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+            for value in values { u32(value.bitPattern) }
+        #endif
     }
 
     private mutating func append<T: FixedWidthInteger>(_ value: T) {
+        // One append of a fixed-size buffer: a byte-wise loop costs a capacity check per byte.
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Overwrites a 32-bit value at `offset` (for checksums filled in last).
     mutating func patchU32(_ value: UInt32, at offset: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for (index, byte) in raw.enumerated() { bytes[offset + index] = byte }
-        }
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
     }
 }
 
@@ -76,18 +87,32 @@ struct ByteReader {
         return text
     }
 
+    /// `count` little-endian u32 bit patterns as floats, in one copy.
+    mutating func floats(_ count: Int) throws -> [Float] {
+        guard count >= 0, count <= remaining / 4 else {
+            throw FormatError(message: "\(count) floats run past the end (\(remaining) bytes left)", offset: offset)
+        }
+        let start = position - bytes.startIndex
+        defer { position += 4 * count }
+        return bytes.withUnsafeBytes { source in
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let target = UnsafeMutableRawBufferPointer(buffer)
+                target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<start + 4 * count]))
+                #if _endian(big)
+                    for index in 0..<count { buffer[index] = Float(bitPattern: UInt32(littleEndian: buffer[index].bitPattern)) }
+                #endif
+                initialized = count
+            }
+        }
+    }
+
     private mutating func fixed<T: FixedWidthInteger>() throws -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else {
             throw FormatError(message: "needs \(size) bytes, \(remaining) left", offset: offset)
         }
-        var value: T = 0
-        for index in 0..<size { value |= T(bytes[position + index]) << (8 * index) }
+        let start = position - bytes.startIndex
         position += size
-        return value
+        return T(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: T.self) })
     }
-}
-
-extension UInt64 {
-    var littleEndianBytes: [UInt8] { withUnsafeBytes(of: littleEndian) { Array($0) } }
 }

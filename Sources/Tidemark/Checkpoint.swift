@@ -66,6 +66,7 @@ enum CheckpointFile {
         var state = StoreState()
         state.dimension = dimension == 0 ? nil : dimension
         state.requiresColdTier = flags & flagRequiresColdTier != 0
+        state.records.reserveCapacity(Int(count))
         var reader = ByteReader(bytes[headerSize...])
         for index in 0..<Int(count) {
             let entryOffset = headerSize + reader.offset
@@ -106,7 +107,7 @@ enum CheckpointFile {
     }
 
     private static func entryChecksum(_ body: ArraySlice<UInt8>, lsn: UInt64, index: Int) -> UInt32 {
-        let seed = CRC32C.checksum(lsn.littleEndianBytes + UInt64(index).littleEndianBytes)
+        let seed = withUnsafeBytes(of: (lsn.littleEndian, UInt64(index).littleEndian)) { CRC32C.checksum($0) }
         return CRC32C.checksum(body, continuing: seed)
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON value, as stored in a record's metadata. Numbers are `Double` (exact for integers up
 /// to 2^53). Encoding is canonical (object keys sorted, no whitespace) so the same metadata is
 /// always the same bytes in the log and in checkpoints.
@@ -40,10 +38,12 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         }
     }
 
-    /// Parses JSON text. Throws `StoreError` (`.invalidInput`) naming what is wrong.
+    /// Parses JSON text (as `JSONDecoder` would, see `JSONParser`). Throws `StoreError`
+    /// (`.invalidInput`) naming what is wrong.
     public static func parse(_ text: String) throws -> JSONValue {
+        var text = text
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            return try text.withUTF8 { utf8 throws(JSONParser.SyntaxError) in try JSONParser.parse(utf8) }
         } catch {
             throw StoreError(.invalidInput, "not valid JSON: \(text.prefix(80))")
         }
@@ -94,6 +94,15 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
                 value.write(to: &out)
             }
             out += "]"
+        case .object(let values) where values.isEmpty:
+            out += "{}"
+        case .object(let values) where values.count == 1:  // nothing to sort
+            let (key, value) = values.first!
+            out += "{"
+            Self.writeString(key, to: &out)
+            out += ":"
+            value.write(to: &out)
+            out += "}"
         case .object(let values):
             out += "{"
             for (index, key) in values.keys.sorted().enumerated() {

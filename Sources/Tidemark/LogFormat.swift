@@ -19,7 +19,7 @@ enum RecordCoding {
         writer.string(record.id)
         writer.string(record.content)
         writer.u32(UInt32(record.embedding.count))
-        for value in record.embedding { writer.u32(value.bitPattern) }
+        writer.floats(record.embedding)
         writer.string(record.metadata.jsonText)
         if let expiresAt = record.expiresAt {
             writer.u8(1)
@@ -42,9 +42,7 @@ enum RecordCoding {
         guard dimension <= reader.remaining / 4 else {
             throw FormatError(message: "embedding dimension \(dimension) runs past the end", offset: reader.offset)
         }
-        var embedding = [Float]()
-        embedding.reserveCapacity(dimension)
-        for _ in 0..<dimension { embedding.append(Float(bitPattern: try reader.u32())) }
+        let embedding = try reader.floats(dimension)
         let metadataOffset = reader.offset
         let metadataText = try reader.string()
         guard case .object(let metadata)? = try? JSONValue.parse(metadataText) else {
@@ -57,6 +55,7 @@ enum RecordCoding {
     /// A commit: a count, then each operation tagged 1 (put) or 2 (delete).
     static func encode(_ operations: [LogOperation]) -> [UInt8] {
         var writer = ByteWriter()
+        writer.bytes.reserveCapacity(operations.reduce(4) { $0 + sizeEstimate($1) })
         writer.u32(UInt32(operations.count))
         for operation in operations {
             switch operation {
@@ -69,6 +68,15 @@ enum RecordCoding {
             }
         }
         return writer.bytes
+    }
+
+    /// The encoded size of an operation when its metadata is empty (one allocation of the
+    /// commit's buffer in the common case, at most one regrowth otherwise).
+    private static func sizeEstimate(_ operation: LogOperation) -> Int {
+        switch operation {
+        case .put(let record): 1 + 4 + record.id.utf8.count + 4 + record.content.utf8.count + 4 + 4 * record.embedding.count + 4 + 2 + 9
+        case .delete(let id): 1 + 4 + id.utf8.count
+        }
     }
 
     static func decodeOperations(_ bytes: ArraySlice<UInt8>) throws -> [LogOperation] {
@@ -212,7 +220,7 @@ struct Frame: Hashable {
     }
 
     static func checksum(segmentID: UInt64, header: ArraySlice<UInt8>, payload: ArraySlice<UInt8>) -> UInt32 {
-        var crc = CRC32C.checksum(segmentID.littleEndianBytes)
+        var crc = withUnsafeBytes(of: segmentID.littleEndian) { CRC32C.checksum($0) }
         crc = CRC32C.checksum(header, continuing: crc)
         return CRC32C.checksum(payload, continuing: crc)
     }

@@ -14,6 +14,9 @@ protocol RecordSpace {
     func forEachLive(now: Int64, _ body: (Record) throws -> Void) throws
     /// The record count `stats()` reports.
     func recordCount(now: Int64) throws -> Int
+    /// Builds what `nearest` reads, kept up to date by `apply` from then on (the untiered
+    /// state's vector table); called under the store's lock before a search.
+    mutating func prepareForSearch()
     /// The `k` live records nearest to `query` (see `Store.search`).
     func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult]
     /// A snapshot for a transaction to read from, or nil when reads must go to the live store
@@ -34,6 +37,8 @@ extension StoreState: RecordSpace {
     /// Every record held, expired or not (a checkpoint drops the expired ones).
     func recordCount(now: Int64) -> Int { records.count }
 
+    mutating func prepareForSearch() { buildVectorTable() }
+
     func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult] {
         try Search.nearest(in: self, to: query, k: k, metric: metric, filter: filter, now: now)
     }
@@ -50,6 +55,9 @@ extension StoreState: RecordSpace {
 /// With tiers: the hot tier in memory over the cold tier in SQLite.
 extension TieredState: RecordSpace {
     func recordCount(now: Int64) throws -> Int { try recordCount() }
+
+    /// The hot records and the cold tier's vectors are scanned in place.
+    func prepareForSearch() {}
 
     func transactionSnapshot() -> StoreState? { nil }
 

@@ -14,19 +14,37 @@ public struct SearchResult: Sendable, Hashable {
     public var score: Double
 }
 
-/// Exact nearest neighbours by a full scan: of a state (`nearest(in:)`), or of any stream of
-/// vectors offered to a `Best` (the tiers' scan of hot records and cold vectors).
+/// Exact nearest neighbours by a full scan: of a state (`nearest(in:)`, through its vector table,
+/// `VectorTable`), or of any stream of vectors offered to a `Best` (the tiers' scan of hot records
+/// and cold vectors).
+///
+/// Scores are computed from `Float` embeddings with `Double` accumulation, eight lanes at a time
+/// in a fixed order (lane sums, then the lanes added in halves, then the tail), so a search is
+/// deterministic and its scores differ from a sequential `Double` sum by summation order only
+/// (relative 1e-12 at most for 384 dimensions; `SearchTests` holds them to that). Ties in score go
+/// to the smaller id, so the answer does not depend on the order of the scan. No record is copied
+/// but the final `k`.
 enum Search {
     static func nearest(
         in state: StoreState, to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64
     ) throws -> [SearchResult] {
         guard let dimension = try checkQuery(query, k: k, dimension: state.dimension) else { return [] }
-        var best = Best(k: k, metric: metric, query: query)
-        for record in state.records.values where record.embedding.count == dimension && !record.isExpired(at: now) {
-            guard matches(record, filter) else { continue }
-            record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
+        let table = state.vectors ?? VectorTable(dimension: dimension, records: state.records)
+        var best = TopK(k: k, higherIsBetter: metric != .euclidean, ids: table.ids)
+        query.withUnsafeBufferPointer { query in
+            let queryNorm = Kernels.norm(query)
+            table.values.withUnsafeBufferPointer { values in
+                for slot in 0..<table.slotCount where table.ids[slot] != nil {
+                    if let expiresAt = table.expiresAt[slot], expiresAt <= now { continue }
+                    if !filter.isEmpty {
+                        guard let record = state.records[table.ids[slot]!], matches(record, filter) else { continue }
+                    }
+                    let vector = UnsafeBufferPointer(rebasing: values[slot * dimension..<(slot + 1) * dimension])
+                    best.offer(Kernels.score(query, queryNorm, vector, table.squaredNorms[slot].squareRoot(), metric), slot: slot)
+                }
+            }
         }
-        return best.results().map { SearchResult(record: state.records[$0.id]!, score: $0.score) }
+        return best.sorted().map { SearchResult(record: state.records[table.ids[$0.slot]!]!, score: $0.score) }
     }
 
     /// Checks `k` and the query against the store's dimension; nil when the store has none yet
@@ -49,8 +67,8 @@ enum Search {
         filter.allSatisfy { record.metadata[$0.key] == $0.value }
     }
 
-    /// The `k` best (id, score) pairs offered so far, best first; ties go to the smaller id, so
-    /// the answer does not depend on the order of the scan.
+    /// The `k` best (id, score) pairs offered so far, best first, for a scan that streams
+    /// vectors from anywhere (the tiers).
     struct Best {
         let k: Int
         let metric: SearchMetric
@@ -60,11 +78,11 @@ enum Search {
 
         init(k: Int, metric: SearchMetric, query: [Float]) {
             (self.k, self.metric, self.query) = (k, metric, query)
-            queryNorm = query.withUnsafeBufferPointer { Search.norm($0) }
+            queryNorm = query.withUnsafeBufferPointer { Kernels.norm($0) }
         }
 
         mutating func offer(id: String, vector: UnsafeBufferPointer<Float>) {
-            let score = query.withUnsafeBufferPointer { Search.score($0, queryNorm, vector, metric) }
+            let score = query.withUnsafeBufferPointer { Kernels.score($0, queryNorm, vector, Kernels.norm(vector), metric) }
             if kept.count == k, let worst = kept.last, !isBetter((id, score), than: worst) { return }
             let position = kept.firstIndex { !isBetter($0, than: (id, score)) } ?? kept.count
             kept.insert((id, score), at: position)
@@ -79,30 +97,134 @@ enum Search {
         }
     }
 
-    private static func score(
-        _ query: UnsafeBufferPointer<Float>, _ queryNorm: Double, _ vector: UnsafeBufferPointer<Float>, _ metric: SearchMetric
-    ) -> Double {
-        switch metric {
-        case .dot:
-            return dot(query, vector)
-        case .cosine:
-            let denominator = queryNorm * norm(vector)
-            return denominator == 0 ? 0 : dot(query, vector) / denominator
-        case .euclidean:
-            var sum = 0.0
-            for index in query.indices {
-                let difference = Double(query[index]) - Double(vector[index])
-                sum += difference * difference
+    /// The `k` best (score, slot) pairs seen so far: a binary heap with the worst on top. Ties
+    /// in score go to the smaller id, as in the full sort this replaces.
+    struct TopK {
+        struct Entry {
+            var score: Double
+            var slot: Int
+        }
+
+        let k: Int
+        let higherIsBetter: Bool
+        let ids: [String?]
+        private var heap: [Entry] = []
+
+        init(k: Int, higherIsBetter: Bool, ids: [String?]) {
+            (self.k, self.higherIsBetter, self.ids) = (k, higherIsBetter, ids)
+            heap.reserveCapacity(min(k, ids.count))
+        }
+
+        /// Whether `a` ranks before `b`.
+        func isBetter(_ a: Entry, _ b: Entry) -> Bool {
+            if a.score != b.score { return higherIsBetter ? a.score > b.score : a.score < b.score }
+            return ids[a.slot]! < ids[b.slot]!
+        }
+
+        mutating func offer(_ score: Double, slot: Int) {
+            let entry = Entry(score: score, slot: slot)
+            if heap.count < k {
+                heap.append(entry)
+                siftUp(heap.count - 1)
+            } else if isBetter(entry, heap[0]) {
+                heap[0] = entry
+                siftDown(0)
             }
-            return sum.squareRoot()
+        }
+
+        /// Best first.
+        func sorted() -> [Entry] { heap.sorted(by: isBetter) }
+
+        private mutating func siftUp(_ child: Int) {
+            var child = child
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard isBetter(heap[parent], heap[child]) else { return }
+                heap.swapAt(parent, child)
+                child = parent
+            }
+        }
+
+        private mutating func siftDown(_ parent: Int) {
+            var parent = parent
+            while true {
+                var worst = parent
+                let left = 2 * parent + 1, right = left + 1
+                if left < heap.count, isBetter(heap[worst], heap[left]) { worst = left }
+                if right < heap.count, isBetter(heap[worst], heap[right]) { worst = right }
+                guard worst != parent else { return }
+                heap.swapAt(parent, worst)
+                parent = worst
+            }
         }
     }
 
-    private static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
-        var sum = 0.0
-        for index in a.indices { sum += Double(a[index]) * Double(b[index]) }
-        return sum
-    }
+    enum Kernels {
+        typealias Lanes = SIMD8<Double>
+        static let width = Lanes.scalarCount
 
-    private static func norm(_ a: UnsafeBufferPointer<Float>) -> Double { dot(a, a).squareRoot() }
+        @inline(__always)
+        static func load(_ buffer: UnsafeBufferPointer<Float>, _ offset: Int) -> Lanes {
+            Lanes(UnsafeRawPointer(buffer.baseAddress! + offset).loadUnaligned(as: SIMD8<Float>.self))
+        }
+
+        /// The lanes added in a fixed order (halves, then halves of those).
+        @inline(__always)
+        static func total(_ lanes: Lanes) -> Double {
+            let four = lanes.lowHalf + lanes.highHalf
+            let two = four.lowHalf + four.highHalf
+            return two[0] + two[1]
+        }
+
+        static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
+            var lanes = Lanes()
+            let whole = a.count - a.count % width
+            var offset = 0
+            while offset < whole {
+                lanes += load(a, offset) * load(b, offset)
+                offset += width
+            }
+            var sum = total(lanes)
+            while offset < a.count {
+                sum += Double(a[offset]) * Double(b[offset])
+                offset += 1
+            }
+            return sum
+        }
+
+        static func squaredDistance(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
+            var lanes = Lanes()
+            let whole = a.count - a.count % width
+            var offset = 0
+            while offset < whole {
+                let difference = load(a, offset) - load(b, offset)
+                lanes += difference * difference
+                offset += width
+            }
+            var sum = total(lanes)
+            while offset < a.count {
+                let difference = Double(a[offset]) - Double(b[offset])
+                sum += difference * difference
+                offset += 1
+            }
+            return sum
+        }
+
+        static func norm(_ a: UnsafeBufferPointer<Float>) -> Double { dot(a, a).squareRoot() }
+
+        /// The metric's value for `vector` (whose norm the caller knows).
+        @inline(__always)
+        static func score(
+            _ query: UnsafeBufferPointer<Float>, _ queryNorm: Double, _ vector: UnsafeBufferPointer<Float>, _ vectorNorm: Double,
+            _ metric: SearchMetric
+        ) -> Double {
+            switch metric {
+            case .dot: return dot(query, vector)
+            case .cosine:
+                let denominator = queryNorm * vectorNorm
+                return denominator == 0 ? 0 : dot(query, vector) / denominator
+            case .euclidean: return squaredDistance(query, vector).squareRoot()
+            }
+        }
+    }
 }

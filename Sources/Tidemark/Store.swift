@@ -177,6 +177,7 @@ public final class Store: @unchecked Sendable {
         // Without tiers the scan runs on a snapshot outside the lock; the tiers are scanned in
         // place (the cold tier's connection and the hot tier are the lock's).
         let snapshot: StoreState? = try withUsableStore {
+            records.prepareForSearch()
             guard let snapshot = records.transactionSnapshot() else { return nil }
             return snapshot
         }

@@ -2,7 +2,22 @@
 /// of a store without tiers (see `RecordSpace`), the state recovery replays into, a checkpoint's
 /// contents, and a transaction's own writes.
 struct StoreState: Sendable, Hashable {
-    var records: [String: Record] = [:]
+    var records: [String: Record] {
+        get { storage }
+        // A change made here rather than through `apply` drops the vector table (rebuilt by
+        // the next `prepareForSearch`); `apply` keeps it up to date instead.
+        _modify {
+            vectors = nil
+            yield &storage
+        }
+        set {
+            vectors = nil
+            storage = newValue
+        }
+    }
+    private var storage: [String: Record] = [:]
+    /// The embeddings of `records` in one buffer, for search (not part of the state's value).
+    private(set) var vectors: VectorTable?
     /// Fixed by the first non-empty embedding ever written; survives deletes.
     var dimension: Int?
     /// Ids deleted by `apply` (and not put again since), while tracking (non-nil). Recovery's
@@ -38,13 +53,33 @@ struct StoreState: Sendable, Hashable {
             switch operation {
             case .put(let record):
                 if dimension == nil, !record.embedding.isEmpty { dimension = record.embedding.count }
-                records[record.id] = record
+                storage[record.id] = record
+                vectors?.set(record)
                 deletedIDs?.remove(record.id)
             case .delete(let id):
-                records[id] = nil
+                storage[id] = nil
+                vectors?.remove(id)
                 deletedIDs?.insert(id)
             }
         }
+    }
+
+    /// Builds the vector table if there is none (kept from then on by `apply`).
+    mutating func buildVectorTable() {
+        guard vectors == nil, let dimension else { return }
+        vectors = VectorTable(dimension: dimension, records: storage)
+    }
+
+    static func == (a: StoreState, b: StoreState) -> Bool {
+        a.storage == b.storage && a.dimension == b.dimension && a.deletedIDs == b.deletedIDs
+            && a.requiresColdTier == b.requiresColdTier
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(storage)
+        hasher.combine(dimension)
+        hasher.combine(deletedIDs)
+        hasher.combine(requiresColdTier)
     }
 
     /// The record, unless absent or expired at `now`.

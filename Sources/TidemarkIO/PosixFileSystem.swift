@@ -126,20 +126,21 @@ public final class PosixFileHandle: FileHandleProtocol {
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
         let fd = try fd()
         try HandleRules.validateRead(options, offset: offset, count: count, path: path)
-        var buffer = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+        // Uninitialized: zero-filling first cost as much as the read itself on a large segment.
+        var failure: Int32?
+        let buffer = [UInt8](unsafeUninitializedCapacity: count) { raw, initialized in
+            while initialized < count {
+                let n = pread(fd, raw.baseAddress! + initialized, count - initialized, off_t(offset) + off_t(initialized))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                if n == 0 { return }
+                initialized += n
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileSystemError.fromErrno(errno, operation: "pread", path: path)
-            }
-            if n == 0 { break }
-            done += n
         }
-        if done < count { buffer.removeSubrange(done...) }
+        if let failure { throw FileSystemError.fromErrno(failure, operation: "pread", path: path) }
         return buffer
     }
 

@@ -321,16 +321,26 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     /// ".." goes up (never above the root). Lexical, unlike POSIX: "file/.." names the parent
     /// here where Linux says ENOTDIR (there are no symlinks, so nothing else differs).
     static func components(_ path: String) -> [String] {
-        var parts: [String] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
+        // Over the UTF-8 bytes: every call of the simulated disk resolves a path, and the
+        // generic `split` into substrings cost a tenth of a campaign.
+        var path = path
+        return path.withUTF8 { utf8 in
+            var parts: [String] = []
+            var start = 0
+            for end in 0...utf8.count where end == utf8.count || utf8[end] == UInt8(ascii: "/") {
+                defer { start = end + 1 }
+                let part = UnsafeBufferPointer(rebasing: utf8[start..<end])
+                switch part.count {
+                case 0: continue
+                case 1 where part[0] == UInt8(ascii: "."): continue
+                case 2 where part[0] == UInt8(ascii: ".") && part[1] == UInt8(ascii: "."):
+                    if !parts.isEmpty { parts.removeLast() }
+                    continue
+                default: parts.append(String(decoding: part, as: UTF8.self))
+                }
             }
-            parts.append(String(part))
+            return parts
         }
-        return parts
     }
 
     /// The absolute, `/`-separated form of `path`.

@@ -23,8 +23,11 @@ struct TraceHasher: Sendable {
 
     /// Length-prefixed, so ("ab","c") and ("a","bc") differ.
     mutating func combine(_ string: String) {
-        combine(string.utf8.count)
-        for byte in string.utf8 { combine(byte: byte) }
+        var string = string
+        string.withUTF8 { utf8 in  // contiguous: no per-byte index arithmetic of String.UTF8View
+            combine(utf8.count)
+            for byte in utf8 { combine(byte: byte) }
+        }
     }
 
     mutating func combine(_ string: String?) {

@@ -8,6 +8,11 @@ public struct WorkloadGenerator {
     public let crashes: CrashMix
     private let random: SeededRandom
     private let keyWeights: [Double]
+    private let keyWeightTotal: Double
+    /// The operation kinds the mix draws, with their weights.
+    private let kinds: [OperationKind]
+    private let kindWeights: [Double]
+    private let kindWeightTotal: Double
 
     public init(workload: WorkloadConfiguration, crashes: CrashMix, seed: UInt64) {
         self.workload = workload
@@ -21,6 +26,10 @@ public struct WorkloadGenerator {
             // Zipf with exponent 1: key i is drawn with weight 1/(i+1); a few hot keys, a long tail.
             keyWeights = (0..<keyCount).map { 1 / Double($0 + 1) }
         }
+        keyWeightTotal = keyWeights.reduce(0, +)
+        kinds = OperationKind.allCases.filter { (workload.mix[$0] ?? 0) > 0 }
+        kindWeights = kinds.map { workload.mix[$0]! }
+        kindWeightTotal = kindWeights.reduce(0, +)
     }
 
     public func plan() -> Plan {
@@ -52,9 +61,8 @@ public struct WorkloadGenerator {
     }
 
     private func nextOperation() -> WorkloadOperation {
-        let kinds = OperationKind.allCases.filter { (workload.mix[$0] ?? 0) > 0 }
         guard !kinds.isEmpty else { return .sync }
-        let kind = weighted(kinds, weights: kinds.map { workload.mix[$0]! })
+        let kind = kinds[weightedIndex(kindWeights, total: kindWeightTotal)]
         switch kind {
         case .put: return .put(record: record())
         case .delete: return .delete(id: key())
@@ -77,14 +85,17 @@ public struct WorkloadGenerator {
         }
     }
 
+    private static let contentAlphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789 ".utf8)
+
     private func record() -> RecordValue {
         let id = key()
         let length = draw(workload.contentBytes)
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789 ".unicodeScalars)
-        var content = String.UnicodeScalarView()
-        for _ in 0..<length { content.append(alphabet[Int(random.next(below: UInt64(alphabet.count)))]) }
+        let content = String(unsafeUninitializedCapacity: length) { buffer in
+            for index in 0..<length { buffer[index] = Self.contentAlphabet[Int(random.next(below: UInt64(Self.contentAlphabet.count)))] }
+            return length
+        }
         return RecordValue(
-            id: id, content: String(content), embedding: embedding(),
+            id: id, content: content, embedding: embedding(),
             metadata: ["group": "g\(random.int(in: 0...3))"])
     }
 
@@ -93,17 +104,17 @@ public struct WorkloadGenerator {
         (0..<max(1, workload.embeddingDimensions)).map { _ in Float(random.int(in: -64...64)) / 64 }
     }
 
-    private func key() -> String { "k\(weighted(Array(keyWeights.indices), weights: keyWeights))" }
+    private func key() -> String { "k\(weightedIndex(keyWeights, total: keyWeightTotal))" }
 
     private func draw(_ range: IntRange) -> Int { random.int(in: range.lower...max(range.lower, range.upper)) }
 
-    private func weighted<T>(_ items: [T], weights: [Double]) -> T {
-        let total = weights.reduce(0, +)
+    /// An index drawn with probability proportional to its weight; `total` is `weights`' sum.
+    private func weightedIndex(_ weights: [Double], total: Double) -> Int {
         var point = random.unitDouble() * total
-        for (item, weight) in zip(items, weights) {
-            if point < weight { return item }
+        for (index, weight) in weights.enumerated() {
+            if point < weight { return index }
             point -= weight
         }
-        return items[items.count - 1]
+        return weights.count - 1
     }
 }
