@@ -174,3 +174,33 @@ extension PendingChange {
         }
     }
 }
+
+/// The simulated disk's crash-state enumerator (`SimulatedFileSystem.crashStates`) as a source:
+/// every legal state under `model`, torn and garbled writes included, or ALICE's bounded family
+/// when there are more than `budget`. A partially kept write counts as lost in `kept`/`lost`
+/// (its summary says how it landed).
+public struct EnumeratedCrashStates: CrashStateSource {
+    public var model: PersistenceModel
+    public var budget: Int
+
+    public init(model: PersistenceModel, budget: Int = 256) {
+        self.model = model
+        self.budget = budget
+    }
+
+    public var name: String { "enumerator (\(model.rawValue))" }
+
+    public func crashStates(_ makeDisk: () throws -> SimulatedFileSystem) throws -> [CrashCandidate] {
+        let set = try makeDisk().crashStates(model: model, budget: budget)
+        return set.states.map { state in
+            var kept: [PendingChange] = [], lost: [PendingChange] = []
+            for (change, fate) in zip(state.changes, state.fates) {
+                let summary = fate.isKept ? change.summary : "\(change.summary) (\(fate))"
+                let pending = PendingChange(
+                    kind: change.kind.rawValue, path: change.path, callIndex: change.key.callIndex, summary: summary)
+                if fate.isKept { kept.append(pending) } else { lost.append(pending) }
+            }
+            return CrashCandidate(kept: kept, lost: lost, disk: set.materialize(state))
+        }
+    }
+}

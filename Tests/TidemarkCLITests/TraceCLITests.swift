@@ -17,8 +17,8 @@ import TidemarkIO
         return trace
     }
 
-    func explore(_ trace: String, check: String, model: String = "weakest") throws -> (status: Int32, json: [String: Any]) {
-        let result = try tidemark(["trace", "explore", trace, "--check", check, "--jobs", "2", "--model", model, "--json"])
+    func explore(_ trace: String, check: String, model: String = "weakest", extra: [String] = []) throws -> (status: Int32, json: [String: Any]) {
+        let result = try tidemark(["trace", "explore", trace, "--check", check, "--jobs", "2", "--model", model, "--json"] + extra)
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
         return (result.status, json)
     }
@@ -98,6 +98,22 @@ import TidemarkIO
         let (status, json) = try explore(trace, check: "sh \(Self.examples)/sqlite/check.sh {dir}")
         #expect(status == 0, "\(summaries(json))")
         #expect((json["unmodelled"] as? [String])?.isEmpty == true)
+    }
+
+    /// The simulated disk's enumerator (torn and garbled writes, every legal subset up to the
+    /// budget) agrees with the prefix family on LevelDB: broken under the weakest model and
+    /// without powersafe overwrite, safe under ext4 data=ordered.
+    @Test func theFullEnumeratorAgreesOnLevelDBPerModel() throws {
+        let directory = TemporaryDirectory()
+        let trace = try record(directory, ["/usr/bin/python3", Self.examples + "/leveldb/workload.py", directory.file("dir"), "1"])
+        let check = "/usr/bin/python3 \(Self.examples)/leveldb/check.py {dir}"
+        for (model, expected) in [("weakest", Int32(1)), ("ext4-ordered", 0), ("no-powersafe-overwrite", 1)] {
+            let (status, json) = try explore(trace, check: check, model: model, extra: ["--enumerator"])
+            #expect(status == expected, "\(model): \(summaries(json))")
+            #expect((json["enumerator"] as? String ?? "").contains(model), "\(json["enumerator"] ?? "")")
+        }
+        let bad = try tidemark(["trace", "explore", trace, "--check", check, "--model", "ext5"])
+        #expect(bad.status == 2 && bad.stderr.contains("--enumerator"))
     }
 
     @Test func levelDBLosesCurrentWhenTheOldManifestIsGone() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TidemarkSimulatedDisk
 import TidemarkTrace
 
 /// `tidemark trace`: record any program's file-system calls on one directory with strace, show
@@ -106,22 +107,43 @@ struct TraceStatesInput: ParsableArguments {
     @Argument(help: "A trace file from `tidemark trace record`.")
     var file: String
 
-    @Option(help: "Persistence model: weakest (prefixes and omit-one states) or ext4-ordered (prefixes only).")
+    @Option(help: "Persistence model: weakest (prefixes and omit-one states) or ext4-ordered (prefixes only); with --enumerator, also no-powersafe-overwrite.")
     var model = "weakest"
 
+    @Flag(help: "Use the simulated disk's crash-state enumerator (every legal state under the model, torn and garbled writes included, ALICE's bounded family beyond --state-budget) instead of the whole-change prefix family.")
+    var enumerator = false
+
+    @Option(help: "With --enumerator: at most this many states per persistence point before falling back to the bounded family.")
+    var stateBudget = 256
+
     func validate() throws {
-        guard Self.sources[model] != nil else {
-            throw ValidationError("--model \(model): the built-in enumerator knows \(Self.sources.keys.sorted().joined(separator: ", "))")
+        if enumerator {
+            guard PersistenceModel(rawValue: model) != nil else {
+                throw ValidationError("--model \(model): the enumerator knows \(PersistenceModel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard stateBudget >= 1 else { throw ValidationError("--state-budget must be at least 1, got \(stateBudget)") }
+        } else if Self.sources[model] == nil {
+            throw ValidationError("--model \(model): the prefix family knows \(Self.sources.keys.sorted().joined(separator: ", ")); use --enumerator for every model")
         }
     }
 
-    /// The enumerator per model (issue 11's `CrashStateEnumerator` replaces these when wired).
+    /// The whole-change prefix family per model (the default: cheap, one checker run per state).
     static let sources: [String: any CrashStateSource] = [
         "weakest": PrefixCrashStates(omitOne: true),
         "ext4-ordered": PrefixCrashStates(omitOne: false),
     ]
 
-    var source: any CrashStateSource { Self.sources[model]! }
+    /// The flags that pick the same states again (state ids are positions in this source's list).
+    var stateFlags: String {
+        var flags = model == "weakest" ? "" : " --model \(model)"
+        if enumerator { flags += " --enumerator" + (stateBudget == 256 ? "" : " --state-budget \(stateBudget)") }
+        return flags
+    }
+
+    var source: any CrashStateSource {
+        if enumerator { return EnumeratedCrashStates(model: PersistenceModel(rawValue: model)!, budget: stateBudget) }
+        return Self.sources[model]!
+    }
 }
 
 struct TraceExplore: ParsableCommand {
@@ -178,12 +200,12 @@ struct TraceExplore: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print(Self.text(result, model: input.model, file: file))
+            print(Self.text(result, model: input.model, file: file, stateFlags: input.stateFlags))
         }
         if !result.vulnerabilities.isEmpty { throw ExitCode(CLIExit.problem.rawValue) }
     }
 
-    static func text(_ result: Explorer.Result, model: String, file: String) -> String {
+    static func text(_ result: Explorer.Result, model: String, file: String, stateFlags: String = "") -> String {
         var lines = [
             "\(file): \(result.points) crash points, \(result.statesEnumerated) states (\(result.enumerator), model \(model)), \(result.statesDistinct) distinct, \(result.statesChecked) checked in \(String(format: "%.2f", result.seconds)) s (enumeration \(String(format: "%.2f", result.enumerationSeconds)) s)",
         ]
@@ -198,7 +220,7 @@ struct TraceExplore: ParsableCommand {
             lines.append("\(result.inconsistent) inconsistent states, \(result.vulnerabilities.count) vulnerabilit\(result.vulnerabilities.count == 1 ? "y" : "ies"):")
             for (number, vulnerability) in result.vulnerabilities.enumerated() {
                 lines.append("  \(number + 1). [\(vulnerability.kind)] \(vulnerability.summary)")
-                lines.append("     \(vulnerability.states.count) states, e.g. \(vulnerability.example) (tidemark trace materialize \(file) --state \(vulnerability.example) --out DIR)")
+                lines.append("     \(vulnerability.states.count) states, e.g. \(vulnerability.example) (tidemark trace materialize \(file)\(stateFlags) --state \(vulnerability.example) --out DIR)")
                 for line in vulnerability.checkerOutput.prefix(3) { lines.append("     checker: \(line)") }
             }
         }
