@@ -139,11 +139,13 @@ struct SQLiteSubjectTests {
         #expect(subject.perform(.get(id: "c")) == .value(model.current["c"]))
         #expect(subject.perform(.get(id: "e")) == .value(nil))
         for metric in SearchMetric.allCases {
-            guard case .searchResults(let ids) = subject.perform(.search(embedding: [0.2, 0.8, 0.1], k: 2, metric: metric)) else {
-                Issue.record("search did not answer")
-                continue
+            for filter in [nil, ["tag": "c"]] {
+                guard case .searchResults(let hits) = subject.perform(.search(embedding: [0.2, 0.8, 0.1], k: 2, metric: metric, filter: filter)) else {
+                    Issue.record("search did not answer")
+                    continue
+                }
+                #expect(model.checkSearch(query: [0.2, 0.8, 0.1], k: 2, metric: metric, filter: filter, answer: hits) == nil, "\(metric): \(hits)")
             }
-            #expect(model.checkSearch(query: [0.2, 0.8, 0.1], k: 2, metric: metric, answer: ids) == nil, "\(metric): \(ids)")
         }
         #expect(subject.perform(.checkpoint) == .done)
         #expect(subject.hygieneProblems() == [])

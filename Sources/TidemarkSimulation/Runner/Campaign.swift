@@ -88,6 +88,8 @@ public struct ScenarioOutcome: Sendable {
     public var crashPoints: [String: Int] = [:]
     public var recoveryPaths: [String: Int] = [:]
     public var operations: [String: Int] = [:]
+    /// Fault knob -> runs in which it fired.
+    public var knobsFired: [String: Int] = [:]
     public var invariantViolations: [String: Int] = [:]
     public var fsCalls = 0
     public var elapsedSeconds: Double
@@ -117,6 +119,7 @@ public struct ScenarioOutcome: Sendable {
             crashPoints.merge(result.crashPoints, uniquingKeysWith: +)
             recoveryPaths.merge(result.recoveryPaths, uniquingKeysWith: +)
             operations.merge(result.operations, uniquingKeysWith: +)
+            for knob in result.knobsFired { knobsFired[knob, default: 0] += 1 }
             if result.stoppedEarly != nil { stoppedEarly += 1 }
             guard let violation = result.violation else { continue }
             failed += 1
@@ -133,22 +136,30 @@ public struct ScenarioOutcome: Sendable {
 
     public var passed: Int { runs - failed }
 
-    /// Whether the scenario met its `expect`, and why, in one sentence.
+    /// Runs that broke one of the invariants the scenario expects to break.
+    public var caught: Int {
+        scenario.expectInvariants.reduce(0) { $0 + invariantViolations[$1.rawValue, default: 0] }
+    }
+
+    /// Whether the scenario met its `expect` (and its bound on refusals), and why, in one sentence.
     public var expectation: (met: Bool, message: String) {
+        if let bound = scenario.refusalsAtMost, Double(stoppedEarly) > bound * Double(runs) {
+            return (false, "\(stoppedEarly) of \(runs) runs ended in a refusal, more than the \(Int(bound * 100))% the scenario allows")
+        }
         switch scenario.expect {
         case .pass:
             if failed == 0 { return (true, "all \(runs) runs kept every invariant") }
             let kinds = invariantViolations.keys.sorted().joined(separator: ", ")
             return (false, "\(failed) of \(runs) runs broke an invariant (\(kinds))")
         case .violation:
-            if failed == 0 { return (false, "expected a violation, but all \(runs) runs passed") }
             let allowed = Set(scenario.expectInvariants.map(\.rawValue))
-            let unexpected = invariantViolations.keys.filter { !allowed.isEmpty && !allowed.contains($0) }.sorted()
+            let unexpected = invariantViolations.keys.filter { !allowed.contains($0) }.sorted()
             if !unexpected.isEmpty {
                 return (false, "violations of \(unexpected.joined(separator: ", ")), which this scenario does not expect")
             }
+            if caught == 0 { return (false, "expected a violation of \(allowed.sorted().joined(separator: ", ")), but all \(runs) runs passed") }
             let kinds = invariantViolations.keys.sorted().joined(separator: ", ")
-            return (true, "caught as expected: \(failed) of \(runs) runs broke \(kinds)")
+            return (true, "caught as expected: \(caught) of \(runs) runs broke \(kinds)")
         }
     }
 

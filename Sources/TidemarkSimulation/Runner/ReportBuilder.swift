@@ -15,6 +15,7 @@ public enum ReportBuilder {
             failures: outcome.failures.map(failureReport),
             faults: outcome.faults, crashes: outcome.crashes, recoveries: outcome.recoveries,
             crashPoints: outcome.crashPoints, recoveryPaths: outcome.recoveryPaths, operations: outcome.operations,
+            knobsFired: outcome.knobsFired,
             invariantViolations: outcome.invariantViolations,
             runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.fsCalls,
             reportDir: reportDir)
