@@ -6,7 +6,8 @@ import TidemarkSimulatedDisk
 /// state (a put makes two, a tiered checkpoint dozens). A fault-free dry run of the plan
 /// (`SimulationRun.callProfile`) records the calls each step made, and `place` draws every
 /// kill from those calls: half the time uniformly, half the time at a persistence point (a
-/// sync, a rename, a directory sync, or the call right after one), where crash bugs live.
+/// sync, a rename, a directory sync, or the call right after one), where crash bugs live; and
+/// half the time the kill moves to the operation of its cycle with the most such calls.
 /// A crash during recovery draws its own kind, so "SIGKILL, then power loss while
 /// restarting" happens.
 public enum KillPoints {
@@ -32,8 +33,8 @@ public enum KillPoints {
             spec.recoveryPowerLoss = random.chance(crashes.powerLoss)
             return spec
         }
-        var steps = plan.steps
-        for (index, step) in plan.steps.enumerated() {
+        var steps = moveVictims(plan.steps, profile: profile, random: random)
+        for (index, step) in steps.enumerated() {
             switch step {
             case .operation(let operation, let kill?, let crash):
                 let placed = profile[index].flatMap { draw($0, random) } ?? kill
@@ -45,6 +46,35 @@ public enum KillPoints {
             }
         }
         return Plan(steps: steps)
+    }
+
+    /// Half the time, moves a cycle's kill to the operation of that cycle with the most
+    /// persistence calls (weighted by their number): checkpoints, maintenance passes and
+    /// segment rotations, where a crash finds the most.
+    static func moveVictims(_ steps: [Step], profile: Profile, random: SeededRandom) -> [Step] {
+        var steps = steps
+        var cycleStart = 0
+        for end in steps.indices {
+            guard case .crash = steps[end] else { continue }
+            let cycle = cycleStart..<end
+            cycleStart = end + 1
+            guard let victim = cycle.first(where: { if case .operation(_, _?, _) = steps[$0] { true } else { false } }),
+                case .operation(let victimOperation, let kill, let crash) = steps[victim]
+            else { continue }
+            let weights = cycle.map { index in Double(profile[index]?.filter { persistenceCalls.contains($0) }.count ?? 0) }
+            let total = weights.reduce(0, +)
+            guard total > 0, random.chance(0.5) else { continue }
+            var point = random.unitDouble() * total
+            var chosen = cycle.upperBound - 1
+            for (index, weight) in zip(cycle, weights) {
+                if point < weight { chosen = index; break }
+                point -= weight
+            }
+            guard chosen != victim, case .operation(let operation, _, _) = steps[chosen] else { continue }
+            steps[victim] = .operation(victimOperation, killAfterCalls: nil, crash: nil)
+            steps[chosen] = .operation(operation, killAfterCalls: kill, crash: crash)
+        }
+        return steps
     }
 
     /// A kill point inside `calls` (`KillPoint(afterCalls:)` semantics: that many calls complete,
