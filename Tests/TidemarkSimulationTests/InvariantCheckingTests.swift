@@ -179,9 +179,9 @@ struct InvariantCheckingTests {
         faults.killInOperation = .zero
         let scenario = Self.scenario("toy", faults: faults, workload: workload)
         #expect(Self.violations(scenario, bugs: [], seeds: 1...5) == [:])
-        // The verified state vanishes: no prefix of the (empty) history explains it.
+        // The verified state vanishes.
         let found = Self.violations(scenario, bugs: .unsyncedRecoveryRewrite, seeds: 1...5)
-        #expect(found[.prefixConsistency, default: 0] == 5, "found \(found)")
+        #expect(found[.durability, default: 0] == 5, "found \(found)")
     }
 
     @Test func aRefusalNeedsDamageThatFired() {
@@ -278,6 +278,14 @@ struct ModelTests {
         var wrong = a
         wrong.content = "x"
         #expect(damaged.check(recovered: ["a": wrong], acknowledgementsAreDurable: true, corruptionInjected: true, stepIndex: 1)?.invariant == .noSilentCorruption)
+    }
+
+    @Test func losingVerifiedStateIsDurability() {
+        var model = Model()
+        model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
+        #expect(model.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 1) == nil)
+        model.acknowledged(stepIndex: 2, operation: .put(record: b), durable: true)
+        #expect(model.check(recovered: ["b": b], acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 3)?.invariant == .durability)
     }
 
     @Test func aVisibleRejectedOperationIsNamed() {

@@ -182,7 +182,20 @@ public struct Model: Sendable {
         let shown = closest.difference.prefix(4).joined(separator: "; ")
         let more = closest.difference.count > 4 ? " (+\(closest.difference.count - 4) more)" : ""
         let detail = "recovered state matches no prefix of the \(history.count) operations since the last check; closest is after \(closest.prefix): \(shown)\(more)"
-        return Violation(corruptionInjected ? .noSilentCorruption : .prefixConsistency, detail, stepIndex: stepIndex)
+        if corruptionInjected { return Violation(.noSilentCorruption, detail, stepIndex: stepIndex) }
+        // Records an earlier check verified, untouched since, that are gone: verified state was
+        // lost (a durability failure), not a torn operation.
+        let touched = Set((history + rejected).flatMap { $0.mutations.map(\.id) })
+        let verified = live(base)
+        let gone = verified.keys.filter { recovered[$0] == nil && !touched.contains($0) }.sorted()
+        let otherwiseEqual = recovered.filter { !touched.contains($0.key) } == verified.filter { !gone.contains($0.key) }
+        if !gone.isEmpty && otherwiseEqual {
+            return Violation(
+                .durability,
+                "\(gone.prefix(4).joined(separator: ", ")) \(gone.count == 1 ? "was" : "were") verified by an earlier check and \(gone.count == 1 ? "is" : "are") missing after recovery; \(detail)",
+                stepIndex: stepIndex)
+        }
+        return Violation(.prefixConsistency, detail, stepIndex: stepIndex)
     }
 
     public static func apply(_ mutations: [Mutation], to state: inout State) {
