@@ -7,7 +7,7 @@ import TidemarkSimulatedDisk
 /// (`SimulationRun.callProfile`) records the calls each step made, and `place` draws every
 /// kill from those calls: half the time uniformly, half the time at a persistence point (a
 /// sync, a rename, a directory sync, or the call right after one), where crash bugs live; and
-/// half the time the kill moves to the operation of its cycle with the most such calls.
+/// three times in four the kill moves to the operation of its cycle with the most such calls.
 /// A crash during recovery draws its own kind, so "SIGKILL, then power loss while
 /// restarting" happens.
 public enum KillPoints {
@@ -48,7 +48,7 @@ public enum KillPoints {
         return Plan(steps: steps)
     }
 
-    /// Half the time, moves a cycle's kill to the operation of that cycle with the most
+    /// Three times in four, moves a cycle's kill to the operation of that cycle with the most
     /// persistence calls (weighted by their number): checkpoints, maintenance passes and
     /// segment rotations, where a crash finds the most.
     static func moveVictims(_ steps: [Step], profile: Profile, random: SeededRandom) -> [Step] {
@@ -63,7 +63,7 @@ public enum KillPoints {
             else { continue }
             let weights = cycle.map { index in Double(profile[index]?.filter { persistenceCalls.contains($0) }.count ?? 0) }
             let total = weights.reduce(0, +)
-            guard total > 0, random.chance(0.5) else { continue }
+            guard total > 0, random.chance(0.75) else { continue }
             var point = random.unitDouble() * total
             var chosen = cycle.upperBound - 1
             for (index, weight) in zip(cycle, weights) {
