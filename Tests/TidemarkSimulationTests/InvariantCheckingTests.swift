@@ -219,6 +219,20 @@ struct InvariantCheckingTests {
         #expect(mixed > 0)
     }
 
+    @Test func knobsFiredNameWhatTookEffectInThePlan() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero  // process kills only; the verifier's final power loss is not a knob
+        faults.killInOperation = DoubleRange(1)
+        func knobs(_ faults: FaultRanges) -> Set<String> {
+            (UInt64(1)...5).reduce(into: Set<String>()) { knobs, seed in
+                knobs.formUnion(SimulationRun(scenario: Self.scenario("toy", faults: faults), seed: seed, subjectFactory: Self.toy([])).execute().knobsFired)
+            }
+        }
+        #expect(knobs(faults) == ["killInOperation"])
+        faults.fsyncError = DoubleRange(0.3)
+        #expect(knobs(faults).contains("fsyncError"))
+    }
+
     @Test func sameSeedSameTraceAndVerdictDifferentSeedDifferentTrace() {
         let scenario = Self.scenario("toy", faults: Self.powerLoss)
         func run(_ seed: UInt64, _ bugs: ToySubject.Bugs) -> RunResult {

@@ -113,6 +113,10 @@ private struct Execution {
     /// An ambiguous failure happened: the subject must acknowledge nothing until reopened.
     var mustFailStop = false
     var stopped = false
+    /// How many crash reports and fault decisions the plan itself caused: the verifier's final
+    /// crash is not a scenario knob.
+    var planCrashReports: Int?
+    var planDecisions: Int?
     /// How many of the simulator's fault decisions and configured faults are on the timeline.
     var decisionsOnTimeline = 0
     var configuredFaultsOnTimeline = 0
@@ -167,6 +171,8 @@ private struct Execution {
         if dryRun || result.violation != nil || stopped { return }
         // Damage the last recovery wrote (and did not sync) shows only at one more crash.
         fileSystem.faults = .none
+        planCrashReports = result.crashReports.count
+        planDecisions = fileSystem.decisions.count
         crashAndRecover(CrashSpec(powerLoss: true), at: run.plan.steps.count, during: "after the last recovery")
         if result.violation == nil && !stopped { checkLiveness(at: run.plan.steps.count) }
     }
@@ -455,11 +461,13 @@ private struct Execution {
             .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
             .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
         ]
-        for decision in result.decisions where !decision.suppressed { knobs.insert(byDecision[decision.kind]!) }
+        for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
+            knobs.insert(byDecision[decision.kind]!)
+        }
         for fault in fileSystem.configuredFaults {
             knobs.insert(fault.kind == .diskFull ? "capacityBytes" : "latentSectorErrors")
         }
-        for (_, report) in result.crashReports {
+        for (_, report) in result.crashReports.prefix(planCrashReports ?? result.crashReports.count) {
             if report.kind == .powerLoss { knobs.insert("powerLoss") }
             if report.keptEverything { knobs.insert("keepAll") }
             if report.writes.contains(where: { $0.fate == .torn }) { knobs.insert("tornWrite") }
