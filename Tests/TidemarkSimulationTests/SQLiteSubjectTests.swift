@@ -88,7 +88,7 @@ struct SQLiteSubjectTests {
         func outcome(jobs: Int) throws -> ScenarioOutcome {
             var options = Campaign.Options(failureDirectory: directory + "/jobs\(jobs)")
             options.seeds = 8
-            options.startSeed = 5  // 5...12 includes seed 10, which fails: failure trace hashes are compared too
+            options.startSeed = 37  // 37...44 includes seeds 39 and 44, which fail: failure trace hashes are compared too
             options.jobs = jobs
             return try Campaign(options: options).run(scenario, file: "sqlite-wal-fsync-errors.yaml")
         }
