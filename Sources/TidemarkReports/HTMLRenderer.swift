@@ -73,7 +73,7 @@ public enum HTMLRenderer {
         if report.scenarios.isEmpty {
             return out + "<p class=\"empty\">No scenarios ran.</p>\n</section>\n"
         }
-        out += "<div class=\"table-wrap\"><table class=\"scenarios\">\n<thead><tr><th scope=\"col\">Scenario</th><th scope=\"col\">Subject and configuration</th><th scope=\"col\">Expect</th><th scope=\"col\" class=\"num\">Runs</th><th scope=\"col\" class=\"num\">Passed</th><th scope=\"col\" class=\"num\">Expected violations</th><th scope=\"col\" class=\"num\">Unexpected failures</th><th scope=\"col\">Expectation</th><th scope=\"col\" class=\"num\">Runs/s</th><th scope=\"col\" class=\"num\">FS calls/s</th></tr></thead>\n<tbody>\n"
+        out += "<div class=\"table-wrap\"><table class=\"scenarios\">\n<thead><tr><th scope=\"col\">Scenario</th><th scope=\"col\">Subject and configuration</th><th scope=\"col\">Expect</th><th scope=\"col\" class=\"num\">Runs</th><th scope=\"col\" class=\"num\">Passed</th><th scope=\"col\" class=\"num\">Expected violations</th><th scope=\"col\" class=\"num\">Unexpected failures</th><th scope=\"col\">Expectation</th><th scope=\"col\">Knobs fired</th><th scope=\"col\" class=\"num\">Runs/s</th><th scope=\"col\" class=\"num\">FS calls/s</th></tr></thead>\n<tbody>\n"
         for (number, scenario) in report.scenarios.enumerated() {
             out += "<tr class=\"\(scenario.expectationMet ? "met" : "unmet")\">"
             out += "<th scope=\"row\"><a href=\"#\(anchor(number))\">\(h(scenario.name))</a></th>"
@@ -84,6 +84,7 @@ public enum HTMLRenderer {
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.expectedViolations))</td>"
             out += "<td class=\"num\(scenario.unexpectedFailures > 0 ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.unexpectedFailures))</td>"
             out += "<td>\(pill(scenario.expectationMet))</td>"
+            out += "<td>\(h(ReportFormat.knobs(scenario.knobsFired)))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.runsPerSecond))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.fsCallsPerSecond))</td>"
             out += "</tr>\n"

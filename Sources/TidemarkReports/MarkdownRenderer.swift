@@ -30,8 +30,8 @@ public enum MarkdownRenderer {
         if report.scenarios.isEmpty {
             out.append("No scenarios ran.")
         } else {
-            out.append("| Scenario | Subject | Configuration | Expect | Runs | Passed | Failed | Expectation met | Runs/s | FS calls/s |")
-            out.append("|---|---|---|---|---:|---:|---:|---|---:|---:|")
+            out.append("| Scenario | Subject | Configuration | Expect | Runs | Passed | Failed | Expectation met | Knobs fired | Runs/s | FS calls/s |")
+            out.append("|---|---|---|---|---:|---:|---:|---|---|---:|---:|")
             for scenario in report.scenarios {
                 out.append(row([
                     inline(scenario.name), inline(scenario.subject),
@@ -39,6 +39,7 @@ public enum MarkdownRenderer {
                     inline(scenario.expect.rawValue),
                     ReportFormat.grouped(scenario.runs), ReportFormat.grouped(scenario.passed),
                     ReportFormat.grouped(scenario.failed), met(scenario.expectationMet),
+                    inline(ReportFormat.knobs(scenario.knobsFired)),
                     ReportFormat.rate(scenario.runsPerSecond),
                     ReportFormat.rate(scenario.fsCallsPerSecond),
                 ]))

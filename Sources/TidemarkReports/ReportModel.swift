@@ -61,6 +61,9 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
     public var recoveryPaths: [String: Int]
     /// Workload operation kind -> count.
     public var operations: [String: Int]
+    /// Fault knob (as the scenario's `faults:` names it) -> runs in which it fired; nil in
+    /// reports written before knobs were counted.
+    public var knobsFired: [String: Int]?
     /// Invariant -> number of failing runs.
     public var invariantViolations: [String: Int]
     public var runsPerSecond: Double, fsCallsPerSecond: Double, fsCalls: Int
@@ -74,7 +77,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         expectationMet: Bool, expectationMessage: String = "", failures: [FailureReport] = [],
         distinctViolations: Int? = nil, faults: [String: Int] = [:], crashes: Int = 0, recoveries: Int = 0,
         crashPoints: [String: Int] = [:], recoveryPaths: [String: Int] = [:],
-        operations: [String: Int] = [:], invariantViolations: [String: Int] = [:],
+        operations: [String: Int] = [:], knobsFired: [String: Int]? = nil, invariantViolations: [String: Int] = [:],
         runsPerSecond: Double = 0, fsCallsPerSecond: Double = 0, fsCalls: Int = 0,
         reportDir: String = ""
     ) {
@@ -97,6 +100,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         self.crashPoints = crashPoints
         self.recoveryPaths = recoveryPaths
         self.operations = operations
+        self.knobsFired = knobsFired
         self.invariantViolations = invariantViolations
         self.runsPerSecond = runsPerSecond
         self.fsCallsPerSecond = fsCallsPerSecond

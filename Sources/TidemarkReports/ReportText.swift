@@ -79,6 +79,14 @@ enum ReportFormat {
             .joined(separator: ", ")
     }
 
+    /// The fault knobs that fired, by name, with the runs they fired in; "—" for a report
+    /// that predates the count, "none" when no knob fired.
+    static func knobs(_ knobs: [String: Int]?) -> String {
+        guard let knobs else { return "—" }
+        if knobs.isEmpty { return "none" }
+        return knobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
     /// Counts sorted for display: largest first, ties by name, so output never depends on
     /// dictionary order.
     static func sortedCounts(_ counts: [String: Int]) -> [(name: String, count: Int)] {

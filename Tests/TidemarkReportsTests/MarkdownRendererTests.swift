@@ -6,11 +6,21 @@ struct MarkdownRendererTests {
         let markdown = MarkdownRenderer.render(try SampleReports.campaign())
         #expect(markdown.hasPrefix("# Tidemark campaign report: 2026-11-30T13-20-07Z-campaign\n"))
         #expect(markdown.contains("**Verdict: FAIL: 1 of 4 scenarios did not meet their expectations**"))
-        #expect(markdown.contains("| Scenario | Subject | Configuration | Expect | Runs | Passed | Failed | Expectation met | Runs/s | FS calls/s |"))
-        #expect(markdown.contains("| async-says-pass | tidemark | sync=async | pass | 2 | 0 | 2 | **NO** | 39.0 | 7,773 |"))
-        #expect(markdown.contains("| canary-ack-before-sync | tidemark | canary=acknowledgeBeforeSync, sync=immediate | violation | 2 | 0 | 2 | yes | 216 | 11,103 |"))
+        #expect(markdown.contains("| Scenario | Subject | Configuration | Expect | Runs | Passed | Failed | Expectation met | Knobs fired | Runs/s | FS calls/s |"))
+        #expect(markdown.contains("| async-says-pass | tidemark | sync=async | pass | 2 | 0 | 2 | **NO** | — | 39.0 | 7,773 |"))
+        #expect(markdown.contains("| canary-ack-before-sync | tidemark | canary=acknowledgeBeforeSync, sync=immediate | violation | 2 | 0 | 2 | yes | — | 216 | 11,103 |"))
         // The per-scenario table.
         #expect(markdown.contains("| 2 | 0 | 2 | **NO** | 39.0 | 7,773 | 399 | 2 | 7 |"))
+    }
+
+    @Test func theScenarioTableListsTheKnobsThatFired() throws {
+        var report = try SampleReports.campaign()
+        report.scenarios[0].knobsFired = ["tornWrite": 3, "bitRot": 1]
+        report.scenarios[1].knobsFired = [:]
+        let markdown = MarkdownRenderer.render(report)
+        #expect(markdown.contains("| bitRot 1, tornWrite 3 |"))
+        #expect(markdown.contains("| none |"))
+        #expect(HTMLRenderer.render(report).contains("<td>bitRot 1, tornWrite 3</td>"))
     }
 
     @Test func passingCampaignSaysSo() throws {

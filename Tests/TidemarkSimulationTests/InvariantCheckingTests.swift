@@ -1,4 +1,5 @@
 import Testing
+import Tidemark
 import TidemarkIO
 @testable import TidemarkSimulation
 
@@ -9,12 +10,15 @@ struct InvariantCheckingTests {
         Scenario(name: name, subject: SubjectConfiguration(kind: .tidemark), workload: workload, faults: faults)
     }
 
+    static func toy(_ bugs: ToySubject.Bugs) -> SimulationRun.SubjectFactory {
+        { fileSystem, clock, _ in ToySubject(fileSystem: fileSystem, clock: clock, bugs: bugs) }
+    }
+
     /// The invariants broken over `seeds` runs of the toy with `bugs`.
     static func violations(_ scenario: Scenario, bugs: ToySubject.Bugs, seeds: ClosedRange<UInt64> = 1...25) -> [Invariant: Int] {
         var found: [Invariant: Int] = [:]
         for seed in seeds {
-            var run = SimulationRun(scenario: scenario, seed: seed)
-            run.subjectFactory = { fileSystem, _, _ in ToySubject(fileSystem: fileSystem, bugs: bugs) }
+            let run = SimulationRun(scenario: scenario, seed: seed, subjectFactory: toy(bugs))
             if let violation = run.execute().violation { found[violation.invariant, default: 0] += 1 }
         }
         return found
@@ -127,12 +131,112 @@ struct InvariantCheckingTests {
         #expect(found[.readsMatchModel, default: 0] > 0, "found \(found)")
     }
 
+    @Test func theLossExcuseIsBoundedWhenRecoverySalvagesEverything() {
+        let (faults, workload) = Self.bitRot
+        let scenario = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(scenario, bugs: [], seeds: 1...40) == [:])
+        let found = Self.violations(scenario, bugs: .salvageEverything, seeds: 1...40)
+        #expect(found[.noSilentCorruption, default: 0] + found[.durability, default: 0] > 0, "found \(found)")
+    }
+
+    static var searching: WorkloadConfiguration {
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 5, .search: 5]
+        workload.keys = 6
+        return workload
+    }
+
+    @Test func searchChecksCatchStaleRecordsIgnoredFiltersAndWrongScores() {
+        let scenario = Self.scenario("toy", faults: FaultRanges(), workload: Self.searching)
+        #expect(Self.violations(scenario, bugs: [], seeds: 1...5) == [:])
+        for bug: ToySubject.Bugs in [.staleSearchRecords, .ignoreSearchFilter, .skewedSearchScores] {
+            let found = Self.violations(scenario, bugs: bug, seeds: 1...5)
+            #expect(found[.readsMatchModel, default: 0] > 0, "bug \(bug.rawValue) found \(found)")
+        }
+    }
+
+    @Test func expiryIsCheckedWithTTLPutsAndClockJumps() {
+        var workload = WorkloadConfiguration()
+        workload.mix = [.putWithTTL: 5, .get: 5, .search: 2, .advanceClock: 2, .clockJump: 1]
+        workload.keys = 6
+        let scenario = Self.scenario("toy", faults: Self.powerLoss, workload: workload)
+        #expect(Self.violations(scenario, bugs: [], seeds: 1...10) == [:])
+        let found = Self.violations(scenario, bugs: .ignoreTTL, seeds: 1...10)
+        #expect(found[.readsMatchModel, default: 0] + found[.prefixConsistency, default: 0] > 0, "found \(found)")
+    }
+
+    @Test func maintenanceIsCreditedAsASync() {
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 5, .maintenance: 3]
+        let found = Self.violations(Self.scenario("toy", faults: Self.powerLoss, workload: workload), bugs: .fakeSync)
+        #expect(found[.syncDurability, default: 0] > 0, "found \(found)")
+    }
+
+    @Test func theCrashAfterTheLastRecoveryFindsUnsyncedRecoveryWrites() {
+        var workload = WorkloadConfiguration()
+        workload.cycles = IntRange(1)
+        var faults = Self.powerLoss
+        faults.killInOperation = .zero
+        let scenario = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(scenario, bugs: [], seeds: 1...5) == [:])
+        // The verified state vanishes.
+        let found = Self.violations(scenario, bugs: .unsyncedRecoveryRewrite, seeds: 1...5)
+        #expect(found[.durability, default: 0] == 5, "found \(found)")
+    }
+
+    @Test func aRefusalNeedsDamageThatFired() {
+        var faults = Self.powerLoss
+        faults.bitRot = DoubleRange(1e-9)  // configured, practically never fires
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 5, .reopen: 2]
+        let scenario = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(scenario, bugs: [], seeds: 1...5) == [:])
+        let found = Self.violations(scenario, bugs: .refuseSpuriously, seeds: 1...5)
+        #expect(found[.liveness, default: 0] > 0, "found \(found)")
+    }
+
+    @Test func killPointsLandOnCallsTheOperationMakes() {
+        var faults = Self.powerLoss
+        faults.killInOperation = DoubleRange(1)
+        faults.killDuringRecovery = DoubleRange(1)
+        faults.powerLoss = DoubleRange(0.5)
+        let scenario = Self.scenario("toy", faults: faults)
+        var fired = 0, victims = 0, mixed = 0
+        for seed: UInt64 in 1...20 {
+            let run = SimulationRun(scenario: scenario, seed: seed, subjectFactory: Self.toy([]))
+            let profile = run.callProfile()
+            for (index, step) in run.plan.steps.enumerated() {
+                // Reads make no call on the toy: there is nothing to kill.
+                if case .operation(_, let kill?, let crash) = step, let calls = profile[index], !calls.isEmpty {
+                    victims += 1
+                    if kill < calls.count { fired += 1 }
+                    if let crash, crash.recoveryPowerLoss != nil, crash.recoveryPowerLoss != crash.powerLoss { mixed += 1 }
+                }
+            }
+        }
+        // The toy's put makes a handful of calls: every kill drawn from them fires.
+        #expect(victims > 10 && fired == victims, "\(fired) of \(victims)")
+        #expect(mixed > 0)
+    }
+
+    @Test func knobsFiredNameWhatTookEffectInThePlan() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero  // process kills only; the verifier's final power loss is not a knob
+        faults.killInOperation = DoubleRange(1)
+        func knobs(_ faults: FaultRanges) -> Set<String> {
+            (UInt64(1)...5).reduce(into: Set<String>()) { knobs, seed in
+                knobs.formUnion(SimulationRun(scenario: Self.scenario("toy", faults: faults), seed: seed, subjectFactory: Self.toy([])).execute().knobsFired)
+            }
+        }
+        #expect(knobs(faults) == ["killInOperation"])
+        faults.fsyncError = DoubleRange(0.3)
+        #expect(knobs(faults).contains("fsyncError"))
+    }
+
     @Test func sameSeedSameTraceAndVerdictDifferentSeedDifferentTrace() {
         let scenario = Self.scenario("toy", faults: Self.powerLoss)
         func run(_ seed: UInt64, _ bugs: ToySubject.Bugs) -> RunResult {
-            var run = SimulationRun(scenario: scenario, seed: seed)
-            run.subjectFactory = { fileSystem, _, _ in ToySubject(fileSystem: fileSystem, bugs: bugs) }
-            return run.execute()
+            SimulationRun(scenario: scenario, seed: seed, subjectFactory: Self.toy(bugs)).execute()
         }
         for seed: UInt64 in 1...5 {
             let first = run(seed, .ackWithoutSync), second = run(seed, .ackWithoutSync)
@@ -190,6 +294,14 @@ struct ModelTests {
         #expect(damaged.check(recovered: ["a": wrong], acknowledgementsAreDurable: true, corruptionInjected: true, stepIndex: 1)?.invariant == .noSilentCorruption)
     }
 
+    @Test func losingVerifiedStateIsDurability() {
+        var model = Model()
+        model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
+        #expect(model.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 1) == nil)
+        model.acknowledged(stepIndex: 2, operation: .put(record: b), durable: true)
+        #expect(model.check(recovered: ["b": b], acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 3)?.invariant == .durability)
+    }
+
     @Test func aVisibleRejectedOperationIsNamed() {
         var model = Model()
         model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
@@ -210,11 +322,62 @@ struct ModelTests {
         var model = Model()
         model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
         model.acknowledged(stepIndex: 1, operation: .put(record: b), durable: true)
-        #expect(model.checkSearch(query: [1, 0], k: 1, metric: .cosine, answer: ["a"]) == nil)
-        #expect(model.checkSearch(query: [1, 0], k: 1, metric: .cosine, answer: ["b"]) != nil)
-        #expect(model.checkSearch(query: [1, 1], k: 1, metric: .dot, answer: ["b"]) == nil)  // a tie: either id
-        #expect(model.checkSearch(query: [1, 0], k: 2, metric: .euclidean, answer: ["a"]) != nil)  // too few
-        #expect(model.checkSearch(query: [1, 0], k: 2, metric: .euclidean, answer: ["b", "a"]) != nil)  // out of order
+        func hits(_ query: [Float], _ metric: SearchMetric, _ records: [RecordValue]) -> [SearchHit] {
+            records.map { SearchHit(record: $0, score: Model.similarity(query, $0.embedding, metric: metric)) }
+        }
+        func check(_ query: [Float], _ k: Int, _ metric: SearchMetric, _ records: [RecordValue]) -> String? {
+            model.checkSearch(query: query, k: k, metric: metric, filter: nil, answer: hits(query, metric, records))
+        }
+        #expect(check([1, 0], 1, .cosine, [a]) == nil)
+        #expect(check([1, 0], 1, .cosine, [b]) != nil)
+        #expect(check([1, 1], 1, .dot, [b]) == nil)  // a tie: either id
+        #expect(check([1, 0], 2, .euclidean, [a]) != nil)  // too few
+        #expect(check([1, 0], 2, .euclidean, [b, a]) != nil)  // out of order
+    }
+
+    @Test func searchHitsAreCheckedForContentScoreAndFilter() {
+        var model = Model()
+        let tagged = RecordValue(id: "a", content: "1", embedding: [1, 0], metadata: ["group": "g1"])
+        model.acknowledged(stepIndex: 0, operation: .put(record: tagged), durable: true)
+        model.acknowledged(stepIndex: 1, operation: .put(record: b), durable: true)
+        let right = SearchHit(record: tagged, score: 1)
+        #expect(model.checkSearch(query: [1, 0], k: 1, metric: .cosine, filter: ["group": "g1"], answer: [right]) == nil)
+        var stale = tagged
+        stale.content = "0"
+        #expect(model.checkSearch(query: [1, 0], k: 1, metric: .cosine, filter: nil, answer: [SearchHit(record: stale, score: 1)]) != nil)
+        #expect(model.checkSearch(query: [1, 0], k: 1, metric: .cosine, filter: nil, answer: [SearchHit(record: tagged, score: 0.9)]) != nil)
+        // The filter admits only a; b is out even as the second hit.
+        let bHit = SearchHit(record: b, score: 0)
+        #expect(model.checkSearch(query: [1, 0], k: 2, metric: .cosine, filter: ["group": "g1"], answer: [right, bHit]) != nil)
+    }
+
+    @Test func aReportedPossibleLossExcusesOnlyTheLastFrame() {
+        var model = Model()
+        model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
+        model.acknowledged(stepIndex: 1, operation: .put(record: b), durable: true)
+        var lastLost = model
+        #expect(lastLost.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 2) == nil)
+        #expect(lastLost.excusedLoss != nil)
+        var bothLost = model
+        #expect(bothLost.check(recovered: [:], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 2)?.invariant == .durability)
+        var unreported = model
+        #expect(unreported.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: true, stepIndex: 2)?.invariant == .durability)
+        // After a check adopted both, losing b (the last frame) is still excusable; losing a too is not.
+        var adopted = model
+        #expect(adopted.check(recovered: ["a": a, "b": b], acknowledgementsAreDurable: true, corruptionInjected: true, stepIndex: 2) == nil)
+        var later = adopted
+        #expect(later.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 3) == nil)
+        #expect(adopted.check(recovered: [:], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 3) != nil)
+    }
+
+    @Test func expiredRecordsAreAbsentFromTheModel() {
+        var model = Model()
+        model.now = 1_000_000_000
+        model.acknowledged(stepIndex: 0, operation: .putWithTTL(record: a, ttlSeconds: 5), durable: true)
+        #expect(model.expected("a")?.expiresAt == 6_000_000_000)
+        model.now = 6_000_000_000
+        #expect(model.expected("a") == nil)
+        #expect(model.check(recovered: [:], acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 1) == nil)
     }
 }
 

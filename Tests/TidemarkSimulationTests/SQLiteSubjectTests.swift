@@ -88,7 +88,7 @@ struct SQLiteSubjectTests {
         func outcome(jobs: Int) throws -> ScenarioOutcome {
             var options = Campaign.Options(failureDirectory: directory + "/jobs\(jobs)")
             options.seeds = 8
-            options.startSeed = 5  // 5...12 includes seed 10, which fails: failure trace hashes are compared too
+            options.startSeed = 37  // 37...44 includes seeds 39 and 44, which fail: failure trace hashes are compared too
             options.jobs = jobs
             let campaign = Campaign(options: options, scenarios: [("sqlite-wal-fsync-errors.yaml", scenario)])
             campaign.run(clock: SystemClock())
@@ -141,11 +141,13 @@ struct SQLiteSubjectTests {
         #expect(subject.perform(.get(id: "c")) == .value(model.current["c"]))
         #expect(subject.perform(.get(id: "e")) == .value(nil))
         for metric in SearchMetric.allCases {
-            guard case .searchResults(let ids) = subject.perform(.search(embedding: [0.2, 0.8, 0.1], k: 2, metric: metric)) else {
-                Issue.record("search did not answer")
-                continue
+            for filter in [nil, ["tag": "c"]] {
+                guard case .searchResults(let hits) = subject.perform(.search(embedding: [0.2, 0.8, 0.1], k: 2, metric: metric, filter: filter)) else {
+                    Issue.record("search did not answer")
+                    continue
+                }
+                #expect(model.checkSearch(query: [0.2, 0.8, 0.1], k: 2, metric: metric, filter: filter, answer: hits) == nil, "\(metric): \(hits)")
             }
-            #expect(model.checkSearch(query: [0.2, 0.8, 0.1], k: 2, metric: metric, answer: ids) == nil, "\(metric): \(ids)")
         }
         #expect(subject.perform(.checkpoint) == .done)
         #expect(subject.hygieneProblems() == [])

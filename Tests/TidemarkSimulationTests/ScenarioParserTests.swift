@@ -132,3 +132,38 @@ struct ScenarioParserTests {
         }
     }
 }
+
+struct ExpectationTests {
+    static func outcome(_ scenario: Scenario, _ violations: [Invariant?], refusals: Int = 0) throws -> ScenarioOutcome {
+        var results = violations.enumerated().map { index, invariant in
+            RunResult(seed: UInt64(index + 1), violation: invariant.map { Violation($0, "planted") }, traceHash: 0, fsCalls: 0)
+        }
+        for index in 0..<refusals { results[index].stoppedEarly = "refused" }
+        var progress = ScenarioProgress(file: "x.yaml", scenario: scenario, seedsPerRound: results.count)
+        for (position, result) in results.enumerated() { progress.record(result, position: position) }
+        return try ScenarioOutcome(progress, options: Campaign.Options(failureDirectory: "/tmp/tidemark-expectation-tests"), final: false)
+    }
+
+    @Test func aCanaryCaughtForTheWrongReasonDoesNotCount() throws {
+        let canary = Scenario(name: "canary", subject: SubjectConfiguration(kind: .tidemark), expect: .violation, expectInvariants: [.durability])
+        #expect(try Self.outcome(canary, [.durability, nil]).expectation.met)
+        #expect(try Self.outcome(canary, [.durability, nil]).caught == 1)
+        #expect(try !Self.outcome(canary, [.liveness, nil]).expectation.met)
+        #expect(try !Self.outcome(canary, [nil, nil]).expectation.met)
+    }
+
+    @Test func refusalsBeyondTheBoundFailTheScenario() throws {
+        var scenario = Scenario(name: "rot", subject: SubjectConfiguration(kind: .tidemark), refusalsAtMost: 0.25)
+        #expect(try Self.outcome(scenario, [nil, nil, nil, nil], refusals: 1).expectation.met)
+        #expect(try !Self.outcome(scenario, [nil, nil, nil, nil], refusals: 2).expectation.met)
+        scenario.refusalsAtMost = nil
+        #expect(try Self.outcome(scenario, [nil, nil, nil, nil], refusals: 4).expectation.met)
+    }
+
+    @Test func aViolationScenarioMustNameItsInvariantsAndRefusalBoundsAreShares() {
+        let base = "name: c\nsubject: {kind: tidemark}\n"
+        #expect(throws: (any Error).self) { try ScenarioParser.parse(base + "expect: violation\n", file: "c.yaml") }
+        #expect(throws: (any Error).self) { try ScenarioParser.parse(base + "refusalsAtMost: 2\n", file: "c.yaml") }
+        #expect((try? ScenarioParser.parse(base + "refusalsAtMost: 0.1\n", file: "c.yaml"))?.refusalsAtMost == 0.1)
+    }
+}

@@ -26,18 +26,39 @@ final class ToySubject: Subject {
         static let fakeSync = Bugs(rawValue: 1 << 7)
         /// Trust whatever decodes, ignoring the checksum (breaks no-silent-corruption).
         static let ignoreChecksum = Bugs(rawValue: 1 << 8)
+        /// On a checksum mismatch, open empty and report a possible loss: far more than the last
+        /// frame (breaks the bound on the possible-loss excuse).
+        static let salvageEverything = Bugs(rawValue: 1 << 9)
+        /// `search` returns the record as it was before the last mutation (breaks the search
+        /// content check).
+        static let staleSearchRecords = Bugs(rawValue: 1 << 10)
+        /// `search` ignores the metadata filter (breaks the search filter check).
+        static let ignoreSearchFilter = Bugs(rawValue: 1 << 11)
+        /// `search` reports scores off by 0.01 (breaks the search score check).
+        static let skewedSearchScores = Bugs(rawValue: 1 << 12)
+        /// TTL puts are stored without their expiry (breaks reads of expired records).
+        static let ignoreTTL = Bugs(rawValue: 1 << 13)
+        /// Recovery removes the state file and writes it back without a sync: the next power
+        /// loss takes everything (caught only by the crash after the last recovery).
+        static let unsyncedRecoveryRewrite = Bugs(rawValue: 1 << 14)
+        /// A reopen refuses with a corruption error whenever corruption is merely configured
+        /// (breaks: a refusal needs damage that really fired).
+        static let refuseSpuriously = Bugs(rawValue: 1 << 15)
     }
 
     let fileSystem: any FileSystem
+    let clock: any Clock
     let bugs: Bugs
+    private var opens = 0
     private var state: [String: RecordValue]?
     private var previous: [String: RecordValue] = [:]
     private var failed = false
     private let directory = "/toy"
     private var statePath: String { directory + "/state" }
 
-    init(fileSystem: any FileSystem, bugs: Bugs = []) {
+    init(fileSystem: any FileSystem, clock: any Clock = ManualClock(), bugs: Bugs = []) {
         self.fileSystem = fileSystem
+        self.clock = clock
         self.bugs = bugs
     }
 
@@ -49,16 +70,27 @@ final class ToySubject: Subject {
                 try fileSystem.createDirectory(directory)
                 try fileSystem.syncDirectory("/")
             }
+            opens += 1
+            if bugs.contains(.refuseSpuriously) && opens > 1 { throw SubjectError(.corruption, "refusing to open") }
             var loaded: [String: RecordValue] = [:]
+            var possibleLoss = false
             if fileSystem.exists(statePath) {
-                loaded = try decode(fileSystem.readFile(statePath))
-                if bugs.contains(.destructiveRecovery) {
+                do {
+                    loaded = try decode(fileSystem.readFile(statePath))
+                } catch let error as SubjectError where error.kind == .corruption && bugs.contains(.salvageEverything) {
+                    possibleLoss = true
+                }
+                if bugs.contains(.destructiveRecovery) || bugs.contains(.unsyncedRecoveryRewrite) {
                     try fileSystem.remove(statePath)
                     try fileSystem.syncDirectory(directory)
                 }
-                // What was read may sit only in the page cache (a sync failed before a reopen):
-                // make the recovered state durable before serving it.
-                try persist(loaded)
+                if bugs.contains(.unsyncedRecoveryRewrite) {
+                    try write(loaded, synced: false)
+                } else {
+                    // What was read may sit only in the page cache (a sync failed before a
+                    // reopen): make the recovered state durable before serving it.
+                    try persist(loaded)
+                }
             }
             state = loaded
             previous = loaded
@@ -67,7 +99,7 @@ final class ToySubject: Subject {
                 let junk = try fileSystem.open(directory + "/junk.tmp", options: [.write, .create])
                 try junk.close()
             }
-            return RecoveryInfo(paths: ["clean open"])
+            return RecoveryInfo(paths: ["clean open"], reportedPossibleLoss: possibleLoss)
         } catch let error as SubjectError {
             throw error
         } catch {
@@ -77,18 +109,21 @@ final class ToySubject: Subject {
 
     func perform(_ operation: WorkloadOperation) -> Response {
         guard let current = state else { return .failStopped("not open") }
+        let now = clock.wallNanoseconds()
         if failed && !bugs.contains(.keepGoingAfterFailure) { return .failStopped("an earlier I/O error") }
         switch operation {
-        case .put, .delete, .batch, .transaction:
+        case .put, .putWithTTL, .delete, .batch, .transaction:
             var next = current
+            var mutations = operation.mutations(at: now)
+            if bugs.contains(.ignoreTTL), case .putWithTTL(let record, _) = operation { mutations = [.put(record: record)] }
             do {
                 if bugs.contains(.nonAtomicBatches) {
-                    for mutation in operation.mutations {
+                    for mutation in mutations {
                         Model.apply([mutation], to: &next)
                         try persist(next)
                     }
                 } else {
-                    Model.apply(operation.mutations, to: &next)
+                    Model.apply(mutations, to: &next)
                     try persist(next)
                 }
             } catch let error as FileSystemError where error.code == .noSpace {
@@ -102,12 +137,20 @@ final class ToySubject: Subject {
             state = next
             return .acknowledged(durable: !bugs.contains(.fakeSync))
         case .get(let id):
-            return .value(bugs.contains(.staleReads) ? previous[id] : current[id])
-        case .search(let query, let k, let metric):
-            let ranked = current.values.sorted {
+            return .value((bugs.contains(.staleReads) ? previous[id] : current[id]).flatMap { $0.isLive(at: now) ? $0 : nil })
+        case .search(let query, let k, let metric, let filter):
+            let admitted = current.values.filter { record in
+                record.isLive(at: now)
+                    && (bugs.contains(.ignoreSearchFilter) || (filter ?? [:]).allSatisfy { record.metadata[$0.key] == $0.value })
+            }
+            let ranked = admitted.sorted {
                 (Model.similarity(query, $0.embedding, metric: metric), $1.id) > (Model.similarity(query, $1.embedding, metric: metric), $0.id)
             }
-            return .searchResults(ranked.prefix(k).map(\.id))
+            return .searchResults(ranked.prefix(k).map { record in
+                let returned = bugs.contains(.staleSearchRecords) ? previous[record.id] ?? record : record
+                let skew = bugs.contains(.skewedSearchScores) ? 0.01 : 0
+                return SearchHit(record: returned, score: Model.similarity(query, record.embedding, metric: metric) + skew)
+            })
         case .sync, .checkpoint, .maintenance, .advanceClock, .reopen:
             return .done
         }
@@ -129,12 +172,17 @@ final class ToySubject: Subject {
     }
 
     private func persist(_ next: [String: RecordValue]) throws {
+        try write(next, synced: !(bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync)))
+    }
+
+    /// Synced: replaced atomically. Otherwise overwritten in place with no sync.
+    private func write(_ next: [String: RecordValue], synced: Bool) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = Array(try encoder.encode(next))
         let checksum = CRC32C.checksum(json)
         let bytes = (0..<4).map { UInt8(truncatingIfNeeded: checksum >> (8 * $0)) } + json
-        if bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync) {
+        if !synced {
             let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
             try file.write(bytes, at: 0)
             try file.close()
@@ -145,10 +193,12 @@ final class ToySubject: Subject {
 
     func readAll() throws(SubjectError) -> [String: RecordValue] {
         guard let state else { throw SubjectError(.other, "not open") }
-        return state
+        let now = clock.wallNanoseconds()
+        return state.filter { $0.value.isLive(at: now) }
     }
 
     func abandon() { state = nil }
+
     func close() { state = nil }
 
     func hygieneProblems() -> [String] {

@@ -5,20 +5,36 @@ import TidemarkSimulatedDisk
 public enum RecoveredVerdict: Sendable {
     /// Every invariant holds; the model adopted the recovered state.
     case ok(records: Int)
-    /// The subject rightly refused (detected injected corruption, or injected I/O errors).
+    /// The subject rightly refused (detected corruption, or I/O errors, that really struck).
     case refused(String)
-    /// Recovery dropped data after injected corruption, and said so: detected, not silent.
+    /// Recovery dropped the last operation after injected corruption, and said so: detected, not
+    /// silent, and excused (only that one; see `Model.check`). The model adopted the state.
     case lossReported(String)
     case violation(Violation)
 }
 
+/// The damage a run's disk carries: configured (it may strike) and fired (it struck so far). A
+/// refusal to go on is right only after damage of its kind really struck.
+public struct DiskDamage: Sendable {
+    public var corruptionConfigured: Bool
+    public var corruptionFired: Bool
+    public var ioErrorFired: Bool
+
+    public init(faults: FaultConfiguration, disk: SimulatedFileSystem) {
+        corruptionConfigured = faults.injectsCorruption
+        let decisions = disk.decisions.filter { !$0.suppressed }
+        corruptionFired = decisions.contains { [.bitRot, .misdirectedWrite].contains($0.kind) }
+        ioErrorFired = !disk.configuredFaults.isEmpty || decisions.contains { [.fsyncError, .writeError, .readError].contains($0.kind) }
+    }
+}
+
 extension Model {
     /// Checks what the subject read back after recovery (`readBack`) against the model: a failed
-    /// read is a refusal when the disk injected that kind of fault, a liveness violation
-    /// otherwise; a state is checked with `check(recovered:…)`. After a crash during recovery a
-    /// violation is reported as one of idempotent recovery.
+    /// read is a refusal when damage of that kind struck, a liveness violation otherwise; a state
+    /// is checked with `check(recovered:…)`. After a crash during recovery a violation is reported
+    /// as one of idempotent recovery.
     public mutating func verdict(
-        readBack: Result<State, SubjectError>, acknowledgementsAreDurable: Bool, faults: FaultConfiguration,
+        readBack: Result<State, SubjectError>, acknowledgementsAreDurable: Bool, damage: DiskDamage,
         stepIndex: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool
     ) -> RecoveredVerdict {
         let state: State
@@ -26,25 +42,23 @@ extension Model {
         case .success(let value):
             state = value
         case .failure(let error):
-            if (error.kind == .corruption && faults.injectsCorruption) || (error.kind == .io && faults.injectsIOErrors) {
+            if (error.kind == .corruption && damage.corruptionFired) || (error.kind == .io && damage.ioErrorFired) {
                 return .refused("reading back after recovery: \(error.message)")
             }
             return .violation(Violation(.liveness, "reading back after recovery failed: \(error)", stepIndex: stepIndex))
         }
-        guard var violation = check(
+        if var violation = check(
             recovered: state, acknowledgementsAreDurable: acknowledgementsAreDurable,
-            corruptionInjected: faults.injectsCorruption, stepIndex: stepIndex)
-        else { return .ok(records: state.count) }
-        if reportedPossibleLoss && faults.injectsCorruption
-            && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant)
+            corruptionInjected: damage.corruptionConfigured, possibleLossReported: reportedPossibleLoss, stepIndex: stepIndex)
         {
-            return .lossReported("recovery reported a possible loss after injected corruption: \(violation.message)")
+            if afterRecoveryCrash {
+                violation = Violation(
+                    .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
+                    stepIndex: violation.stepIndex)
+            }
+            return .violation(violation)
         }
-        if afterRecoveryCrash {
-            violation = Violation(
-                .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
-                stepIndex: violation.stepIndex)
-        }
-        return .violation(violation)
+        if let excusedLoss { return .lossReported("recovery reported a possible loss of \(excusedLoss), excused") }
+        return .ok(records: state.count)
     }
 }

@@ -24,52 +24,110 @@ public struct Model: Sendable {
     }
 
     public private(set) var base: State = [:]
+    /// `base` without its last operation, when one is known: the state a lost last log frame
+    /// (the one a torn write explains) leaves.
+    private var baseBeforeLast: State?
     private var history: [Entry] = []
     private var rejected: [Entry] = []
     /// Entries covered by a successful sync (or acknowledged as durable).
     private var syncedCount = 0
     private var acknowledgedCount = 0
-    /// What reads must return now: base plus every acknowledged entry.
+    /// What reads must return now: base plus every acknowledged entry (expired records
+    /// included; `live` hides them).
     public private(set) var current: State = [:]
+    /// The subject's wall clock (nanoseconds): it fixes TTL expiries and which records are live.
+    public var now: Int64 = 0
+    /// Set by the last `check` when it accepted a state that lost the last frame because
+    /// recovery reported a possible loss after injected corruption: what was lost.
+    public private(set) var excusedLoss: String?
 
     public init() {}
 
+    /// The records of `state` that reads see at `now`.
+    public func live(_ state: State) -> State { state.filter { $0.value.isLive(at: now) } }
+
+    /// What `get id` must return now.
+    public func expected(_ id: String) -> RecordValue? { current[id].flatMap { $0.isLive(at: now) ? $0 : nil } }
+
     /// An operation was acknowledged; `durable` when the subject promises it survives a crash.
     public mutating func acknowledged(stepIndex: Int, operation: WorkloadOperation, durable: Bool) {
-        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .acknowledged))
+        let mutations = operation.mutations(at: now)
+        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .acknowledged))
         acknowledgedCount = history.count
         if durable { syncedCount = history.count }
-        Model.apply(operation.mutations, to: &current)
+        Model.apply(mutations, to: &current)
     }
 
     /// A clean error: the operation must never be visible.
     public mutating func rejected(stepIndex: Int, operation: WorkloadOperation) {
-        rejected.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .uncertain))
+        rejected.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations(at: now), status: .uncertain))
     }
 
     /// An ambiguous error or a crash during the operation: it may or may not have applied.
     public mutating func uncertain(stepIndex: Int, operation: WorkloadOperation) {
-        guard !operation.mutations.isEmpty || operation.kind.isMutation else { return }
-        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: operation.mutations, status: .uncertain))
+        let mutations = operation.mutations(at: now)
+        guard !mutations.isEmpty || operation.kind.isMutation else { return }
+        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .uncertain))
     }
 
     /// A successful sync: everything acknowledged so far must survive.
     public mutating func synced() { syncedCount = acknowledgedCount }
 
-    /// The verdict on a recovered state. On success returns the longest matching prefix length
-    /// and adopts that state as the new base.
+    /// The verdict on a recovered state (its live records). On success adopts the longest
+    /// matching prefix as the new base.
+    ///
+    /// `possibleLossReported`: recovery said it dropped a frame it could not tell from a torn
+    /// write. After injected corruption that excuses exactly one loss, the last frame written
+    /// (the last operation that had to survive), never more.
     public mutating func check(
-        recovered: State, acknowledgementsAreDurable: Bool, corruptionInjected: Bool, stepIndex: Int
+        recovered: State, acknowledgementsAreDurable: Bool, corruptionInjected: Bool, possibleLossReported: Bool = false,
+        stepIndex: Int
     ) -> Violation? {
+        excusedLoss = nil
         var state = base
-        var matches: [Int] = []
-        if state == recovered { matches.append(0) }
-        for (index, entry) in history.enumerated() {
+        var states = [live(state)]
+        for entry in history {
             Model.apply(entry.mutations, to: &state)
-            if state == recovered { matches.append(index + 1) }
+            states.append(live(state))
         }
+        let matches = states.indices.filter { states[$0] == recovered }
+        let violation = verdict(recovered: recovered, states: states, matches: matches, acknowledgementsAreDurable: acknowledgementsAreDurable, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
+        guard let violation else {
+            adopt(prefix: matches.last!, state: recovered)
+            return nil
+        }
+        if possibleLossReported && corruptionInjected && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant) {
+            let required = max(syncedCount, acknowledgedCount)
+            if required > 0, states[required - 1] == recovered {
+                excusedLoss = "\(history[required - 1].label) (step \(history[required - 1].stepIndex))"
+                adopt(prefix: required - 1, state: recovered)
+                baseBeforeLast = nil
+                return nil
+            }
+            if required == 0, let before = baseBeforeLast, live(before) == recovered {
+                excusedLoss = "the last operation before the previous check"
+                adopt(prefix: 0, state: recovered)
+                baseBeforeLast = nil
+                return nil
+            }
+            return Violation(
+                violation.invariant,
+                "recovery reported a possible loss, which excuses only the last frame, but more is missing: \(violation.message)",
+                stepIndex: violation.stepIndex)
+        }
+        return violation
+    }
+
+    private func verdict(
+        recovered: State, states: [State], matches: [Int], acknowledgementsAreDurable: Bool, corruptionInjected: Bool, stepIndex: Int
+    ) -> Violation? {
         guard let longest = matches.last else {
-            return diagnoseMismatch(recovered: recovered, closest: closestPrefix(to: recovered), corruptionInjected: corruptionInjected, stepIndex: stepIndex)
+            var closest = (prefix: 0, difference: Model.difference(expected: states[0], actual: recovered))
+            for (prefix, state) in states.enumerated().dropFirst() {
+                let difference = Model.difference(expected: state, actual: recovered)
+                if difference.count <= closest.difference.count { closest = (prefix, difference) }
+            }
+            return diagnoseMismatch(recovered: recovered, closest: closest, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
         }
         if longest < syncedCount {
             let lost = history[longest]
@@ -87,24 +145,15 @@ public struct Model: Sendable {
                 "\(count) acknowledged operation\(count == 1 ? "" : "s") lost, first \(lost.label) (step \(lost.stepIndex)): acknowledged before it was synced",
                 stepIndex: lost.stepIndex)
         }
-        adopt(prefix: longest, state: recovered)
         return nil
     }
 
-    /// The prefix of the history whose state differs least from `recovered` (the last of equals),
-    /// computed only for a mismatch: crash exploration checks thousands of states that match.
-    private func closestPrefix(to recovered: State) -> (prefix: Int, difference: [String]) {
-        var state = base
-        var closest = (prefix: 0, difference: Model.difference(expected: state, actual: recovered))
-        for (index, entry) in history.enumerated() {
-            Model.apply(entry.mutations, to: &state)
-            let difference = Model.difference(expected: state, actual: recovered)
-            if difference.count <= closest.difference.count { closest = (index + 1, difference) }
-        }
-        return closest
-    }
-
     private mutating func adopt(prefix: Int, state: State) {
+        if prefix > 0 {
+            var before = base
+            for entry in history[..<(prefix - 1)] { Model.apply(entry.mutations, to: &before) }
+            baseBeforeLast = before
+        }
         base = state
         current = state
         history.removeAll()
@@ -122,7 +171,7 @@ public struct Model: Sendable {
             var state = base
             for entry in merged {
                 Model.apply(entry.mutations, to: &state)
-                if state == recovered, let culprit = rejected.first(where: { $0.stepIndex <= entry.stepIndex }) {
+                if live(state) == recovered, let culprit = rejected.first(where: { $0.stepIndex <= entry.stepIndex }) {
                     return Violation(
                         .rejectedMeansAbsent,
                         "\(culprit.label) (step \(culprit.stepIndex)) was rejected with a clean error, yet it is visible after recovery",
@@ -133,7 +182,20 @@ public struct Model: Sendable {
         let shown = closest.difference.prefix(4).joined(separator: "; ")
         let more = closest.difference.count > 4 ? " (+\(closest.difference.count - 4) more)" : ""
         let detail = "recovered state matches no prefix of the \(history.count) operations since the last check; closest is after \(closest.prefix): \(shown)\(more)"
-        return Violation(corruptionInjected ? .noSilentCorruption : .prefixConsistency, detail, stepIndex: stepIndex)
+        if corruptionInjected { return Violation(.noSilentCorruption, detail, stepIndex: stepIndex) }
+        // Records an earlier check verified, untouched since, that are gone: verified state was
+        // lost (a durability failure), not a torn operation.
+        let touched = Set((history + rejected).flatMap { $0.mutations.map(\.id) })
+        let verified = live(base)
+        let gone = verified.keys.filter { recovered[$0] == nil && !touched.contains($0) }.sorted()
+        let otherwiseEqual = recovered.filter { !touched.contains($0.key) } == verified.filter { !gone.contains($0.key) }
+        if !gone.isEmpty && otherwiseEqual {
+            return Violation(
+                .durability,
+                "\(gone.prefix(4).joined(separator: ", ")) \(gone.count == 1 ? "was" : "were") verified by an earlier check and \(gone.count == 1 ? "is" : "are") missing after recovery; \(detail)",
+                stepIndex: stepIndex)
+        }
+        return Violation(.prefixConsistency, detail, stepIndex: stepIndex)
     }
 
     public static func apply(_ mutations: [Mutation], to state: inout State) {
@@ -153,8 +215,12 @@ public struct Model: Sendable {
             case (let e?, let a?) where e != a:
                 if e.content != a.content {
                     lines.append("\(id): content \(quote(a.content)), expected \(quote(e.content))")
+                } else if e.metadata != a.metadata {
+                    lines.append("\(id): metadata \(a.metadata), expected \(e.metadata)")
+                } else if e.expiresAt != a.expiresAt {
+                    lines.append("\(id): expires at \(a.expiresAt.map(String.init) ?? "never"), expected \(e.expiresAt.map(String.init) ?? "never")")
                 } else {
-                    lines.append("\(id): embedding or metadata differs")
+                    lines.append("\(id): embedding differs")
                 }
             case (_?, nil): lines.append("\(id): missing")
             case (nil, _?): lines.append("\(id): unexpected")
@@ -187,20 +253,33 @@ public struct Model: Sendable {
         }
     }
 
-    /// Checks a search answer: the right number of ids, each present, in non-increasing
-    /// similarity, with the same similarities as the model's top k (ties may pick any id).
-    public func checkSearch(query: [Float], k: Int, metric: SearchMetric, answer: [String]) -> String? {
+    /// Checks a search answer: the right number of hits, each a live record the filter admits,
+    /// returned with the model's content, metadata and embedding and the score the model
+    /// computes, in non-increasing similarity, with the same similarities as the model's top k
+    /// (ties may pick any id).
+    public func checkSearch(query: [Float], k: Int, metric: SearchMetric, filter: [String: String]?, answer: [SearchHit]) -> String? {
         let tolerance = 1e-4
-        let ranked = current.values.map { Model.similarity(query, $0.embedding, metric: metric) }.sorted(by: >)
+        func admitted(_ record: RecordValue) -> Bool { (filter ?? [:]).allSatisfy { record.metadata[$0.key] == $0.value } }
+        let ranked = live(current).values.filter(admitted).map { Model.similarity(query, $0.embedding, metric: metric) }.sorted(by: >)
         let expected = Array(ranked.prefix(k))
         guard answer.count == expected.count else {
-            return "search returned \(answer.count) ids, expected \(expected.count)"
+            return "search returned \(answer.count) hits, expected \(expected.count)"
         }
-        guard Set(answer).count == answer.count else { return "search returned duplicate ids: \(answer)" }
+        let ids = answer.map(\.record.id)
+        guard Set(ids).count == ids.count else { return "search returned duplicate ids: \(ids)" }
         var previous = Double.infinity
-        for (position, id) in answer.enumerated() {
-            guard let record = current[id] else { return "search returned \(id), which the model does not have" }
+        for (position, hit) in answer.enumerated() {
+            let id = hit.record.id
+            guard let record = self.expected(id) else { return "search returned \(id), which the model does not have" }
+            guard admitted(record) else { return "search returned \(id), whose metadata \(record.metadata) the filter \(filter ?? [:]) excludes" }
+            if hit.record != record {
+                let problem = Model.difference(expected: [id: record], actual: [id: hit.record])
+                return "search returned \(id) with other data than the model: \(problem.joined(separator: "; "))"
+            }
             let score = Model.similarity(query, record.embedding, metric: metric)
+            if abs(hit.score - score) > tolerance {
+                return "search scored \(id) \(hit.score), the model computes \(score)"
+            }
             if score > previous + tolerance { return "search results out of order at position \(position) (\(id))" }
             if abs(score - expected[position]) > tolerance {
                 return "search position \(position) is \(id) with similarity \(score), expected \(expected[position])"

@@ -115,10 +115,11 @@ public final class CrashExplorer: @unchecked Sendable {
         _ fileSystem: SimulatedFileSystem, at point: CrashPoint, model: Model, acknowledgementsAreDurable: Bool,
         faults: FaultConfiguration, wallNanoseconds: Int64
     ) {
+        let damage = DiskDamage(faults: faults, disk: fileSystem)
         let check = { [unowned self] (clone: SimulatedFileSystem) -> RecoveredVerdict in
             var model = model
             return self.verdict(on: clone, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
-                                faults: faults, wallNanoseconds: wallNanoseconds)
+                                damage: damage, wallNanoseconds: wallNanoseconds)
         }
         let traceHash = fileSystem.traceHash
         switch mode {
@@ -178,7 +179,7 @@ public final class CrashExplorer: @unchecked Sendable {
     /// Recovers a fresh subject on `clone` (once per image) and judges it.
     private func verdict(
         on clone: SimulatedFileSystem, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
-        faults: FaultConfiguration, wallNanoseconds: Int64
+        damage: DiskDamage, wallNanoseconds: Int64
     ) -> RecoveredVerdict {
         let image = clone.imageHash
         let outcome: Recovered
@@ -190,11 +191,12 @@ public final class CrashExplorer: @unchecked Sendable {
             recovered[image] = outcome
         }
         if let error = outcome.openError {
-            if error.kind == .corruption && faults.injectsCorruption { return .refused("recovery detected corruption: \(error.message)") }
+            if error.kind == .corruption && damage.corruptionFired { return .refused("recovery detected corruption: \(error.message)") }
             return .violation(Violation(.liveness, "recovery failed: \(error)", stepIndex: stepIndex))
         }
         return model.verdict(
-            readBack: outcome.readBack, acknowledgementsAreDurable: acknowledgementsAreDurable, faults: faults,
+            readBack: outcome.readBack, acknowledgementsAreDurable: acknowledgementsAreDurable,
+            damage: damage,
             stepIndex: stepIndex, afterRecoveryCrash: false, reportedPossibleLoss: outcome.reportedPossibleLoss)
     }
 

@@ -120,6 +120,8 @@ public struct CampaignTally: Codable, Sendable, Equatable {
     public var crashPoints: [String: Int] = [:]
     public var recoveryPaths: [String: Int] = [:]
     public var operations: [String: Int] = [:]
+    /// Fault knob -> runs in which it fired.
+    public var knobsFired: [String: Int] = [:]
     public var invariantViolations: [String: Int] = [:]
     /// In completion order; sorted by seed when read.
     public var failingRuns: [FailingRun] = []
@@ -138,6 +140,7 @@ public struct CampaignTally: Codable, Sendable, Equatable {
         crashPoints = result.crashPoints
         recoveryPaths = result.recoveryPaths
         operations = result.operations
+        knobsFired = Dictionary(uniqueKeysWithValues: Set(result.knobsFired).map { ($0, 1) })
         stoppedEarly = result.stoppedEarly == nil ? 0 : 1
         if let violation = result.violation {
             invariantViolations = [violation.invariant.rawValue: 1]
@@ -155,6 +158,7 @@ public struct CampaignTally: Codable, Sendable, Equatable {
         crashPoints.merge(other.crashPoints, uniquingKeysWith: +)
         recoveryPaths.merge(other.recoveryPaths, uniquingKeysWith: +)
         operations.merge(other.operations, uniquingKeysWith: +)
+        knobsFired.merge(other.knobsFired, uniquingKeysWith: +)
         invariantViolations.merge(other.invariantViolations, uniquingKeysWith: +)
         failingRuns += other.failingRuns
         elapsedSeconds += other.elapsedSeconds

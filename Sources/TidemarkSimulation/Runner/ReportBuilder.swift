@@ -15,6 +15,7 @@ public enum ReportBuilder {
             failures: outcome.failures.map(failureReport), distinctViolations: outcome.distinctViolations,
             faults: outcome.tally.faults, crashes: outcome.tally.crashes, recoveries: outcome.tally.recoveries,
             crashPoints: outcome.tally.crashPoints, recoveryPaths: outcome.tally.recoveryPaths, operations: outcome.tally.operations,
+            knobsFired: outcome.tally.knobsFired,
             invariantViolations: outcome.tally.invariantViolations,
             runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.tally.fsCalls,
             reportDir: reportDir)

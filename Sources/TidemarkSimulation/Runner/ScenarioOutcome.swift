@@ -67,20 +67,30 @@ public struct ScenarioOutcome: Sendable {
     public var passed: Int { runs - failed }
 
     /// Whether the scenario met its `expect`, and why, in one sentence.
+    /// Runs that broke one of the invariants the scenario expects to break.
+    public var caught: Int {
+        scenario.expectInvariants.reduce(0) { $0 + tally.invariantViolations[$1.rawValue, default: 0] }
+    }
+
+    /// Whether the scenario met its `expect` (and its bound on refusals), and why, in one sentence.
     public var expectation: (met: Bool, message: String) {
+        if let bound = scenario.refusalsAtMost, Double(tally.stoppedEarly) > bound * Double(runs) {
+            return (false, "\(tally.stoppedEarly) of \(runs) runs ended in a refusal, more than the \(Int(bound * 100))% the scenario allows")
+        }
         switch scenario.expect {
         case .pass:
             if failed == 0 { return (true, "all \(runs) runs kept every invariant") }
             let kinds = tally.invariantViolations.keys.sorted().joined(separator: ", ")
             return (false, "\(failed) of \(runs) runs broke an invariant (\(kinds))")
         case .violation:
-            if failed == 0 { return (false, "expected a violation, but all \(runs) runs passed") }
             let unexpected = tally.invariantViolations.keys.filter { !scenario.allows(Invariant(rawValue: $0)!) }.sorted()
             if !unexpected.isEmpty {
                 return (false, "violations of \(unexpected.joined(separator: ", ")), which this scenario does not expect")
             }
+            let allowed = scenario.expectInvariants.map(\.rawValue).sorted().joined(separator: ", ")
+            if caught == 0 { return (false, "expected a violation of \(allowed), but all \(runs) runs passed") }
             let kinds = tally.invariantViolations.keys.sorted().joined(separator: ", ")
-            return (true, "caught as expected: \(failed) of \(runs) runs broke \(kinds)")
+            return (true, "caught as expected: \(caught) of \(runs) runs broke \(kinds)")
         }
     }
 

@@ -20,13 +20,17 @@ public struct SimulationRun {
 
     public typealias SubjectFactory = @Sendable (any FileSystem, any Clock, any RandomSource) throws -> any Subject
 
-    /// A run as the seed decides it.
-    public init(scenario: Scenario, seed: UInt64, recordTrace: Bool = false) {
+    /// A run as the seed decides it: the generator's plan, its kills placed on the calls a
+    /// fault-free dry run of it made (`KillPoints`). `subjectFactory` as the property below.
+    public init(scenario: Scenario, seed: UInt64, recordTrace: Bool = false, subjectFactory: SubjectFactory? = nil) {
         let crashes = scenario.faults.draw(seed: seed).crashes
-        self.init(
+        var run = SimulationRun(
             scenario: scenario, seed: seed,
             plan: WorkloadGenerator(workload: scenario.workload, crashes: crashes, seed: seed).plan(),
             suppressedDecisions: [], recordTrace: recordTrace)
+        run.subjectFactory = subjectFactory
+        run.plan = KillPoints.place(run.plan, profile: run.callProfile(), crashes: crashes, seed: seed)
+        self = run
     }
 
     /// A run with an explicit plan (replay, shrinking).
@@ -41,9 +45,18 @@ public struct SimulationRun {
     }
 
     public func execute() -> RunResult {
-        var execution = Execution(run: self)
+        var execution = Execution(run: self, dryRun: false)
         execution.perform()
         return execution.result
+    }
+
+    /// The file-system calls each step of the plan makes on a faithful disk, with no kill
+    /// points and every crash a process kill (for a crash step: the calls of the recovery).
+    func callProfile() -> KillPoints.Profile {
+        var execution = Execution(run: self, dryRun: true)
+        execution.perform()
+        let trace = execution.fileSystem.trace
+        return execution.stepCalls.mapValues { range in trace[range.clamped(to: trace.indices)].map(\.operation) }
     }
 }
 
@@ -62,6 +75,8 @@ public struct RunResult: Sendable {
     public var crashPoints: [String: Int] = [:]
     public var recoveryPaths: [String: Int] = [:]
     public var operations: [String: Int] = [:]
+    /// The scenario's fault knobs (their `faults:` names) that did something in this run.
+    public var knobsFired: Set<String> = []
     public var events: [RunEvent] = []
     public var crashReports: [(eventIndex: Int, report: CrashReport)] = []
     public var decisions: [FaultDecision] = []
@@ -95,20 +110,29 @@ private struct Execution {
     let fileSystem: SimulatedFileSystem
     let clock = ManualClock()
     let subject: (any Subject)?
+    /// A dry run (`callProfile`): a faithful disk, kills ignored, crashes are process kills.
+    let dryRun: Bool
+    /// For a dry run: the calls of each step (the operation, or a crash step's recovery).
+    var stepCalls: [Int: Range<Int>] = [:]
     var model = Model()
     var result: RunResult
     /// An ambiguous failure happened: the subject must acknowledge nothing until reopened.
     var mustFailStop = false
     var stopped = false
+    /// How many crash reports and fault decisions the plan itself caused: the verifier's final
+    /// crash is not a scenario knob.
+    var planCrashReports: Int?
+    var planDecisions: Int?
     /// How many of the simulator's fault decisions and configured faults are on the timeline.
     var decisionsOnTimeline = 0
     var configuredFaultsOnTimeline = 0
 
-    init(run: SimulationRun) {
+    init(run: SimulationRun, dryRun: Bool) {
         self.run = run
-        faults = run.scenario.faults.draw(seed: run.seed).disk
+        self.dryRun = dryRun
+        faults = dryRun ? .none : run.scenario.faults.draw(seed: run.seed).disk
         fileSystem = SimulatedFileSystem(
-            seed: SeededRandom.derive(seed: run.seed, label: "filesystem"), faults: .none, recordTrace: run.recordTrace)
+            seed: SeededRandom.derive(seed: run.seed, label: "filesystem"), faults: .none, recordTrace: run.recordTrace || dryRun)
         fileSystem.suppressedDecisions = run.suppressedDecisions
         result = RunResult(seed: run.seed, traceHash: 0, fsCalls: 0)
         let random = SeededRandom(seed: run.seed).stream("subject")
@@ -141,13 +165,21 @@ private struct Execution {
         fileSystem.faults = faults
         for (index, step) in run.plan.steps.enumerated() {
             if result.violation != nil || stopped { return }
+            let start = fileSystem.callCount
             switch step {
             case .operation(let operation, let killAfterCalls, let crash):
-                perform(operation, at: index, killAfterCalls: killAfterCalls, crash: crash ?? CrashSpec(powerLoss: true))
+                perform(operation, at: index, killAfterCalls: dryRun ? nil : killAfterCalls, crash: crash ?? CrashSpec(powerLoss: true))
             case .crash(let spec):
-                crashAndRecover(spec, at: index, during: "between operations")
+                crashAndRecover(dryRun ? CrashSpec(powerLoss: false) : spec, at: index, during: "between operations")
             }
+            if dryRun { stepCalls[index] = start..<fileSystem.callCount }
         }
+        if dryRun || result.violation != nil || stopped { return }
+        // Damage the last recovery wrote (and did not sync) shows only at one more crash.
+        fileSystem.faults = .none
+        planCrashReports = result.crashReports.count
+        planDecisions = fileSystem.decisions.count
+        crashAndRecover(CrashSpec(powerLoss: true), at: run.plan.steps.count, during: "after the last recovery")
         if result.violation == nil && !stopped { checkLiveness(at: run.plan.steps.count) }
     }
 
@@ -161,6 +193,7 @@ private struct Execution {
             return
         }
         if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
+        model.now = clock.wallNanoseconds()
         if let killAfterCalls { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + killAfterCalls) }
         let start = fileSystem.callCount
         watchPersistencePoints(during: operation, at: index)
@@ -187,7 +220,8 @@ private struct Execution {
             model.acknowledged(stepIndex: index, operation: operation, durable: durable)
         case .done:
             event(index, kind, operation.label, .ok, from: start)
-            if operation.kind == .sync || operation.kind == .checkpoint {
+            // Maintenance syncs the log before it works, in every mode.
+            if [.sync, .checkpoint, .maintenance].contains(operation.kind) {
                 if mustFailStop {
                     fail(Violation(.failStop, "\(operation.label) succeeded after an earlier I/O failure, before any reopen", stepIndex: index))
                     return
@@ -197,17 +231,17 @@ private struct Execution {
         case .value(let value):
             event(index, kind, operation.label, value == nil ? .absent : .found, from: start)
             guard case .get(let id) = operation, !mustFailStop else { return }
-            let expected = model.current[id]
+            let expected = model.expected(id)
             if value != expected {
                 let problem = Model.difference(expected: expected.map { [id: $0] } ?? [:], actual: value.map { [id: $0] } ?? [:])
                 fail(Violation(
                     faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel,
                     "get \(id) returned a different answer than the model: \(problem.joined(separator: "; "))", stepIndex: index))
             }
-        case .searchResults(let ids):
-            event(index, kind, operation.label, .results(ids.count), from: start)
-            guard case .search(let query, let k, let metric) = operation, !mustFailStop else { return }
-            if let problem = model.checkSearch(query: query, k: k, metric: metric, answer: ids) {
+        case .searchResults(let hits):
+            event(index, kind, operation.label, .results(hits.count), from: start)
+            guard case .search(let query, let k, let metric, let filter) = operation, !mustFailStop else { return }
+            if let problem = model.checkSearch(query: query, k: k, metric: metric, filter: filter, answer: hits) {
                 fail(Violation(faults.injectsCorruption ? .noSilentCorruption : .readsMatchModel, problem, stepIndex: index))
             }
         case .rejected:
@@ -223,7 +257,7 @@ private struct Execution {
             mustFailStop = true
         case .corruptionDetected(let message):
             event(index, kind, operation.label, .corruptionDetected, from: start)
-            if faults.injectsCorruption || faults.readErrorProbability > 0 {
+            if damage.corruptionFired || damage.ioErrorFired {
                 stop("\(operation.label) detected corruption: \(message)")
             } else {
                 fail(Violation(.liveness, "\(operation.label) reported corruption though none was injected: \(message)", stepIndex: index))
@@ -236,7 +270,7 @@ private struct Execution {
         let start = fileSystem.callCount
         subject.close()
         mustFailStop = false
-        guard let info = openAfterCrash(at: index, powerLoss: false, recoveryKill: nil) else { return }
+        guard let info = openAfterCrash(at: index, crashKind: false, recoveryKill: nil) else { return }
         note(recovery: info)
         event(index, .recovery, "reopen", .note(info.paths.joined(separator: ", ")), from: start)
         checkRecoveredState(at: index, afterRecoveryCrash: false, reportedPossibleLoss: info.reportedPossibleLoss)
@@ -256,16 +290,17 @@ private struct Execution {
         result.crashReports.append((crashEvent, report))
         mustFailStop = false
         let crashesBefore = result.crashes
-        guard let info = openAfterCrash(at: index, powerLoss: spec.powerLoss, recoveryKill: spec.recoveryKillAfterCalls) else { return }
+        guard let info = openAfterCrash(at: index, crashKind: spec.recoveryPowerLoss ?? spec.powerLoss, recoveryKill: spec.recoveryKillAfterCalls) else { return }
         note(recovery: info)
         event(index, .recovery, "recover", .note(info.paths.joined(separator: ", ")), from: start)
         checkRecoveredState(at: index, afterRecoveryCrash: result.crashes > crashesBefore, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 
-    /// Opens after a crash or close. A kill point during recovery crashes again and recovers
-    /// once more (invariant 6). I/O errors injected into recovery are retried a few times, as an
-    /// operator would; corruption errors end the run when corruption was injected.
-    private mutating func openAfterCrash(at index: Int, powerLoss: Bool, recoveryKill: Int?) -> RecoveryInfo? {
+    /// Opens after a crash or close. A kill point during recovery crashes again (a power loss
+    /// when `crashKind` says so) and recovers once more (invariant 6). I/O errors injected into
+    /// recovery are retried a few times, as an operator would; a refusal ends the run when
+    /// damage of its kind was injected and fired.
+    private mutating func openAfterCrash(at index: Int, crashKind powerLoss: Bool, recoveryKill: Int?) -> RecoveryInfo? {
         guard let subject else { return nil }
         if let recoveryKill { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + recoveryKill) }
         var attempts = 0
@@ -290,12 +325,12 @@ private struct Execution {
                     if attempts < 6 { continue }
                 }
                 switch error.kind {
-                case .corruption where faults.injectsCorruption:
+                case .corruption where damage.corruptionFired:
                     stop("recovery detected corruption: \(error.message)")
                     return nil
                 case .io where attempts < 6:
                     continue
-                case .io where faults.injectsIOErrors:
+                case .io where damage.ioErrorFired:
                     stop("recovery kept failing on injected I/O errors: \(error.message)")
                     return nil
                 default:
@@ -311,27 +346,30 @@ private struct Execution {
         let start = fileSystem.callCount
         let readBack = Result { () throws(SubjectError) in try subject.readAll() }
         switch model.verdict(
-            readBack: readBack, acknowledgementsAreDurable: subject.acknowledgementsAreDurable, faults: faults,
+            readBack: readBack, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
+            damage: damage,
             stepIndex: index, afterRecoveryCrash: afterRecoveryCrash, reportedPossibleLoss: reportedPossibleLoss)
         {
         case .ok(let records):
             event(index, .check, "check state", .records(records), from: start)
         case .refused(let reason):
             stop(reason)
-        case .lossReported(let reason):
+        case .lossReported:
+            // Excused (the last frame only) and adopted: the run goes on being checked.
             event(index, .check, "check state", .lossReported, from: start)
-            stop(reason)
         case .violation(let violation):
             if case .success = readBack { event(index, .check, "check state", .violation, from: start) }
             fail(violation)
         }
     }
 
+    /// The damage that struck this run's disk so far (see `DiskDamage`).
+    private var damage: DiskDamage { DiskDamage(faults: faults, disk: fileSystem) }
+
     /// Invariant 7: on a healthy disk the recovered subject accepts a write and a checkpoint and
     /// is tidy afterwards.
     private mutating func checkLiveness(at index: Int) {
         guard let subject else { return }
-        fileSystem.faults = .none
         let start = fileSystem.callCount
         let probe = RecordValue(id: "liveness-probe", content: "after recovery", embedding: Array(repeating: 0.5, count: max(1, run.scenario.workload.embeddingDimensions)), metadata: [:])
         let write = subject.perform(.put(record: probe))
@@ -432,6 +470,34 @@ private struct Execution {
         configuredFaultsOnTimeline = configured.count
     }
 
+    /// Which knobs of the scenario's `faults` took effect: the simulator's decisions, the errors
+    /// its configuration forced, and what the crashes did.
+    private func knobsFired() -> Set<String> {
+        var knobs: Set<String> = []
+        let byDecision: [FaultKind: String] = [
+            .writeLost: "dropUnsynced", .directoryOperationLost: "dropDirectoryOperation", .garbage: "garbage",
+            .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
+            .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
+        ]
+        for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
+            knobs.insert(byDecision[decision.kind]!)
+        }
+        for fault in fileSystem.configuredFaults {
+            knobs.insert(fault.kind == .diskFull ? "capacityBytes" : "latentSectorErrors")
+        }
+        for (_, report) in result.crashReports.prefix(planCrashReports ?? result.crashReports.count) {
+            if report.kind == .powerLoss { knobs.insert("powerLoss") }
+            if report.keptEverything { knobs.insert("keepAll") }
+            if report.writes.contains(where: { $0.fate == .torn }) { knobs.insert("tornWrite") }
+            if report.kind == .powerLoss && faults.reorder == .orderedPrefix && !report.writes.isEmpty {
+                knobs.insert("reorder: orderedPrefix")
+            }
+        }
+        if result.crashPoints.keys.contains(where: { $0.hasPrefix("during ") && $0 != "during recovery" }) { knobs.insert("killInOperation") }
+        if result.crashPoints["during recovery"] != nil { knobs.insert("killDuringRecovery") }
+        return knobs
+    }
+
     private mutating func fail(_ violation: Violation) {
         if result.violation == nil { result.violation = violation }
     }
@@ -449,6 +515,7 @@ private struct Execution {
         for decision in result.decisions where !decision.suppressed {
             result.faults[decision.kind.rawValue, default: 0] += 1
         }
+        result.knobsFired = knobsFired()
         if run.recordTrace { result.trace = fileSystem.trace }
         if let pinned = run.explorer?.pinnedOutcome {
             result.violation = pinned.violation

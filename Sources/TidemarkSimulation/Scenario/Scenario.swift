@@ -15,17 +15,21 @@ public struct Scenario: Codable, Sendable, Hashable {
     /// Seeds a campaign runs by default (`--seeds` overrides).
     public var seeds: Int
     public var expect: Expectation
-    /// With `expect: violation`: the invariants allowed to break (empty: any). A violation of any
-    /// other invariant means the expectation is not met.
+    /// With `expect: violation`: the invariants the scenario is meant to break (required). Only
+    /// runs that break one of them count as caught; a violation of any other invariant means
+    /// the expectation is not met (a canary caught for the wrong reason).
     public var expectInvariants: [Invariant]
     /// Random crashes only (nil), or also every crash state at every persistence point
     /// (`exploration: exhaustive` in YAML; see `CrashExplorer`).
     public var exploration: ExplorationSettings?
+    /// The largest share of runs (0...1) that may end in a refusal (the subject stopped on
+    /// detected corruption or I/O errors it could not get past); nil: no bound.
+    public var refusalsAtMost: Double?
 
     public init(
         name: String, description: String = "", subject: SubjectConfiguration,
         workload: WorkloadConfiguration = WorkloadConfiguration(), faults: FaultRanges = FaultRanges(),
-        seeds: Int = 100, expect: Expectation = .pass, expectInvariants: [Invariant] = []
+        seeds: Int = 100, expect: Expectation = .pass, expectInvariants: [Invariant] = [], refusalsAtMost: Double? = nil
     ) {
         self.name = name
         self.description = description
@@ -36,6 +40,7 @@ public struct Scenario: Codable, Sendable, Hashable {
         self.expect = expect
         self.expectInvariants = expectInvariants
         self.exploration = nil
+        self.refusalsAtMost = refusalsAtMost
     }
 
     /// What the scenario expects of its runs; the report states the same value.

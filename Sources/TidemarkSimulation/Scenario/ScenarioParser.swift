@@ -154,7 +154,7 @@ private struct Reader {
     }
 
     mutating func scenario(_ root: Node) throws -> Scenario {
-        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants", "exploration", "stateBudget", "persistenceModel"])
+        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants", "refusalsAtMost", "exploration", "stateBudget", "persistenceModel"])
         guard let nameNode = keys["name"] else { throw error(root, "the scenario needs a \"name\"") }
         let name = try string(nameNode.value, "name")
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -173,6 +173,15 @@ private struct Reader {
             if scenario.expect == .pass && !scenario.expectInvariants.isEmpty {
                 throw error(node.key, "expectInvariants only makes sense with expect: violation")
             }
+        }
+        if scenario.expect == .violation && scenario.expectInvariants.isEmpty {
+            throw error(keys["expect"]!.value, "expect: violation needs expectInvariants, the invariants the scenario must break")
+        }
+        if let node = keys["refusalsAtMost"] {
+            guard let share = Double(try string(node.value, "refusalsAtMost")), (0...1).contains(share) else {
+                throw error(node.value, "refusalsAtMost must be a share of runs between 0 and 1")
+            }
+            scenario.refusalsAtMost = share
         }
         scenario.exploration = try exploration(keys)
         return scenario

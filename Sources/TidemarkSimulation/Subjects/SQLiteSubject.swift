@@ -170,6 +170,8 @@ final class SQLiteSubject: Subject {
             case .put(let record):
                 try write(connection, [.put(record: record)], rollback: false)
                 return acknowledged
+            case .putWithTTL:
+                return .rejected("the SQLite subject's table has no expiry column")
             case .delete(let id):
                 try write(connection, [.delete(id: id)], rollback: false)
                 return acknowledged
@@ -182,8 +184,8 @@ final class SQLiteSubject: Subject {
             case .get(let id):
                 let rows = try connection.query("SELECT id, content, embedding, metadata FROM records WHERE id = ?", [.text(id)])
                 return .value(try rows.first.map(Self.recordValue))
-            case .search(let query, let k, let metric):
-                return .searchResults(try search(connection, query: query, k: k, metric: metric))
+            case .search(let query, let k, let metric, let filter):
+                return .searchResults(try search(connection, query: query, k: k, metric: metric, filter: filter ?? [:]))
             case .sync:
                 // Only WAL with synchronous=NORMAL leaves acknowledged commits unsynced; a
                 // checkpoint syncs the WAL before copying it back.
@@ -232,15 +234,18 @@ final class SQLiteSubject: Subject {
         }
     }
 
-    /// A full scan ranked by the model's similarity, ties broken by id.
-    private func search(_ connection: SQLiteConnection, query: [Float], k: Int, metric: SearchMetric) throws -> [String] {
-        let scored = try connection.query("SELECT id, embedding FROM records").map { row -> (id: String, score: Double) in
-            guard case .text(let id) = row[0], case .blob(let bytes) = row[1] else {
-                throw SubjectError(.corruption, "\(databasePath): a records row has unexpected column types: \(row)")
-            }
-            return (id, Model.similarity(query, try Self.decodeEmbedding(bytes, id: id), metric: metric))
+    /// A full scan of the records whose metadata holds `filter`, ranked by the model's
+    /// similarity, ties broken by id.
+    private func search(
+        _ connection: SQLiteConnection, query: [Float], k: Int, metric: SearchMetric, filter: [String: String]
+    ) throws -> [SearchHit] {
+        let hits = try connection.query("SELECT id, content, embedding, metadata FROM records").compactMap { row -> SearchHit? in
+            let record = try Self.recordValue(row)
+            guard filter.allSatisfy({ record.metadata[$0.key] == $0.value }) else { return nil }
+            return SearchHit(record: record, score: Model.similarity(query, record.embedding, metric: metric))
         }
-        return scored.sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }.prefix(max(0, k)).map(\.id)
+        let ranked = hits.sorted { $0.score != $1.score ? $0.score > $1.score : $0.record.id < $1.record.id }
+        return Array(ranked.prefix(max(0, k)))
     }
 
     /// SQLITE_FULL: SQLite rolled the transaction back, a clean rejection. Corruption is

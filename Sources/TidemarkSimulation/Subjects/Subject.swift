@@ -15,7 +15,8 @@ public protocol Subject: AnyObject {
     func readAll() throws(SubjectError) -> [String: RecordValue]
     /// Forgets the open instance without closing it: the process died.
     func abandon()
-    /// Closes cleanly (for `reopen`). Close is not sync.
+    /// Closes cleanly (for `reopen`). Close is not sync: what the reopen shows becomes the
+    /// verified state all the same, so a close that fails to sync is caught at the next crash.
     func close()
     /// After a successful recovery and one checkpoint: leftovers that should not be there
     /// (temp files, a log that did not shrink...). Empty when clean.
@@ -49,7 +50,7 @@ public enum Response: Sendable, Hashable {
     /// A sync, checkpoint, maintenance or clock step that succeeded.
     case done
     case value(RecordValue?)
-    case searchResults([String])
+    case searchResults([SearchHit])
     /// A clean error: nothing was applied, nothing ever will be.
     case rejected(String)
     /// An I/O error: it may or may not have applied; the subject must now fail stop.
@@ -58,6 +59,17 @@ public enum Response: Sendable, Hashable {
     case failStopped(String)
     /// The subject detected damaged data.
     case corruptionDetected(String)
+}
+
+/// One search result as a subject returns it: the record and its score, as a similarity in
+/// `Model.similarity`'s sense (higher is nearer; the negated distance for euclidean).
+public struct SearchHit: Sendable, Hashable {
+    public var record: RecordValue
+    public var score: Double
+    public init(record: RecordValue, score: Double) {
+        self.record = record
+        self.score = score
+    }
 }
 
 /// Why a subject would not open or read.

@@ -76,6 +76,9 @@ final class TidemarkStoreSubject: Subject {
             case .put(let record):
                 try store.put(Self.record(record))
                 return acknowledged
+            case .putWithTTL(let record, let ttlSeconds):
+                try store.put(Self.record(record), ttl: Double(ttlSeconds))
+                return acknowledged
             case .delete(let id):
                 _ = try store.delete(id)
                 return acknowledged
@@ -104,9 +107,12 @@ final class TidemarkStoreSubject: Subject {
                 return acknowledged
             case .get(let id):
                 return .value(try store.get(id).map(Self.recordValue))
-            case .search(let embedding, let k, let metric):
-                let results = try store.search(embedding: embedding, k: k, metric: metric)
-                return .searchResults(results.map(\.record.id))
+            case .search(let embedding, let k, let metric, let filter):
+                let results = try store.search(
+                    embedding: embedding, k: k, metric: metric, filter: (filter ?? [:]).mapValues { .string($0) })
+                return .searchResults(results.map { result in
+                    SearchHit(record: Self.recordValue(result.record), score: metric == .euclidean ? -result.score : result.score)
+                })
             case .sync:
                 try store.sync()
                 return .done
@@ -146,8 +152,10 @@ final class TidemarkStoreSubject: Subject {
         store = nil
     }
 
-    /// Temp files left behind, and a log that does not shrink: after one write and one checkpoint
-    /// per kept checkpoint, at most one segment per kept checkpoint may remain.
+    /// What the offline check (`verify`) finds or warns about (temp files, checkpoints the
+    /// manifest does not name, unfinished segments, torn tails), spill files no record owns,
+    /// SQLite journals beside the cold tier, and a log that does not shrink: after one write
+    /// and one checkpoint per kept checkpoint, at most one segment per kept checkpoint may remain.
     func hygieneProblems() -> [String] {
         guard let store else { return ["the store is not open"] }
         var problems: [String] = []
@@ -165,6 +173,16 @@ final class TidemarkStoreSubject: Subject {
         }
         let names = (try? fileSystem.listDirectory(directory)) ?? []
         for name in names where name.hasSuffix(".tmp") { problems.append("temp file \(name) left behind") }
+        do {
+            let report = try store.verify()
+            for problem in report.problems + report.warnings { problems.append("verify: \(problem)") }
+        } catch {
+            problems.append("verify failed: \(error)")
+        }
+        if names.contains("spill") { problems.append("a spill directory in a store that never spills") }
+        for name in names where name.hasSuffix("-journal") || name.hasSuffix("-shm") {
+            problems.append("SQLite file \(name) left beside the cold tier")
+        }
         return problems
     }
 
@@ -181,7 +199,9 @@ final class TidemarkStoreSubject: Subject {
     }
 
     static func record(_ value: RecordValue) -> Record {
-        Record(id: value.id, content: value.content, embedding: value.embedding, metadata: value.metadata.mapValues { .string($0) })
+        Record(
+            id: value.id, content: value.content, embedding: value.embedding, metadata: value.metadata.mapValues { .string($0) },
+            expiresAt: value.expiresAt)
     }
 
     static func recordValue(_ record: Record) -> RecordValue {
@@ -190,7 +210,8 @@ final class TidemarkStoreSubject: Subject {
             metadata: record.metadata.mapValues { value in
                 if case .string(let text) = value { return text }
                 return value.jsonText
-            })
+            },
+            expiresAt: record.expiresAt)
     }
 }
 

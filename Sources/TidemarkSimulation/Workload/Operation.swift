@@ -8,12 +8,18 @@ public struct RecordValue: Codable, Sendable, Hashable {
     public var content: String
     public var embedding: [Float]
     public var metadata: [String: String]
-    public init(id: String, content: String, embedding: [Float], metadata: [String: String]) {
+    /// Wall-clock expiry in nanoseconds (a put with a TTL); nil never expires.
+    public var expiresAt: Int64?
+    public init(id: String, content: String, embedding: [Float], metadata: [String: String], expiresAt: Int64? = nil) {
         self.id = id
         self.content = content
         self.embedding = embedding
         self.metadata = metadata
+        self.expiresAt = expiresAt
     }
+
+    /// Whether reads at wall-clock time `now` see it (expiry is inclusive, as the store's).
+    public func isLive(at now: Int64) -> Bool { expiresAt.map { now < $0 } ?? true }
 }
 
 /// One change inside a batch or transaction.
@@ -33,13 +39,16 @@ public enum Mutation: Codable, Sendable, Hashable {
 /// shrinker removes entries from it.
 public enum WorkloadOperation: Codable, Sendable, Hashable {
     case put(record: RecordValue)
+    /// A put that expires `ttlSeconds` after the wall-clock time it is performed at.
+    case putWithTTL(record: RecordValue, ttlSeconds: Int)
     case delete(id: String)
     /// Atomic: all or nothing.
     case batch(mutations: [Mutation])
     /// Atomic; with `rollback` the body throws after its mutations and nothing may be applied.
     case transaction(mutations: [Mutation], rollback: Bool)
     case get(id: String)
-    case search(embedding: [Float], k: Int, metric: SearchMetric)
+    /// With `filter`, only records whose metadata holds every pair.
+    case search(embedding: [Float], k: Int, metric: SearchMetric, filter: [String: String]?)
     case sync
     case checkpoint
     /// The subject's background work, run now (migration, expiry, async flush...).
@@ -51,6 +60,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
     public var kind: OperationKind {
         switch self {
         case .put: .put
+        case .putWithTTL: .putWithTTL
         case .delete: .delete
         case .batch: .batch
         case .transaction: .transaction
@@ -64,10 +74,15 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
         }
     }
 
-    /// The changes this operation makes to the model if it is applied.
-    public var mutations: [Mutation] {
+    /// The changes this operation makes to the model if it is applied at wall-clock time `now`
+    /// (nanoseconds; it fixes a TTL's expiry).
+    public func mutations(at now: Int64) -> [Mutation] {
         switch self {
         case .put(let record): [.put(record: record)]
+        case .putWithTTL(let record, let ttlSeconds):
+            [.put(record: RecordValue(
+                id: record.id, content: record.content, embedding: record.embedding, metadata: record.metadata,
+                expiresAt: now + Int64(ttlSeconds) * 1_000_000_000))]
         case .delete(let id): [.delete(id: id)]
         case .batch(let mutations): mutations
         case .transaction(let mutations, let rollback): rollback ? [] : mutations
@@ -78,11 +93,13 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
     public var label: String {
         switch self {
         case .put(let record): "put \(record.id)"
+        case .putWithTTL(let record, let ttlSeconds): "put \(record.id) ttl \(ttlSeconds)s"
         case .delete(let id): "delete \(id)"
         case .batch(let mutations): "batch ×\(mutations.count)"
         case .transaction(let mutations, let rollback): rollback ? "txn ×\(mutations.count) rollback" : "txn ×\(mutations.count)"
         case .get(let id): "get \(id)"
-        case .search(_, let k, let metric): "search k=\(k) \(metric.rawValue)"
+        case .search(_, let k, let metric, let filter):
+            "search k=\(k) \(metric.rawValue)" + (filter.map { " " + $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "")
         case .sync: "sync"
         case .checkpoint: "checkpoint"
         case .maintenance: "maintenance"
@@ -93,12 +110,14 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
 }
 
 public enum OperationKind: String, Codable, Sendable, Hashable, CaseIterable, CodingKeyRepresentable {
-    case put, delete, batch, transaction, get, search, sync, checkpoint, maintenance, advanceClock, reopen
+    case put, putWithTTL, delete, batch, transaction, get, search, sync, checkpoint, maintenance, advanceClock, reopen
+    /// A mix weight only: an `advanceClock` by hours to weeks, past every TTL and record age.
+    case clockJump
 
     /// Whether the operation can change the stored state.
     public var isMutation: Bool {
         switch self {
-        case .put, .delete, .batch, .transaction: true
+        case .put, .putWithTTL, .delete, .batch, .transaction: true
         default: false
         }
     }
@@ -109,9 +128,13 @@ public struct CrashSpec: Codable, Sendable, Hashable {
     public var powerLoss: Bool
     /// Also crash during the recovery that follows, after this many file-system calls into it.
     public var recoveryKillAfterCalls: Int?
-    public init(powerLoss: Bool, recoveryKillAfterCalls: Int? = nil) {
+    /// How that crash during recovery strikes; nil: as the first crash (plans written before
+    /// the two were drawn apart).
+    public var recoveryPowerLoss: Bool?
+    public init(powerLoss: Bool, recoveryKillAfterCalls: Int? = nil, recoveryPowerLoss: Bool? = nil) {
         self.powerLoss = powerLoss
         self.recoveryKillAfterCalls = recoveryKillAfterCalls
+        self.recoveryPowerLoss = recoveryPowerLoss
     }
 }
 

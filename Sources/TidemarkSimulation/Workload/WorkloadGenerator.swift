@@ -45,8 +45,8 @@ public struct WorkloadGenerator {
             for index in 0..<operations {
                 let operation = nextOperation()
                 if index == victim {
-                    // Operations that touch many files get a wider window, so every call of a
-                    // checkpoint (rotate, write, rename, sync, remove) can be the last.
+                    // A first guess; `KillPoints.place` moves it onto a call the operation
+                    // really makes once a dry run has counted them.
                     let window = [.checkpoint, .maintenance, .batch, .transaction].contains(operation.kind) ? 24 : 8
                     steps.append(.operation(operation, killAfterCalls: random.int(in: 1...window), crash: crash))
                 } else {
@@ -65,16 +65,20 @@ public struct WorkloadGenerator {
         let kind = kinds[weightedIndex(kindWeights, total: kindWeightTotal)]
         switch kind {
         case .put: return .put(record: record())
+        case .putWithTTL: return .putWithTTL(record: record(), ttlSeconds: random.int(in: 1...900))
         case .delete: return .delete(id: key())
         case .batch: return .batch(mutations: mutations())
         case .transaction: return .transaction(mutations: mutations(), rollback: random.chance(0.3))
         case .get: return .get(id: key())
         case .search:
-            return .search(embedding: embedding(), k: random.int(in: 1...5), metric: random.element(of: SearchMetric.allCases)!)
+            return .search(
+                embedding: embedding(), k: random.int(in: 1...5), metric: random.element(of: SearchMetric.allCases)!,
+                filter: random.chance(0.5) ? ["group": "g\(random.int(in: 0...3))"] : nil)
         case .sync: return .sync
         case .checkpoint: return .checkpoint
         case .maintenance: return .maintenance
         case .advanceClock: return .advanceClock(seconds: random.int(in: 1...600))
+        case .clockJump: return .advanceClock(seconds: random.int(in: 3_600...2_592_000))
         case .reopen: return .reopen
         }
     }
