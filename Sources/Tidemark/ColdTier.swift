@@ -42,8 +42,12 @@ final class ColdTier {
         case off = "OFF"
     }
 
-    /// Opens (creating when missing) the cold tier of the store in `directory`.
-    init(directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, synchronous: Synchronous = .full) throws {
+    /// Opens (creating when missing) the cold tier of the store in `directory`. `readOnly`:
+    /// opens an existing one without writing anything (`openReadOnly`).
+    init(
+        directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
+        synchronous: Synchronous = .full, readOnly: Bool = false
+    ) throws {
         path = Self.path(in: directory)
         self.random = random
         let existed = fileSystem.exists(path)
@@ -56,7 +60,11 @@ final class ColdTier {
         }
         do {
             try SQLiteProcessPRNG.withSeed(random.next()) {
-                try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+                if readOnly {
+                    try openReadOnly(fileSystem: fileSystem)
+                } else {
+                    try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+                }
             }
         } catch {
             vfs.fence()
@@ -64,6 +72,21 @@ final class ColdTier {
             vfs.unregister()
             throw Self.storeError(error, path: path, doing: "open the cold tier")
         }
+    }
+
+    /// Read-only: no schema, no WAL checkpoint, no sync. After a clean close there is no WAL,
+    /// and SQLite opens the file `immutable` (no locks, no `-wal` or `-shm` created, as a
+    /// read-only mount needs); a WAL left by a writer that died is read through a read-only
+    /// connection, which SQLite may refuse on a read-only directory.
+    private func openReadOnly(fileSystem: any FileSystem) throws {
+        guard fileSystem.exists(path) else { throw StoreError.corruption("the cold tier is missing", path: path, offset: 0) }
+        let hasWAL = fileSystem.exists(path + "-wal")
+        let escaped = path.map { ["%": "%25", "?": "%3f", "#": "%23"][$0] ?? String($0) }.joined()
+        let connection = try SQLiteConnection(
+            path: hasWAL ? "file:\(escaped)?mode=ro" : "file:\(escaped)?immutable=1", vfs: vfs, flags: [.readOnly, .uri])
+        self.connection = connection
+        if hasWAL { try connection.execute("PRAGMA locking_mode=EXCLUSIVE") }
+        try readMeta(connection)
     }
 
     private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
@@ -108,6 +131,13 @@ final class ColdTier {
                 defer { try? wal.close() }
                 try wal.sync()
             }
+            try readMeta(connection)
+        }
+    }
+
+    /// `meta.lsn` and `meta.count`, checked against the rows.
+    private func readMeta(_ connection: SQLiteConnection) throws {
+        do {
             let meta = Dictionary(uniqueKeysWithValues: try connection.query("SELECT key, value FROM meta").compactMap { row -> (String, Int64)? in
                 guard case .text(let key) = row[0], case .integer(let value) = row[1] else { return nil }
                 return (key, value)

@@ -1,14 +1,18 @@
 import TidemarkIO
 
 extension Store {
-    /// Opens (creating when missing) the store in `directory`, recovering it: the newest valid
-    /// checkpoint, then the log after it. Throws `.corruption` naming file and offset when the log
-    /// is damaged anywhere but its unsynced tail (unless `options.salvage`).
+    /// Opens (creating when missing, unless read-only) the store in `directory`, recovering it:
+    /// the newest valid checkpoint, then the log after it. Throws `.corruption` naming file and
+    /// offset when the log is damaged anywhere but its unsynced tail (unless `options.salvage`),
+    /// and `.locked` when another writer holds the store (`StoreLock`).
     public static func open(
         at directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
         options: StoreOptions = StoreOptions()
     ) throws -> Store {
         try validate(options)
+        if options.readOnly, !fileSystem.exists(directory) {
+            throw StoreError(.notFound, "no store at \(directory)", path: directory)
+        }
         do {
             if !fileSystem.exists(directory) {
                 try fileSystem.createDirectories(directory)
@@ -23,13 +27,19 @@ extension Store {
                 .invalidInput, "this store has a cold tier (\(ColdTier.fileName)); open it with tiers enabled",
                 path: ColdTier.path(in: directory))
         }
-        let recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
-        let tiers = try options.tiers.map {
-            try openTiers($0, recovered: recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, hooks: options.hooks)
+        let heldLock = try StoreLock.acquire(directory: directory, fileSystem: fileSystem, options: options)
+        var recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
+        var tierOptions = options.tiers
+        if options.readOnly, !fileSystem.exists(ColdTier.path(in: directory)), !recovered.state.requiresColdTier {
+            tierOptions = nil  // nothing migrated yet, and a read-only open creates nothing
+        }
+        let tiers = try tierOptions.map {
+            try openTiers($0, recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
         }
         let store = try Store(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
-            recovered: recovered, tiers: tiers)
+            recovered: recovered, tiers: tiers, heldLock: heldLock)
+        guard !options.readOnly else { return store }
         store.lock.lock()
         defer { store.lock.unlock() }
         if options.salvage && !recovered.report.lost.isEmpty {
@@ -49,6 +59,7 @@ extension Store {
     private static func validate(_ options: StoreOptions) throws {
         guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
         let alignment = options.sectorAlignment
+        if options.readOnly, options.salvage { throw StoreError(.invalidInput, "salvage rewrites the store; it cannot be read-only") }
         guard alignment == 0 || (alignment >= 512 && alignment <= 1 << 20 && alignment & (alignment - 1) == 0) else {
             throw StoreError(.invalidInput, "sectorAlignment must be 0 or a power of two from 512 to 1048576, got \(alignment)")
         }
@@ -59,34 +70,43 @@ extension Store {
 
     /// Opens the tiers over a recovered state: removes spill files and the access-time hint
     /// (caches, never trusted across a restart except as a hint), opens the cold tier and checks
-    /// it reflects at least the LSN of a checkpoint that relies on it.
+    /// it reflects at least the LSN of a checkpoint that relies on it. Read-only: removes nothing
+    /// and keeps every record in memory. With salvage, a cold tier that is missing, will not
+    /// open or is behind the checkpoint is a listed loss: its files go to quarantine and a new
+    /// one starts.
     private static func openTiers(
-        _ tierOptions: TierOptions, recovered: RecoveredStore, directory: String, fileSystem: any FileSystem,
-        clock: any Clock, random: any RandomSource, hooks: ProtocolHooks
+        _ tierOptions: TierOptions, recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem,
+        clock: any Clock, random: any RandomSource, options: StoreOptions
     ) throws -> TieredState {
         let coldPath = ColdTier.path(in: directory)
         let checkpointLSN = recovered.report.checkpointLSN ?? 0
-        if recovered.state.requiresColdTier, !fileSystem.exists(coldPath) {
-            throw StoreError.corruption(
-                "the checkpoint at LSN \(checkpointLSN) relies on the cold tier, which is missing", path: coldPath, offset: 0)
-        }
         let hintPath = FilePaths.join(directory, TieredState.accessHintFileName)
         var accessTimes: [String: Int64] = [:]
-        do {
-            _ = try HotTier.removeLeftoverSpillFiles(storeDirectory: directory, fileSystem: fileSystem)
-            if fileSystem.exists(hintPath) {
-                accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
-                try fileSystem.remove(hintPath)
-            }
-        } catch let error as FileSystemError {
-            throw StoreError(.io, "cannot remove the hot tier's cache files", path: error.path, cause: error)
+        if fileSystem.exists(hintPath) {
+            accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
         }
-        let cold = try ColdTier(
-            directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: hooks.coldSynchronous)
-        if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
-            throw StoreError.corruption(
-                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
-                path: coldPath, offset: 0)
+        if !options.readOnly {
+            do {
+                _ = try HotTier.removeLeftoverSpillFiles(storeDirectory: directory, fileSystem: fileSystem)
+                if fileSystem.exists(hintPath) { try fileSystem.remove(hintPath) }
+            } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot remove the hot tier's cache files", path: error.path, cause: error)
+            }
+        }
+        let cold: ColdTier
+        do {
+            cold = try openColdTier(recovered: recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+        } catch let error as StoreError where options.salvage && error.code == .corruption {
+            for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
+                try recovered.quarantine.keep(name, held: "the cold tier: records migrated out of the hot tier", reason: error.message, copy: false)
+            }
+            recovered.report.lost.append(StoreProblem(
+                file: ColdTier.fileName, offset: error.offset ?? 0,
+                message: "\(error.message); records that were only in the cold tier are lost, the store continues with a new one"))
+            recovered.report.quarantineFolder = recovered.quarantine.folder
+            recovered.report.quarantinedFiles = recovered.quarantine.entries.map(\.file)
+            cold = try ColdTier(
+                directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: options.hooks.coldSynchronous)
         }
         if cold.lsn > recovered.lastLSN {
             // Cold commits only cover log that was durable, so the log lost committed frames.
@@ -94,9 +114,35 @@ extension Store {
                 "the cold tier reflects LSN \(cold.lsn), beyond the end of the recovered log at LSN \(recovered.lastLSN): committed log frames are missing",
                 path: coldPath, offset: 0)
         }
-        let hot = HotTier(budget: tierOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
+        var hotOptions = tierOptions
+        if options.readOnly { hotOptions.hotMemoryBytes = .max }  // spilling would write files
+        let hot = HotTier(budget: hotOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
         return TieredState(
-            recovered: recovered.state, options: tierOptions, hot: hot, cold: cold, accessTimes: accessTimes,
+            recovered: recovered.state, options: hotOptions, hot: hot, cold: cold, accessTimes: accessTimes,
             now: clock.wallNanoseconds())
+    }
+
+    /// The cold tier, checked against the checkpoint that relies on it: missing, unreadable or
+    /// behind it is `.corruption` naming `cold.sqlite`.
+    private static func openColdTier(
+        recovered: RecoveredStore, directory: String, fileSystem: any FileSystem, clock: any Clock,
+        random: any RandomSource, options: StoreOptions
+    ) throws -> ColdTier {
+        let coldPath = ColdTier.path(in: directory)
+        let checkpointLSN = recovered.report.checkpointLSN ?? 0
+        if recovered.state.requiresColdTier, !fileSystem.exists(coldPath) {
+            throw StoreError.corruption(
+                "the checkpoint at LSN \(checkpointLSN) relies on the cold tier, which is missing", path: coldPath, offset: 0)
+        }
+        let cold = try ColdTier(
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random,
+            synchronous: options.hooks.coldSynchronous, readOnly: options.readOnly)
+        if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
+            cold.close(clean: false)
+            throw StoreError.corruption(
+                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
+                path: coldPath, offset: 0)
+        }
+        return cold
     }
 }

@@ -17,6 +17,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let failStopped = Code("failStopped")
         /// The store was closed.
         public static let closed = Code("closed")
+        /// Another process holds the store's `LOCK`: a second writer, or a reader while a writer
+        /// works. The message names the holder. Nothing was done.
+        public static let locked = Code("locked")
         /// Stored bytes do not match their checksums or structure; `path` and `offset` say where.
         public static let corruption = Code("corruption")
         public var description: String { name }

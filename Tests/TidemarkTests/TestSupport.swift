@@ -50,6 +50,9 @@ final class InstrumentedFileSystem: FileSystem {
         try base.syncDirectory(path)
     }
     func status(_ path: String) throws -> FileStatus { try base.status(path) }
+    func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol {
+        try base.lockFile(path, exclusive: exclusive)
+    }
 
     fileprivate func checkSync(_ path: String) throws {
         syncs.add(1, ordering: .relaxed)
