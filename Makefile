@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime
 
-.PHONY: deps build test run release bench clean
+.PHONY: deps build test run release bench install clean
 
 RUN_OUT ?= Reports/latest
 
@@ -43,6 +43,14 @@ run: release
 ## raw fdatasync loop and SQLite, as a table. Opt-in and never part of `make test`. BENCH_FLAGS adds flags.
 bench: release
 	.build/release/tidemark bench $(BENCH_FLAGS)
+
+## install: the release CLI into $(PREFIX)/bin (default /usr/local/bin, on PATH), so every
+## `tidemark ...` line in the README and the reports runs as printed. DESTDIR stages it.
+PREFIX ?= /usr/local
+TIDEMARK_BIN ?= .build/release/tidemark
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(TIDEMARK_BIN) $(DESTDIR)$(PREFIX)/bin/tidemark
 
 clean:
 	rm -rf .build

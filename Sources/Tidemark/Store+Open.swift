@@ -79,7 +79,6 @@ extension Store {
         clock: any Clock, random: any RandomSource, options: StoreOptions
     ) throws -> TieredState {
         let coldPath = ColdTier.path(in: directory)
-        let checkpointLSN = recovered.report.checkpointLSN ?? 0
         let hintPath = FilePaths.join(directory, TieredState.accessHintFileName)
         var accessTimes: [String: Int64] = [:]
         if fileSystem.exists(hintPath) {
@@ -95,7 +94,7 @@ extension Store {
         }
         let cold: ColdTier
         do {
-            cold = try openColdTier(recovered: recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            cold = try openColdTier(recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
         } catch let error as StoreError where options.salvage && error.code == .corruption {
             for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
                 try recovered.quarantine.keep(name, held: "the cold tier: records migrated out of the hot tier", reason: error.message, copy: false)
@@ -125,7 +124,7 @@ extension Store {
     /// The cold tier, checked against the checkpoint that relies on it: missing, unreadable or
     /// behind it is `.corruption` naming `cold.sqlite`.
     private static func openColdTier(
-        recovered: RecoveredStore, directory: String, fileSystem: any FileSystem, clock: any Clock,
+        recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem, clock: any Clock,
         random: any RandomSource, options: StoreOptions
     ) throws -> ColdTier {
         let coldPath = ColdTier.path(in: directory)
@@ -138,10 +137,14 @@ extension Store {
             directory: directory, fileSystem: fileSystem, clock: clock, random: random,
             synchronous: options.hooks.coldSynchronous, readOnly: options.readOnly)
         if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
-            cold.close(clean: false)
-            throw StoreError.corruption(
-                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing",
-                path: coldPath, offset: 0)
+            let message = "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing"
+            guard options.salvage else {
+                cold.close(clean: false)
+                throw StoreError.corruption(message, path: coldPath, offset: 0)
+            }
+            // What it holds is still good: keep it, list the loss; the salvage checkpoint brings
+            // it up to date.
+            recovered.report.lost.append(StoreProblem(file: ColdTier.fileName, offset: 0, message: message))
         }
         return cold
     }
