@@ -185,6 +185,17 @@ final class ColdTier {
         }
     }
 
+    /// Damage SQLite's `PRAGMA quick_check` finds in the database's structure, then the first
+    /// row whose checksum fails: `.corruption` naming the file. For `verify` and salvage.
+    func check() throws {
+        let rows = try run("check the database") { try openConnection().query("PRAGMA quick_check") }
+        let findings = rows.compactMap { row -> String? in if case .text(let text)? = row.first { text } else { nil } }
+        guard findings == ["ok"] else {
+            throw StoreError.corruption("cold tier: SQLite quick_check: \(findings.prefix(3).joined(separator: "; "))", path: path, offset: 0)
+        }
+        try forEach { _ in }
+    }
+
     /// Records and the bytes of their encoded bodies.
     func totals() throws -> (count: Int, bytes: Int64) {
         let row = try run("count records") { try openConnection().query("SELECT count(*), coalesce(sum(length(body)), 0) FROM records") }

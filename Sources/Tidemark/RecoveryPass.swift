@@ -22,6 +22,8 @@ struct RecoveryPass {
     /// salvage rewrites the store (`quarantineDamage`).
     var damagedFiles: [(name: String, held: String)] = []
     var quarantine: Quarantine
+    /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
+    var checkpointSegment: String?
 
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions) {
         (self.directory, self.fileSystem, self.options) = (directory, fileSystem, options)
@@ -99,6 +101,7 @@ struct RecoveryPass {
 
     /// The newest checkpoint in `manifest` that validates; older ones are fallbacks.
     mutating func loadNewestCheckpoint(from manifest: Manifest) throws {
+        checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         for (index, entry) in manifest.checkpoints.enumerated() {
             do {
                 state = try Recovery.loadCheckpoint(entry, directory: directory, fileSystem: fileSystem)
@@ -201,6 +204,13 @@ struct RecoveryPass {
             throw fsError(error, name)
         }
         switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
+        case .unfinished where name == checkpointSegment && !hooks.replaysPastDamage:
+            let message = "segment header: \(scanned.bytes) bytes, but the checkpoint started this segment durably; the commits after it are lost"
+            guard salvage else { throw StoreError.corruption(message, path: path(name), offset: 0) }
+            report.lost.append(StoreProblem(file: name, offset: 0, message: message))
+            noteDamaged(name, "log frames from LSN \(segment.firstLSN) (by its name)")
+            toRemove.append(name)
+            return nil
         case .unfinished:
             toRemove.append(name)
             return nil
@@ -286,6 +296,11 @@ struct RecoveryPass {
     /// or a checkpoint covers it) lost synced frames: a segment cut short or removed. An error,
     /// or with salvage a loss naming where the log now ends.
     mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) throws {
+        if let checkpointSegment, !hooks.replaysPastDamage, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
+            let message = "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost"
+            guard salvage else { throw StoreError.corruption(message, path: path(checkpointSegment), offset: 0) }
+            report.lost.append(StoreProblem(file: checkpointSegment, offset: 0, message: message))
+        }
         let durable = manifest.provenDurableLSN
         guard lastLSN < durable, !hooks.replaysPastDamage else { return }
         let file = inventory.segments.last?.name ?? StoreFiles.manifest

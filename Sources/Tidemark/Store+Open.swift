@@ -136,8 +136,12 @@ extension Store {
         let cold = try ColdTier(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random,
             synchronous: options.hooks.coldSynchronous, readOnly: options.readOnly)
+        if options.salvage {
+            // Salvage rewrites through the cold tier: find its damage now, not halfway.
+            do { try cold.check() } catch { cold.close(clean: false); throw error }
+        }
         if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
-            let message = "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing"
+            let message = "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing"
             guard options.salvage else {
                 cold.close(clean: false)
                 throw StoreError.corruption(message, path: coldPath, offset: 0)
@@ -147,5 +151,13 @@ extension Store {
             recovered.report.lost.append(StoreProblem(file: ColdTier.fileName, offset: 0, message: message))
         }
         return cold
+    }
+}
+
+extension ColdTier {
+    /// " (with its WAL, cold.sqlite-wal)" when the WAL exists: damage there shows as the
+    /// database being behind, and the message should say where to look.
+    static func walNote(_ directory: String, _ fileSystem: any FileSystem) -> String {
+        fileSystem.exists(path(in: directory) + "-wal") ? " (with its WAL, \(fileName)-wal)" : ""
     }
 }

@@ -29,6 +29,7 @@ enum Verification {
             check.warn(name, 0, "leftover temp file (removed at open)")
         }
         let manifest = try check.checkManifestAndCheckpoints(inventory)
+        check.checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         try check.checkLog(inventory, replayStart: (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1)
         check.checkDurableEnd(manifest, inventory)
         check.checkColdTier()
@@ -43,6 +44,8 @@ private struct VerificationPass {
     var report = VerificationReport()
     /// The checkpoint recovery would start from (the newest that validates).
     var usableCheckpoint: (lsn: UInt64, requiresColdTier: Bool)?
+    /// The segment the newest checkpoint started: it must exist with an intact header.
+    var checkpointSegment: String?
     /// The last LSN the log holds (0: none).
     var logEnd: UInt64 = 0
 
@@ -115,6 +118,9 @@ private struct VerificationPass {
         let scan: SegmentScan
         let verdict: SegmentScan.Verdict
         switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
+        case .unfinished where name == checkpointSegment:
+            problem(name, 0, "segment header: \(scanned.bytes) bytes, but the checkpoint started this segment durably; the commits after it are lost")
+            return nil
         case .unfinished:
             warn(name, 0, "unfinished new segment (removed at open)")
             return nil
@@ -152,6 +158,9 @@ private struct VerificationPass {
     /// The manifest's proven durable end (a clean close's last LSN, or its newest checkpoint)
     /// beyond the end of the log: synced frames were lost.
     mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) {
+        if let checkpointSegment, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
+            problem(checkpointSegment, 0, "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost")
+        }
         let durable = manifest.provenDurableLSN
         let end = max(logEnd, usableCheckpoint?.lsn ?? 0)
         guard end < durable else { return }
@@ -178,8 +187,9 @@ private struct VerificationPass {
             let cold = try ColdTier(
                 directory: directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: 0), readOnly: true)
             defer { cold.close(clean: false) }
+            try cold.check()
             if let usableCheckpoint, usableCheckpoint.requiresColdTier, cold.lsn < usableCheckpoint.lsn {
-                problem(ColdTier.fileName, 0, "reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: migrated records are missing")
+                problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: migrated records are missing")
             }
             if cold.lsn > max(logEnd, usableCheckpoint?.lsn ?? 0) {
                 problem(ColdTier.fileName, 0, "reflects LSN \(cold.lsn), beyond the end of the log: committed log frames are missing")
