@@ -204,13 +204,6 @@ struct RecoveryPass {
             throw fsError(error, name)
         }
         switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
-        case .unfinished where name == checkpointSegment && !hooks.replaysPastDamage:
-            let message = "segment header: \(scanned.bytes) bytes, but the checkpoint started this segment durably; the commits after it are lost"
-            guard salvage else { throw StoreError.corruption(message, path: path(name), offset: 0) }
-            report.lost.append(StoreProblem(file: name, offset: 0, message: message))
-            noteDamaged(name, "log frames from LSN \(segment.firstLSN) (by its name)")
-            toRemove.append(name)
-            return nil
         case .unfinished:
             toRemove.append(name)
             return nil

@@ -52,8 +52,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    public var description: String {
-        var text = "\(code): \(message)"
+    public var description: String { "\(code): \(detail)" }
+
+    /// The message with its file, offset and cause, without the code: for a caller that files
+    /// the error under its own kind (which would otherwise read `corruption: corruption: …`).
+    public var detail: String {
+        var text = message
         if let path { text += " (file \(path)" + (offset.map { ", offset \($0)" } ?? "") + ")" }
         if let cause { text += " caused by: \(cause)" }
         return text

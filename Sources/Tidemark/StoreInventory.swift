@@ -53,9 +53,9 @@ struct StoreInventory {
     }
 
     /// The segment a checkpoint at `checkpointLSN` left the log continuing in: the checkpoint
-    /// starts it (header synced, directory synced) before the manifest names the checkpoint, so
-    /// while that manifest stands the file exists with an intact header. Missing or unfinished,
-    /// it was lost, and with it every commit after the checkpoint.
+    /// starts it (header synced, directory synced) before the manifest names the checkpoint, and
+    /// recovery never removes it (the writer restarts it in place), so while that manifest
+    /// stands the file exists. Missing, it was lost, and with it every commit after the checkpoint.
     static func segmentStarted(byCheckpointAt checkpointLSN: UInt64) -> String {
         StoreFiles.segmentName(firstLSN: checkpointLSN + 1)
     }

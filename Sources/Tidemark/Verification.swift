@@ -44,7 +44,7 @@ private struct VerificationPass {
     var report = VerificationReport()
     /// The checkpoint recovery would start from (the newest that validates).
     var usableCheckpoint: (lsn: UInt64, requiresColdTier: Bool)?
-    /// The segment the newest checkpoint started: it must exist with an intact header.
+    /// The segment the newest checkpoint started: it must exist.
     var checkpointSegment: String?
     /// The last LSN the log holds (0: none).
     var logEnd: UInt64 = 0
@@ -118,9 +118,6 @@ private struct VerificationPass {
         let scan: SegmentScan
         let verdict: SegmentScan.Verdict
         switch StoreInventory.finding(for: segment, scanned: scanned, sectorAlignment: options.sectorAlignment) {
-        case .unfinished where name == checkpointSegment:
-            problem(name, 0, "segment header: \(scanned.bytes) bytes, but the checkpoint started this segment durably; the commits after it are lost")
-            return nil
         case .unfinished:
             warn(name, 0, "unfinished new segment (removed at open)")
             return nil

@@ -207,11 +207,8 @@ import TidemarkIO
         let directory = TemporaryDirectory()
         let store = directory.file("S")
         #expect(try tidemark(["db", store, "put", "a", "--embedding", "1,2"]).status == 0)
-        #expect(try tidemark(["db", store, "checkpoint"]).status == 0)
-        // A segment created but never finished (0 bytes) where the writer starts again.
-        let segments = try FileManager.default.contentsOfDirectory(atPath: store).filter { $0.hasPrefix("wal-") }.sorted()
-        let unfinished = store + "/" + segments.last!
-        try Data().write(to: URL(fileURLWithPath: unfinished))
+        // A rotation that died creating the next segment: 0 bytes, where the writer starts again.
+        try Data().write(to: URL(fileURLWithPath: store + "/wal-0000000000000002.log"))
         let recovered = try tidemark(["db", store, "recover"])
         #expect(recovered.status == 0, "\(recovered)")
         for line in recovered.stdout.split(separator: "\n") where line.hasPrefix("removed: ") {
