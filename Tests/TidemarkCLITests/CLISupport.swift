@@ -21,13 +21,22 @@ struct CommandResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// `.uncaughtSignal` when it died of a signal (or was stopped at its deadline).
+    var reason: Process.TerminationReason = .exit
 }
 
 /// Runs `tidemark` with `arguments`, feeding `input` to its stdin, and waits for it.
 @discardableResult
 func tidemark(_ arguments: [String], input: String? = nil) throws -> CommandResult {
+    try run(tidemarkExecutable, arguments, input: input)
+}
+
+/// Runs any program and waits for it; with `deadline` (seconds) it is terminated if still
+/// running then, so a hang fails a test instead of stalling it.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], input: String? = nil, deadline: Double? = nil) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
     process.standardOutput = stdout
@@ -36,13 +45,16 @@ func tidemark(_ arguments: [String], input: String? = nil) throws -> CommandResu
     try process.run()
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
+    let stopper = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    if let deadline { DispatchQueue.global().asyncAfter(deadline: .now() + deadline, execute: stopper) }
     // Read both pipes before waiting so a chatty child cannot block on a full pipe.
     let errorReader = BackgroundReader(stderr.fileHandleForReading)
     let output = stdout.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    stopper.cancel()
     return CommandResult(
         status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-        stderr: String(decoding: errorReader.finish(), as: UTF8.self))
+        stderr: String(decoding: errorReader.finish(), as: UTF8.self), reason: process.terminationReason)
 }
 
 /// Reads a pipe to its end on its own thread.

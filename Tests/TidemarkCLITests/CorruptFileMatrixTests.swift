@@ -65,28 +65,6 @@ import TidemarkIO
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
-    /// Runs `tidemark` with a deadline (a hang is a failure, not a stuck test).
-    func tidemarkWithin(_ seconds: Double, _ arguments: [String]) throws -> (CommandResult, Process.TerminationReason) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
-        process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
-        let errorReader = BackgroundReader(stderr.fileHandleForReading)
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        killer.cancel()
-        let result = CommandResult(
-            status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-            stderr: String(decoding: errorReader.finish(), as: UTF8.self))
-        return (result, process.terminationReason)
-    }
-
     @Test func everyFileKindEveryDamage() throws {
         let base = TemporaryDirectory()
         let pristine = base.file("pristine")
@@ -105,8 +83,8 @@ import TidemarkIO
                 let label = "\(kind) \(damage)"
 
                 for arguments in [["stats"], ["verify"]] {
-                    let (result, reason) = try tidemarkWithin(60, ["db", store] + arguments)
-                    #expect(reason == .exit, "\(label) \(arguments): killed by a signal or hung")
+                    let result = try run(tidemarkExecutable, ["db", store] + arguments, deadline: 60)
+                    #expect(result.reason == .exit, "\(label) \(arguments): killed by a signal or hung")
                     #expect([0, 1].contains(result.status), "\(label) \(arguments): exit \(result.status)\n\(result.stderr)")
                     let text = result.stdout + result.stderr
                     if result.status == 1 {
@@ -114,9 +92,9 @@ import TidemarkIO
                         #expect(text.contains(" @ ") || text.contains(", offset "), "\(label) \(arguments) names no offset:\n\(text)")
                     }
                 }
-                let (salvaged, reason) = try tidemarkWithin(60, ["db", store, "recover", "--salvage"])
-                #expect(reason == .exit && salvaged.status == 0, "\(label) salvage: \(salvaged.status)\n\(salvaged.stdout)\(salvaged.stderr)")
-                let (exported, _) = try tidemarkWithin(60, ["db", store, "export"])
+                let salvaged = try run(tidemarkExecutable, ["db", store, "recover", "--salvage"], deadline: 60)
+                #expect(salvaged.reason == .exit && salvaged.status == 0, "\(label) salvage: \(salvaged.status)\n\(salvaged.stdout)\(salvaged.stderr)")
+                let exported = try run(tidemarkExecutable, ["db", store, "export"], deadline: 60)
                 #expect(exported.status == 0, "\(label) export after salvage: \(exported.stderr)")
                 let ids = Set(exported.stdout.split(separator: "\n").compactMap { line in
                     (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
@@ -130,7 +108,7 @@ import TidemarkIO
                         salvaged.stdout.contains("lost: ") || salvaged.stdout.contains("truncated torn tail: "),
                         "\(label): \(missing.sorted()) gone without a loss listed:\n\(salvaged.stdout)")
                 }
-                let (verified, _) = try tidemarkWithin(60, ["db", store, "verify"])
+                let verified = try run(tidemarkExecutable, ["db", store, "verify"], deadline: 60)
                 #expect(verified.status == 0, "\(label): verify after salvage:\n\(verified.stdout)")
             }
         }

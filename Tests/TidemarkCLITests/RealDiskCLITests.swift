@@ -263,22 +263,3 @@ import TidemarkIO
         #expect(onPath.status == 0 && onPath.stdout.contains("id: a"), "\(onPath)")
     }
 }
-
-/// Runs any program and waits for it.
-@discardableResult
-func run(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let errorReader = BackgroundReader(stderr.fileHandleForReading)
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-        stderr: String(decoding: errorReader.finish(), as: UTF8.self))
-}
