@@ -86,6 +86,11 @@ final class ColdTier {
             path: hasWAL ? "file:\(escaped)?mode=ro" : "file:\(escaped)?immutable=1", vfs: vfs, flags: [.readOnly, .uri])
         self.connection = connection
         if hasWAL { try connection.execute("PRAGMA locking_mode=EXCLUSIVE") }
+        let tables = try connection.query("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
+        guard case .integer(1)? = tables.first?.first else {
+            // A writer died creating it: the next writable open sets it up.
+            throw StoreError(.notFound, "the cold tier was created but never set up", path: path)
+        }
         try readMeta(connection)
     }
 

@@ -33,8 +33,13 @@ extension Store {
         if options.readOnly, !fileSystem.exists(ColdTier.path(in: directory)), !recovered.state.requiresColdTier {
             tierOptions = nil  // nothing migrated yet, and a read-only open creates nothing
         }
-        let tiers = try tierOptions.map {
-            try openTiers($0, recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+        var tiers: TieredState?
+        do {
+            tiers = try tierOptions.map {
+                try openTiers($0, recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            }
+        } catch let error as StoreError where options.readOnly && error.code == .notFound && !recovered.state.requiresColdTier {
+            tiers = nil  // a cold tier a dead writer never set up holds nothing
         }
         let store = try Store(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,

@@ -234,12 +234,17 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Checks every file of the store in `directory` without changing anything: the manifest,
-    /// every kept checkpoint, every frame of every segment, LSN continuity. Lists each problem
-    /// with its file and byte offset.
+    /// every kept checkpoint, every frame of every segment, LSN continuity, the cold tier. Lists
+    /// each problem with its file and byte offset. Takes a shared lock as a read-only open does
+    /// (`.locked` while a writer has the store open).
     public static func verify(
         at directory: String, fileSystem: any FileSystem, options: StoreOptions = StoreOptions()
     ) throws -> VerificationReport {
-        try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
+        var readOnly = options
+        readOnly.readOnly = true
+        let heldLock = try StoreLock.acquire(directory: directory, fileSystem: fileSystem, options: readOnly)
+        defer { try? heldLock?.close() }
+        return try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     // MARK: Commit protocol

@@ -191,6 +191,8 @@ private struct VerificationPass {
             if cold.lsn > max(logEnd, usableCheckpoint?.lsn ?? 0) {
                 problem(ColdTier.fileName, 0, "reflects LSN \(cold.lsn), beyond the end of the log: committed log frames are missing")
             }
+        } catch let error as StoreError where error.code == .notFound && !(usableCheckpoint?.requiresColdTier ?? false) {
+            warn(ColdTier.fileName, 0, error.message + " (set up at the next writable open)")
         } catch let error as StoreError {
             problem(ColdTier.fileName, error.offset ?? 0, error.message)
         } catch {

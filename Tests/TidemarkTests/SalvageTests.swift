@@ -232,4 +232,21 @@ import TidemarkIO
         try store.close()
         #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
     }
+
+    @Test func coldTierADeadWriterNeverSetUpIsNotDamage() throws {
+        let directory = TemporaryDirectory()
+        let store = try openStore(directory)
+        try store.put(record("a"))
+        try store.close()
+        try fs.writeFileAtomically(directory.file(ColdTier.fileName), [])  // killed right after creating it
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        #expect(report.isClean && report.warnings.contains { $0.file == ColdTier.fileName }, "\(report)")
+        var options = StoreOptions()
+        options.tiers = TierOptions()
+        options.readOnly = true
+        let reader = try openStore(directory, options: options)
+        #expect(try ids(reader) == ["a"])
+        try reader.close()
+        #expect(try fs.readFile(directory.file(ColdTier.fileName)).isEmpty)
+    }
 }

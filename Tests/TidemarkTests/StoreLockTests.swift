@@ -89,6 +89,19 @@ import TidemarkSimulatedDisk
         #expect(snapshot(fileSystem) == before)
     }
 
+    @Test func offlineVerifyWaitsForNoWriterButRefusesToReadUnderOne() throws {
+        let fileSystem = SimulatedFileSystem(seed: 5)
+        var options = StoreOptions()
+        options.lockOwner = "pid 77"
+        let writer = try open(fileSystem, options)
+        try writer.put(record("a"))
+        let refused = try #require(throws: StoreError.self) { try Store.verify(at: Self.directory, fileSystem: fileSystem) }
+        #expect(refused.code == .locked && refused.message.contains("pid 77"), "\(refused)")
+        #expect(try writer.verify().isClean)  // the writer checks its own files
+        try writer.close()
+        #expect(try Store.verify(at: Self.directory, fileSystem: fileSystem).isClean)
+    }
+
     @Test func readOnlyOpenOfAMissingStoreIsNotFoundAndCreatesNothing() throws {
         let fileSystem = SimulatedFileSystem(seed: 4)
         var options = StoreOptions()
