@@ -109,19 +109,16 @@ enum Recovery {
     /// Reads one checkpoint and checks it against its manifest entry.
     static func loadCheckpoint(_ entry: Manifest.Entry, directory: String, fileSystem: any FileSystem) throws -> StoreState {
         let path = FilePaths.join(directory, entry.fileName)
-        let bytes = try readCheckpoint(path)
+        let bytes: [UInt8]
+        do {
+            bytes = try fileSystem.readFile(path)
+        } catch let error as FileSystemError {
+            throw StoreError(.corruption, "checkpoint unreadable: \(error.message)", path: path, offset: 0, cause: error)
+        }
         let state = try CheckpointFile.decode(bytes, path: path, expectedLSN: entry.lsn)
         guard CRC32C.checksum(bytes) == entry.fileChecksum else {
             throw StoreError.corruption("checkpoint file checksum does not match the manifest", path: path, offset: 0)
         }
         return state
-
-        func readCheckpoint(_ path: String) throws -> [UInt8] {
-            do {
-                return try fileSystem.readFile(path)
-            } catch let error as FileSystemError {
-                throw StoreError(.corruption, "checkpoint unreadable: \(error.message)", path: path, offset: 0, cause: error)
-            }
-        }
     }
 }
