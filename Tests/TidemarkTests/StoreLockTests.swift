@@ -14,12 +14,19 @@ import TidemarkSimulatedDisk
         try Store.open(at: Self.directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: seed), options: options)
     }
 
+    /// A writer named `owner` holding record "a".
+    func writer(_ fileSystem: SimulatedFileSystem, owner: String) throws -> Store {
+        var options = StoreOptions()
+        options.lockOwner = owner
+        let store = try open(fileSystem, options)
+        try store.put(record("a"))
+        return store
+    }
+
     @Test func aSecondWriterIsRefusedNamingTheHolder() throws {
         let fileSystem = SimulatedFileSystem(seed: 1)
+        let first = try writer(fileSystem, owner: "pid 4242")
         var options = StoreOptions()
-        options.lockOwner = "pid 4242"
-        let first = try open(fileSystem, options)
-        try first.put(record("a"))
         options.lockOwner = "pid 4343"
         let refused = try #require(throws: StoreError.self) { try open(fileSystem, options, seed: 2) }
         #expect(refused.code == .locked)
@@ -89,12 +96,9 @@ import TidemarkSimulatedDisk
         #expect(snapshot(fileSystem) == before)
     }
 
-    @Test func offlineVerifyWaitsForNoWriterButRefusesToReadUnderOne() throws {
+    @Test func offlineVerifyRefusesToReadUnderAWriter() throws {
         let fileSystem = SimulatedFileSystem(seed: 5)
-        var options = StoreOptions()
-        options.lockOwner = "pid 77"
-        let writer = try open(fileSystem, options)
-        try writer.put(record("a"))
+        let writer = try writer(fileSystem, owner: "pid 77")
         let refused = try #require(throws: StoreError.self) { try Store.verify(at: Self.directory, fileSystem: fileSystem) }
         #expect(refused.code == .locked && refused.message.contains("pid 77"), "\(refused)")
         #expect(try writer.verify().isClean)  // the writer checks its own files
