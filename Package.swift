@@ -14,7 +14,12 @@ import PackageDescription
 //   TidemarkSimulation the verifier: scenarios, workloads, subjects, model, invariants, runs,
 //                      campaigns, shrinking (on TidemarkSimulatedDisk)
 //   TidemarkReports    campaign report data (Codable) + JSON, Markdown, HTML, JUnit renderers
-//   tidemark           the CLI: `tidemark db ...` and `tidemark run/replay/shrink/report`
+//   TidemarkTrace      traces of any program (strace) on one directory: the trace format,
+//                      replay into the simulated disk, crash states, checker runs
+//   TidemarkFuzzing    one fuzz target per decoder of bytes from a disk or a user; `tidemark-fuzz`
+//                      is its libFuzzer driver (`make fuzz`)
+//   tidemark           the CLI: `tidemark db ...`, `tidemark run/explore/merge/replay/shrink/report`,
+//                      `tidemark bench`, `tidemark trace ...`, `tidemark torture`
 let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
@@ -25,6 +30,7 @@ let package = Package(
         .library(name: "Tidemark", targets: ["Tidemark"]),
         .library(name: "TidemarkSimulation", targets: ["TidemarkSimulation"]),
         .library(name: "TidemarkReports", targets: ["TidemarkReports"]),
+        .library(name: "TidemarkTrace", targets: ["TidemarkTrace"]),
         .executable(name: "tidemark", targets: ["tidemark"]),
     ],
     dependencies: [
@@ -80,15 +86,23 @@ let package = Package(
         // MARK: Reports
         .target(name: "TidemarkReports"),
         .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
+        // MARK: Traces of real programs (strace), replayed into the simulated disk
+        .target(name: "TidemarkTrace", dependencies: ["TidemarkIO", "TidemarkSimulatedDisk"]),
+        .testTarget(name: "TidemarkTraceTests", dependencies: ["TidemarkTrace", "TidemarkIO", "TidemarkSimulatedDisk"]),
         // MARK: CLI
         .executableTarget(
             name: "tidemark",
             dependencies: [
-                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports", "CSQLite",
+                "Tidemark", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkSimulation", "TidemarkReports", "TidemarkTrace",
+                "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TidemarkCLITests", dependencies: ["Tidemark", "TidemarkIO", "TidemarkReports"]),
+        // MARK: Fuzzing (libFuzzer under `make fuzz`; the corpus replays in `make test`)
+        .target(name: "TidemarkFuzzing", dependencies: ["Tidemark", "TidemarkIO", "TidemarkSQLite", "TidemarkSimulation", "TidemarkTrace"]),
+        .executableTarget(name: "tidemark-fuzz", dependencies: ["TidemarkFuzzing"]),
+        .testTarget(name: "TidemarkFuzzingTests", dependencies: ["TidemarkFuzzing"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,8 +8,9 @@ import TidemarkIO
 ///   an entry copied to another place or another checkpoint does not validate
 /// then a trailer: magic "TMCKEND1" | record count u64 | CRC32C u32 of the trailer.
 ///
-/// Flags: bit 0 = the store is tiered and this checkpoint holds only the hot tier; the cold tier
-/// must reflect at least this LSN (older checkpoints wrote 0 here).
+/// Flags: bit 0 = the store is tiered and the cold tier must reflect at least this LSN; such a
+/// checkpoint holds no records (the cold tier holds them; older versions wrote the hot tier here,
+/// which recovery still reads as records written after the cold tier's LSN).
 ///
 /// Every entry has its own checksum so damage is reported with the offset of the entry it hit.
 enum CheckpointFile {
@@ -189,8 +190,10 @@ struct Manifest: Hashable {
         let stored = try! ByteReader(bytes.suffix(4)).readU32()
         guard stored == CRC32C.checksum(bytes.dropLast(4)) else { throw corrupt("checksum mismatch", bytes.count - 4) }
         var manifest = Manifest()
-        for _ in 0..<count {
-            manifest.checkpoints.append(Entry(lsn: try reader.u64(), fileChecksum: try reader.u32()))
+        for index in 0..<count {
+            let entry = Entry(lsn: try reader.u64(), fileChecksum: try reader.u32())
+            guard entry.lsn < UInt64.max else { throw corrupt("checkpoint \(index) has LSN \(entry.lsn), out of range", 16 + index * 12) }
+            manifest.checkpoints.append(entry)
         }
         if version == 2 { manifest.durableLSN = try reader.u64() }
         return manifest

@@ -1,14 +1,18 @@
 import TidemarkIO
 import TidemarkSQLite
 
-/// The cold tier: migrated records in a SQLite database (`cold.sqlite` in the store directory),
-/// opened through `SQLiteVFS` on the store's own `FileSystem`, so the simulator tears and drops
-/// SQLite's writes like any other.
+/// The cold tier: every record as of the LSN it reflects (`meta.lsn`), in a SQLite database
+/// (`cold.sqlite` in the store directory) opened through `SQLiteVFS` on the store's own
+/// `FileSystem`, so the simulator tears and drops SQLite's writes like any other. With tiers it
+/// is the store's checkpoint: `TieredState.flush` commits the hot tier's dirty records and
+/// tombstones here in one transaction.
 ///
-/// The database records the LSN it reflects (`meta.lsn`) and its row count (`meta.count`),
-/// changed in the same SQLite transaction as the rows. Each row carries a CRC32C of its record
-/// (seeded with the id): SQLite has no page checksums, so this is what turns a flipped bit in a
-/// record into a detected error instead of a wrong answer.
+/// Two tables, so an exact search reads only vectors: `records` (id, the record without its
+/// embedding, expiry, encoded size) for gets and exports, and `vectors` (id, the embedding as
+/// little-endian 32-bit floats, expiry) for scans. Each row carries a CRC32C of its blob seeded
+/// with the id: SQLite has no page checksums, so this is what turns a flipped bit into a detected
+/// error instead of a wrong answer. `meta` holds the LSN, the record count and their encoded
+/// bytes, changed in the same transaction as the rows, so stats never count rows.
 ///
 /// Journal mode: WAL under `PRAGMA locking_mode=EXCLUSIVE` (the VFS has no shared memory), with
 /// `synchronous=FULL`, so the WAL is synced at every commit: a commit that returned is durable.
@@ -16,22 +20,27 @@ import TidemarkSQLite
 /// directory-synced, so a power loss can bring back a hot journal that rolls the commit back.)
 /// The VFS claims no device characteristics (no powersafe overwrite, 4096-byte sectors), so SQLite
 /// assumes a torn write may damage a whole sector. Creating the database syncs the store directory
-/// before anything relies on the file.
+/// before anything relies on the file. Pages are 16 KiB, so a vector row (1.5 KiB at 384
+/// dimensions) sits on its leaf page instead of an overflow chain.
 ///
 /// Open, write transactions and close run inside `SQLiteProcessPRNG.withSeed` with a seed drawn
 /// from the store's `RandomSource`, so SQLite's journal nonces and WAL salts (and with them the
 /// simulator's trace) follow the run's seed.
 final class ColdTier {
     static let fileName = "cold.sqlite"
+    static let format: Int64 = 2
 
     let path: String
     private let vfs: SQLiteVFS
     private let random: any RandomSource
     private var connection: SQLiteConnection?
-    /// The LSN the cold tier reflects: every migration, tombstone and expiry committed so far was
-    /// decided on the state at this LSN.
+    private var statements: [String: SQLiteStatement] = [:]
+    /// The LSN the cold tier reflects: it holds the store's whole state as of this LSN, except
+    /// what the hot tier's dirty records and tombstones (replayed from the log after it) override.
     private(set) var lsn: UInt64 = 0
+    /// Rows in `records`, and the sum of their records' encoded sizes (from `meta`).
     private(set) var count = 0
+    private(set) var bytes: Int64 = 0
 
     static func path(in directory: String) -> String { FilePaths.join(directory, fileName) }
 
@@ -67,6 +76,7 @@ final class ColdTier {
                 }
             }
         } catch {
+            statements = [:]
             vfs.fence()
             try? connection?.close()
             vfs.unregister()
@@ -95,68 +105,72 @@ final class ColdTier {
     }
 
     private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
-        do {
-            let connection = try SQLiteConnection(path: path, vfs: vfs)
-            self.connection = connection
-            try connection.execute("PRAGMA locking_mode=EXCLUSIVE")
-            let mode = try connection.query("PRAGMA journal_mode=WAL")
-            guard case .text(let name)? = mode.first?.first, name.lowercased() == "wal" else {
-                throw StoreError(.io, "the cold tier would not switch to WAL mode (got \(mode))", path: path)
-            }
-            try connection.execute("PRAGMA synchronous=\(synchronous.rawValue)")
-            try connection.transaction(.immediate) {
-                try connection.execute("""
-                    CREATE TABLE IF NOT EXISTS records(
-                        id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL, checksum INTEGER NOT NULL, expires_at INTEGER
-                    ) WITHOUT ROWID;
-                    CREATE INDEX IF NOT EXISTS records_by_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;
-                    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
-                    INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1), ('lsn', 0), ('count', 0);
-                    """)
-            }
-            if !existed {
-                do { try fileSystem.syncDirectory(directory) } catch let error as FileSystemError {
-                    throw StoreError(.io, "cannot sync the store directory after creating the cold tier", path: directory, outcome: .ambiguous, cause: error)
-                }
-            }
-            // Copy the WAL into the database file and sync it before trusting anything: after a
-            // failed fsync the WAL's last frames may exist only in the page cache (Linux marks
-            // them clean), and SQLite would read them back as committed. Rewriting them into the
-            // database file and syncing that makes what we read durable.
-            let checkpoint = try connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
-            guard case .integer(0)? = checkpoint.first?.first else {
-                throw StoreError(.io, "the cold tier's WAL checkpoint at open did not complete (\(checkpoint))", path: path)
-            }
-            // SQLite truncates the WAL without syncing the truncation; if a power loss undid it,
-            // the old WAL (valid header and frames) would be replayed over the newer database
-            // pages. Make the empty WAL durable before anything relies on the checkpoint.
-            let walPath = path + "-wal"
-            if fileSystem.exists(walPath) {
-                let wal = try fileSystem.open(walPath, options: .readWrite)
-                defer { try? wal.close() }
-                try wal.sync()
-            }
-            try readMeta(connection)
+        let connection = try SQLiteConnection(path: path, vfs: vfs)
+        self.connection = connection
+        try connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+        if !existed { try connection.execute("PRAGMA page_size=16384") }  // only before the first table
+        let mode = try connection.query("PRAGMA journal_mode=WAL")
+        guard case .text(let name)? = mode.first?.first, name.lowercased() == "wal" else {
+            throw StoreError(.io, "the cold tier would not switch to WAL mode (got \(mode))", path: path)
         }
+        try connection.execute("PRAGMA synchronous=\(synchronous.rawValue)")
+        try connection.transaction(.immediate) {
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS records(
+                    id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL, checksum INTEGER NOT NULL, expires_at INTEGER,
+                    bytes INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS records_by_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;
+                CREATE TABLE IF NOT EXISTS vectors(
+                    id TEXT PRIMARY KEY NOT NULL, vector BLOB NOT NULL, checksum INTEGER NOT NULL, expires_at INTEGER
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+                INSERT OR IGNORE INTO meta(key, value) VALUES ('format', \(Self.format)), ('lsn', 0), ('count', 0), ('bytes', 0);
+                """)
+        }
+        if !existed {
+            do { try fileSystem.syncDirectory(directory) } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot sync the store directory after creating the cold tier", path: directory, outcome: .ambiguous, cause: error)
+            }
+        }
+        // Copy the WAL into the database file and sync it before trusting anything: after a
+        // failed fsync the WAL's last frames may exist only in the page cache (Linux marks
+        // them clean), and SQLite would read them back as committed. Rewriting them into the
+        // database file and syncing that makes what we read durable. (The WAL holds at most what
+        // the last process wrote since SQLite's own auto-checkpoint, not the database.)
+        let checkpoint = try connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        guard case .integer(0)? = checkpoint.first?.first else {
+            throw StoreError(.io, "the cold tier's WAL checkpoint at open did not complete (\(checkpoint))", path: path)
+        }
+        // SQLite truncates the WAL without syncing the truncation; if a power loss undid it,
+        // the old WAL (valid header and frames) would be replayed over the newer database
+        // pages. Make the empty WAL durable before anything relies on the checkpoint.
+        let walPath = path + "-wal"
+        if fileSystem.exists(walPath) {
+            let wal = try fileSystem.open(walPath, options: .readWrite)
+            defer { try? wal.close() }
+            try wal.sync()
+        }
+        try readMeta(connection)
     }
 
-    /// `meta.lsn` and `meta.count`, checked against the rows.
+    /// `meta`: the format (this version's), the LSN, the record count and their bytes.
     private func readMeta(_ connection: SQLiteConnection) throws {
-        do {
-            let meta = Dictionary(uniqueKeysWithValues: try connection.query("SELECT key, value FROM meta").compactMap { row -> (String, Int64)? in
-                guard case .text(let key) = row[0], case .integer(let value) = row[1] else { return nil }
-                return (key, value)
-            })
-            guard meta["format"] == 1, let lsn = meta["lsn"], let count = meta["count"], lsn >= 0 else {
-                throw StoreError.corruption("cold tier meta table is damaged: \(meta)", path: path, offset: 0)
-            }
-            let rows = try Self.integer(connection.query("SELECT count(*) FROM records"))
-            guard rows == count else {
-                throw StoreError.corruption("cold tier holds \(rows) records, its meta table says \(count)", path: path, offset: 0)
-            }
-            self.lsn = UInt64(lsn)
-            self.count = Int(count)
+        let meta = Dictionary(uniqueKeysWithValues: try connection.query("SELECT key, value FROM meta").compactMap { row -> (String, Int64)? in
+            guard case .text(let key) = row[0], case .integer(let value) = row[1] else { return nil }
+            return (key, value)
+        })
+        if let format = meta["format"], format != Self.format {
+            throw StoreError(
+                .invalidInput, "the cold tier has format \(format); this version reads format \(Self.format) (export the store with the version that wrote it)",
+                path: path)
         }
+        guard let lsn = meta["lsn"], let count = meta["count"], let bytes = meta["bytes"], lsn >= 0, count >= 0, bytes >= 0 else {
+            throw StoreError.corruption("cold tier meta table is damaged: \(meta)", path: path, offset: 0)
+        }
+        self.lsn = UInt64(lsn)
+        self.count = Int(count)
+        self.bytes = bytes
     }
 
     deinit { close(clean: false) }
@@ -166,6 +180,7 @@ final class ColdTier {
     func close(clean: Bool) {
         guard let connection else { return }
         if !clean { vfs.fence() }
+        statements = [:]
         SQLiteProcessPRNG.withSeed(random.next()) { try? connection.close() }
         self.connection = nil
         vfs.unregister()
@@ -174,38 +189,75 @@ final class ColdTier {
     // MARK: Reads
 
     func get(_ id: String) throws -> Record? {
-        let rows = try run("read a record") {
-            try openConnection().query("SELECT body, checksum FROM records WHERE id = ?", [.text(id)])
+        try run("read a record") {
+            try withPrepared("SELECT r.body, r.checksum, v.vector, v.checksum FROM records r LEFT JOIN vectors v ON v.id = r.id WHERE r.id = ?", [.text(id)]) {
+                try $0.step() ? try decode(id: id, $0) : nil
+            }
         }
-        guard let row = rows.first else { return nil }
-        return try decode(id: id, row[0], row[1])
+    }
+
+    /// Whether a row for `id` exists (one primary-key lookup).
+    func contains(_ id: String) throws -> Bool {
+        try run("look up a record") {
+            try withPrepared("SELECT 1 FROM records WHERE id = ?", [.text(id)]) { try $0.step() }
+        }
     }
 
     /// Every record, in id order.
     func forEach(_ body: (Record) throws -> Void) throws {
-        let statement = try run("scan records") { try openConnection().prepare("SELECT id, body, checksum FROM records ORDER BY id") }
+        let statement = try run("scan records") {
+            try openConnection().prepare("SELECT r.id, r.body, r.checksum, v.vector, v.checksum FROM records r LEFT JOIN vectors v ON v.id = r.id ORDER BY r.id")
+        }
         while try run("scan records", { try statement.step() }) {
             guard let id = statement.string(at: 0) else { throw StoreError.corruption("cold tier row without an id", path: path, offset: 0) }
-            try body(try decode(id: id, statement.value(at: 1), statement.value(at: 2)))
+            try body(try decode(id: id, statement, from: 1))
+        }
+    }
+
+    /// Every vector of `dimension` floats, in table order, checked against its row checksum:
+    /// `body(id, vector, expiresAt)`, the vector valid only during the call. Reads only the
+    /// `vectors` table.
+    func forEachVector(dimension: Int, _ body: (String, UnsafeBufferPointer<Float>, Int64?) throws -> Void) throws {
+        let statement = try run("scan vectors") { try openConnection().prepare("SELECT id, vector, checksum, expires_at FROM vectors") }
+        var vector = [Float](repeating: 0, count: dimension)
+        while try run("scan vectors", { try statement.step() }) {
+            guard let id = statement.string(at: 0) else { throw StoreError.corruption("cold tier vector row without an id", path: path, offset: 0) }
+            let stored = statement.int64(at: 2)
+            try statement.withBlob(at: 1) { blob in
+                guard UInt32(truncatingIfNeeded: stored) == Self.checksum(id: id, blob), stored >= 0, stored <= Int64(UInt32.max) else {
+                    throw StoreError.corruption("cold tier vector '\(id)': checksum mismatch", path: path, offset: 0)
+                }
+                guard blob.count == dimension * 4 else {
+                    throw StoreError.corruption("cold tier vector '\(id)' has \(blob.count) bytes, expected \(dimension * 4)", path: path, offset: 0)
+                }
+                vector.withUnsafeMutableBytes { $0.copyMemory(from: blob) }
+            }
+            try vector.withUnsafeBufferPointer { try body(id, $0, statement.isNull(at: 3) ? nil : statement.int64(at: 3)) }
         }
     }
 
     /// Damage SQLite's `PRAGMA quick_check` finds in the database's structure, then the first
-    /// row whose checksum fails: `.corruption` naming the file. For `verify` and salvage.
+    /// row whose checksum fails, then `meta`'s count and bytes against the rows and vectors
+    /// without a record: `.corruption` naming the file. For `verify` and salvage.
     func check() throws {
-        let rows = try run("check the database") { try openConnection().query("PRAGMA quick_check") }
+        let connection = try openConnection()
+        let rows = try run("check the database") { try connection.query("PRAGMA quick_check") }
         let findings = rows.compactMap { row -> String? in if case .text(let text)? = row.first { text } else { nil } }
         guard findings == ["ok"] else {
             throw StoreError.corruption("cold tier: SQLite quick_check: \(findings.prefix(3).joined(separator: "; "))", path: path, offset: 0)
         }
         try forEach { _ in }
-    }
-
-    /// Records and the bytes of their encoded bodies.
-    func totals() throws -> (count: Int, bytes: Int64) {
-        let row = try run("count records") { try openConnection().query("SELECT count(*), coalesce(sum(length(body)), 0) FROM records") }
-        guard case .integer(let count)? = row.first?[0], case .integer(let bytes)? = row.first?[1] else { return (0, 0) }
-        return (Int(count), bytes)
+        let totals = try run("count records") { try connection.query("SELECT count(*), coalesce(sum(bytes), 0) FROM records") }
+        guard case .integer(let rowCount)? = totals.first?[0], case .integer(let rowBytes)? = totals.first?[1], rowCount == count, rowBytes == bytes else {
+            throw StoreError.corruption(
+                "cold tier rows (count, bytes) are \(totals.first ?? []), its meta table says \(count) records of \(bytes) bytes", path: path, offset: 0)
+        }
+        let orphans = try run("look for vectors without a record") {
+            try connection.query("SELECT count(*) FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = v.id)")
+        }
+        guard case .integer(0)? = orphans.first?.first else {
+            throw StoreError.corruption("cold tier holds \(orphans.first?.first.map { "\($0)" } ?? "?") vectors without a record", path: path, offset: 0)
+        }
     }
 
     /// Whether some row has expired at `now` (uses the expiry index).
@@ -218,73 +270,136 @@ final class ColdTier {
     // MARK: Commit
 
     struct CommitResult: Hashable {
-        var moved = 0
+        /// Records written (new or replacing a row).
+        var written = 0
         var deleted = 0
         var expired = 0
     }
 
-    /// In one SQLite transaction: upserts `records`, deletes `deletions`, deletes rows expired at
-    /// `now`, and sets the cold tier's LSN to `lsn` and its row count. Returns once SQLite's
+    /// In one SQLite transaction: upserts `records`, deletes the rows of `deletions` and
+    /// `expiredIDs` (the caller counts the latter as expired) and rows expired at `now` (counted
+    /// in `expired`), and sets the LSN to `lsn` and the count and bytes. Returns once SQLite's
     /// commit (WAL append + fsync) returned.
-    func commit(records: [Record], deletions: [String], now: Int64, lsn: UInt64) throws -> CommitResult {
+    func commit(records: [Record], deletions: [String], expiredIDs: [String], now: Int64, lsn: UInt64) throws -> CommitResult {
         guard lsn >= self.lsn else {
             throw StoreError(.invalidInput, "cold tier commit at LSN \(lsn) would move its LSN back from \(self.lsn)", path: path)
         }
         let connection = try openConnection()
         var result = CommitResult()
-        let newCount: Int = try run("commit a migration") {
+        var (count, bytes) = (Int64(self.count), self.bytes)
+        try run("commit a flush") {
             try SQLiteProcessPRNG.withSeed(random.next()) { try connection.transaction(.immediate) {
-                let upsert = try connection.prepare("""
-                    INSERT INTO records(id, body, checksum, expires_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET body = excluded.body, checksum = excluded.checksum, expires_at = excluded.expires_at
-                    """)
+                func existingSize(_ id: String) throws -> Int64? {
+                    try withPrepared("SELECT bytes FROM records WHERE id = ?", [.text(id)]) { try $0.step() ? $0.int64(at: 0) : nil }
+                }
+                let upsertRecord = try prepared("INSERT OR REPLACE INTO records(id, body, checksum, expires_at, bytes) VALUES (?, ?, ?, ?, ?)")
+                let upsertVector = try prepared("INSERT OR REPLACE INTO vectors(id, vector, checksum, expires_at) VALUES (?, ?, ?, ?)")
+                let deleteRecord = try prepared("DELETE FROM records WHERE id = ?")
+                let deleteVector = try prepared("DELETE FROM vectors WHERE id = ?")
+                func step(_ statement: SQLiteStatement, _ values: [SQLiteValue]) throws {
+                    try statement.bind(values)
+                    while try statement.step() {}
+                    try statement.reset()
+                }
                 for record in records {
-                    let body = Self.encode(record)
-                    try upsert.reset()
-                    try upsert.bind([
-                        .text(record.id), .blob(body), .integer(Int64(Self.checksum(id: record.id, body: body))),
-                        record.expiresAt.map { .integer($0) } ?? .null,
+                    let (body, vector) = Self.encode(record)
+                    let size = Int64(HotTier.size(of: record))
+                    let expiry: SQLiteValue = record.expiresAt.map { .integer($0) } ?? .null
+                    if let old = try existingSize(record.id) {
+                        bytes += size - old
+                    } else {
+                        count += 1
+                        bytes += size
+                    }
+                    try step(upsertRecord, [
+                        .text(record.id), .blob(body), .integer(Int64(Self.checksum(id: record.id, body))), expiry, .integer(size),
                     ])
-                    while try upsert.step() {}
-                    result.moved += 1
+                    if vector.isEmpty {
+                        try step(deleteVector, [.text(record.id)])
+                    } else {
+                        try step(upsertVector, [.text(record.id), .blob(vector), .integer(Int64(Self.checksum(id: record.id, vector))), expiry])
+                    }
+                    result.written += 1
                 }
-                let delete = try connection.prepare("DELETE FROM records WHERE id = ?")
-                for id in deletions.sorted() {
-                    try delete.reset()
-                    try delete.bind([.text(id)])
-                    while try delete.step() {}
-                    result.deleted += Int(connection.changes)
+                for (id, isDelete) in deletions.sorted().map({ ($0, true) }) + expiredIDs.sorted().map({ ($0, false) }) {
+                    guard let old = try existingSize(id) else { continue }
+                    try step(deleteRecord, [.text(id)])
+                    try step(deleteVector, [.text(id)])
+                    count -= 1
+                    bytes -= old
+                    if isDelete { result.deleted += 1 }
                 }
-                try connection.run("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?", [.integer(now)])
-                result.expired = Int(connection.changes)
-                let count = try Self.integer(connection.query("SELECT count(*) FROM records"))
+                let expired = try connection.query(
+                    "SELECT count(*), coalesce(sum(bytes), 0) FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?", [.integer(now)])
+                if case .integer(let expiredCount)? = expired.first?[0], expiredCount > 0, case .integer(let expiredBytes)? = expired.first?[1] {
+                    try connection.run("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?", [.integer(now)])
+                    try connection.run("DELETE FROM vectors WHERE expires_at IS NOT NULL AND expires_at <= ?", [.integer(now)])
+                    count -= expiredCount
+                    bytes -= expiredBytes
+                    result.expired = Int(expiredCount)
+                }
                 try connection.run("UPDATE meta SET value = ? WHERE key = 'count'", [.integer(count)])
+                try connection.run("UPDATE meta SET value = ? WHERE key = 'bytes'", [.integer(bytes)])
                 try connection.run("UPDATE meta SET value = ? WHERE key = 'lsn'", [.integer(Int64(lsn))])
-                return Int(count)
             } }
         }
         self.lsn = lsn
-        count = newCount
+        self.count = Int(count)
+        self.bytes = bytes
         return result
     }
 
     // MARK: Encoding
 
-    static func encode(_ record: Record) -> [UInt8] {
+    /// The record without its embedding (`records.body`), and the embedding as little-endian
+    /// 32-bit floats (`vectors.vector`; empty when the record has none).
+    static func encode(_ record: Record) -> (body: [UInt8], vector: [UInt8]) {
+        var rest = record
+        rest.embedding = []
         var writer = ByteWriter()
-        RecordCoding.encode(record, into: &writer)
-        return writer.bytes
+        RecordCoding.encode(rest, into: &writer)
+        #if _endian(little)
+        let vector = record.embedding.withUnsafeBytes { Array($0) }
+        #else
+        let vector = record.embedding.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        #endif
+        return (writer.bytes, vector)
     }
 
-    static func checksum(id: String, body: [UInt8]) -> UInt32 {
-        CRC32C.checksum(body, continuing: CRC32C.checksum(Array(id.utf8)))
+    static func checksum(id: String, _ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { checksum(id: id, $0) }
     }
 
-    private func decode(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue) throws -> Record {
+    static func checksum(id: String, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        CRC32C.checksum(bytes, continuing: CRC32C.checksum(Array(id.utf8)))
+    }
+
+    /// The record in columns `first...first+3` (body, checksum, vector, vector checksum).
+    private func decode(id: String, _ statement: SQLiteStatement, from first: Int32 = 0) throws -> Record {
+        var record = try decodeBody(id: id, statement.value(at: first), statement.value(at: first + 1))
+        if !statement.isNull(at: first + 2) {
+            let stored = statement.int64(at: first + 3)
+            record.embedding = try statement.withBlob(at: first + 2) { blob in
+                guard UInt32(truncatingIfNeeded: stored) == Self.checksum(id: id, blob), stored >= 0, stored <= Int64(UInt32.max),
+                    blob.count % 4 == 0
+                else { throw StoreError.corruption("cold tier vector '\(id)': checksum mismatch", path: path, offset: 0) }
+                return (0..<(blob.count / 4)).map { Float(bitPattern: UInt32(littleEndian: blob.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            }
+        }
+        return record
+    }
+
+    private func decodeBody(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue) throws -> Record {
+        try Self.decodeRow(id: id, bodyValue, checksumValue, path: path)
+    }
+
+    /// Decodes one row's body (`id`, `body`, `checksum` columns) of the cold tier database at
+    /// `path`; the embedding lives in the `vectors` table.
+    static func decodeRow(id: String, _ bodyValue: SQLiteValue, _ checksumValue: SQLiteValue, path: String) throws -> Record {
         guard case .blob(let body) = bodyValue, case .integer(let stored) = checksumValue else {
             throw StoreError.corruption("cold tier row '\(id)' has the wrong column types", path: path, offset: 0)
         }
-        guard UInt32(truncatingIfNeeded: stored) == Self.checksum(id: id, body: body), stored >= 0, stored <= Int64(UInt32.max) else {
+        guard UInt32(truncatingIfNeeded: stored) == Self.checksum(id: id, body), stored >= 0, stored <= Int64(UInt32.max) else {
             throw StoreError.corruption("cold tier record '\(id)': checksum mismatch", path: path, offset: 0)
         }
         var reader = ByteReader(body[...])
@@ -304,9 +419,21 @@ final class ColdTier {
         return connection
     }
 
-    private static func integer(_ rows: [[SQLiteValue]]) throws -> Int64 {
-        guard case .integer(let value)? = rows.first?.first else { throw SQLiteError(code: 1, message: "expected one integer") }
-        return value
+    /// Runs `body` on the cached statement for `sql` with `values` bound, resetting it after
+    /// (so no read stays open between calls).
+    private func withPrepared<T>(_ sql: String, _ values: [SQLiteValue], _ body: (SQLiteStatement) throws -> T) throws -> T {
+        let statement = try prepared(sql)
+        try statement.bind(values)
+        defer { try? statement.reset() }
+        return try body(statement)
+    }
+
+    /// A statement prepared once per connection.
+    private func prepared(_ sql: String) throws -> SQLiteStatement {
+        if let statement = statements[sql] { return statement }
+        let statement = try openConnection().prepare(sql)
+        statements[sql] = statement
+        return statement
     }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws -> T {

@@ -1,238 +1,215 @@
 import TidemarkIO
 
-/// Records kept in memory up to a byte budget, in least-recently-used order; beyond the budget
-/// the least recently used are written to spill files (`SpillFile`) and read back on access.
+/// Records in memory up to a byte budget: **dirty** ones (written since the last flush to the
+/// cold tier; the log holds them durably, the cold tier not yet) and **clean** ones (an exact copy
+/// of a cold row, cached for reads).
 ///
-/// The hot tier is not durable by itself: every record in it is also in the log or a
-/// checkpoint. Spill files are a cache: written without `sync`, removed at open, and checked
-/// (checksum, length, id) whenever read. A failed spill write leaves the record in memory (the
-/// budget is then exceeded, and `spillFailures` counts it) rather than failing a commit.
+/// Clean records are evicted for free, least recently used first, whenever the budget needs room.
+/// Dirty records are never dropped here: only a flush (a checkpoint, `TieredState.flush`) makes
+/// them clean, and the store flushes before the dirty bytes would pass the budget
+/// (`wouldOverflow`). So the resident bytes stay within the budget, except for one commit larger
+/// than the budget on its own.
 ///
 /// A record's size is its encoded length (`RecordCoding`); `residentBytes` is the sum over the
-/// records in memory, the figure the budget bounds. Not thread-safe: the store's lock guards it.
+/// records held, the figure the budget bounds. Not thread-safe: the store's lock guards it.
 final class HotTier {
-    /// One hot record: in memory (`record` set, linked into the LRU list) or spilled (`spillName`).
     final class Entry {
-        let id: String
-        var record: Record?
-        var spillName: String?
-        var bytes: Int
-        /// The record's expiry, kept so expired records are found without reading spill files.
-        let expiresAt: Int64?
+        let record: Record
+        let bytes: Int
+        /// Not yet in the cold tier.
+        var isDirty: Bool
+        /// Whether the cold tier has a row for this id (perhaps an older version): nil until
+        /// asked (`TieredState.recordCount` resolves it), so a put costs no cold lookup.
+        var inCold: Bool?
         /// Wall-clock nanoseconds of the last put or read.
         var lastAccess: Int64
-        /// LRU list links, towards the most (`newer`) and least (`older`) recently used.
+        /// LRU links among clean entries, towards the most (`newer`) and least (`older`) recently used.
         var newer: Entry?
         weak var older: Entry?
 
-        init(id: String, record: Record, bytes: Int, lastAccess: Int64) {
-            self.id = id
+        init(record: Record, isDirty: Bool, inCold: Bool?, lastAccess: Int64) {
             self.record = record
-            self.bytes = bytes
-            self.expiresAt = record.expiresAt
+            self.bytes = HotTier.size(of: record)
+            self.isDirty = isDirty
+            self.inCold = inCold
             self.lastAccess = lastAccess
         }
+
+        var id: String { record.id }
     }
 
     let budget: Int
-    let fileSystem: any FileSystem
-    /// The spill directory (`<store>/spill`).
-    let spillDirectory: String
 
     private var entries: [String: Entry] = [:]
-    /// Least recently used resident entry (spill candidates start here) and most recent.
-    private var oldest: Entry?
-    private var newest: Entry?
-    private var nextSpillNumber: UInt64 = 0
-    private var spillDirectoryExists = false
+    /// Least and most recently used clean entries (eviction starts at `oldestClean`).
+    private var oldestClean: Entry?
+    private var newestClean: Entry?
 
     private(set) var residentBytes = 0
-    private(set) var residentCount = 0
-    /// The most resident bytes seen once an operation settled (after `enforceBudget`).
+    private(set) var dirtyBytes = 0
+    private(set) var dirtyCount = 0
+    /// The most resident bytes seen once an operation settled.
     private(set) var peakResidentBytes = 0
-    private(set) var spilledBytes = 0
-    private(set) var spilledCount = 0
-    private(set) var spillWrites = 0
-    private(set) var spillReloads = 0
-    private(set) var spillFailures = 0
+    /// Clean records dropped from memory (for the budget or for age).
+    private(set) var evictions = 0
 
-    init(budget: Int, fileSystem: any FileSystem, storeDirectory: String) {
+    init(budget: Int) {
         self.budget = budget
-        self.fileSystem = fileSystem
-        self.spillDirectory = FilePaths.join(storeDirectory, SpillFile.directoryName)
-    }
-
-    /// Removes every spill file a previous process left (they are never trusted after a crash).
-    /// Only names `SpillFile.isValidName` accepts are touched; anything else is returned.
-    static func removeLeftoverSpillFiles(storeDirectory: String, fileSystem: any FileSystem) throws -> (removed: [String], foreign: [String]) {
-        let directory = FilePaths.join(storeDirectory, SpillFile.directoryName)
-        guard fileSystem.exists(directory) else { return ([], []) }
-        var removed: [String] = [], foreign: [String] = []
-        for name in try fileSystem.listDirectory(directory).sorted() {
-            if SpillFile.isValidName(name) {
-                try fileSystem.remove(FilePaths.join(directory, name))
-                removed.append(name)
-            } else {
-                foreign.append(name)
-            }
-        }
-        return (removed, foreign)
     }
 
     var count: Int { entries.count }
     func contains(_ id: String) -> Bool { entries[id] != nil }
+    func entry(_ id: String) -> Entry? { entries[id] }
+
+    /// Whether adding `bytes` of dirty records would take the dirty bytes past the budget: the
+    /// store flushes first. (Clean records never force a flush: they are evicted.)
+    func wouldOverflow(adding bytes: Int) -> Bool {
+        dirtyCount > 0 && dirtyBytes + bytes > budget
+    }
 
     // MARK: Changes
 
-    /// Inserts or replaces `record` as the most recently used, then enforces the budget.
-    func put(_ record: Record, now: Int64) {
-        remove(record.id)
-        let entry = Entry(id: record.id, record: record, bytes: Self.size(of: record), lastAccess: now)
+    /// Inserts or replaces `record` (as the most recently used), then evicts clean records while
+    /// over budget. A replaced entry's knowledge of the cold tier carries over.
+    func put(_ record: Record, dirty: Bool, inCold: Bool? = nil, now: Int64) {
+        let replaced = remove(record.id)
+        let entry = Entry(record: record, isDirty: dirty, inCold: inCold ?? replaced?.inCold, lastAccess: now)
         entries[record.id] = entry
-        link(entry)
-        enforceBudget()
+        residentBytes += entry.bytes
+        if dirty {
+            dirtyBytes += entry.bytes
+            dirtyCount += 1
+        } else {
+            linkClean(entry)
+        }
+        evict(toFit: budget)
     }
 
-    /// Drops the record (and its spill file).
-    func remove(_ id: String) {
-        guard let entry = entries.removeValue(forKey: id) else { return }
-        if entry.record != nil {
-            unlink(entry)
-        } else if let name = entry.spillName {
-            spilledBytes -= entry.bytes
-            spilledCount -= 1
-            try? fileSystem.remove(FilePaths.join(spillDirectory, name))  // a cache file: a leftover is removed at open
+    /// Drops the record from memory; returns what was there.
+    @discardableResult
+    func remove(_ id: String) -> Entry? {
+        guard let entry = entries.removeValue(forKey: id) else { return nil }
+        residentBytes -= entry.bytes
+        if entry.isDirty {
+            dirtyBytes -= entry.bytes
+            dirtyCount -= 1
+        } else {
+            unlinkClean(entry)
         }
+        return entry
     }
 
     // MARK: Reads
 
-    /// The record, marking it used now; a spilled record is read back into memory.
-    func get(_ id: String, now: Int64) throws -> Record? {
+    /// The record, marking it used now.
+    func get(_ id: String, now: Int64) -> Record? {
         guard let entry = entries[id] else { return nil }
         entry.lastAccess = now
-        if let record = entry.record {
-            unlink(entry)
-            link(entry)
-            return record
+        if !entry.isDirty {
+            unlinkClean(entry)
+            linkClean(entry)
         }
-        let record = try readSpilled(entry)
-        try? fileSystem.remove(FilePaths.join(spillDirectory, entry.spillName!))
-        entry.spillName = nil
-        entry.record = record
-        spilledBytes -= entry.bytes
-        spilledCount -= 1
-        spillReloads += 1
-        link(entry)
-        enforceBudget()
-        return record
+        return entry.record
     }
 
-    /// The record without changing its recency or residence (for migration, checkpoints, scans).
-    func peek(_ id: String) throws -> Record? {
-        guard let entry = entries[id] else { return nil }
-        return try entry.record ?? readSpilled(entry)
+    /// Every record held, dirty and clean, in id order (so scans visit them in the same order in
+    /// every process: Swift's dictionary order is seeded per process).
+    func forEach(_ body: (Record) throws -> Void) rethrows {
+        for id in entries.keys.sorted() { try body(entries[id]!.record) }
     }
 
-    /// Every record, in memory or spilled, in id order (so the spill files are read in the same
-    /// order in every process: Swift's dictionary order is seeded per process); spilled ones
-    /// are read one at a time and not kept.
-    func forEach(_ body: (Record) throws -> Void) throws {
-        for id in entries.keys.sorted() {
-            let entry = entries[id]!
-            try body(entry.record ?? readSpilled(entry))
-        }
+    /// The dirty entries, in id order: what the next flush writes.
+    func dirtyEntries() -> [Entry] {
+        entries.values.filter(\.isDirty).sorted { $0.id < $1.id }
     }
 
-    /// Ids last used at or before `cutoff`, least recently used first.
-    func idsIdle(since cutoff: Int64) -> [String] {
-        entries.values.filter { $0.lastAccess <= cutoff }.sorted { ($0.lastAccess, $0.id) < ($1.lastAccess, $1.id) }.map(\.id)
+    /// Whether some dirty record was last used at or before `cutoff`.
+    func hasDirty(idleSince cutoff: Int64) -> Bool {
+        entries.values.contains { $0.isDirty && $0.lastAccess <= cutoff }
     }
 
     /// Ids whose records have expired at `now`.
     func idsExpired(at now: Int64) -> [String] {
-        entries.values.filter { $0.expiresAt.map { $0 <= now } ?? false }.map(\.id).sorted()
+        entries.values.filter { $0.record.isExpired(at: now) }.map(\.id).sorted()
     }
 
-    func accessTimes() -> [String: Int64] { entries.mapValues(\.lastAccess) }
+    /// Last-access times of the dirty records (the ones whose age decides a flush).
+    func dirtyAccessTimes() -> [String: Int64] {
+        entries.values.filter(\.isDirty).reduce(into: [:]) { $0[$1.id] = $1.lastAccess }
+    }
 
-    // MARK: Budget
+    // MARK: Flush and eviction
 
-    /// Spills least recently used records until the resident bytes fit the budget. The most
-    /// recently used record stays resident only if it fits alone.
-    func enforceBudget() {
-        defer { peakResidentBytes = max(peakResidentBytes, residentBytes) }
-        while residentBytes > budget, let victim = oldest {
-            guard spill(victim) else { return }
+    /// After a flush committed every dirty record to the cold tier: they are clean now, merged
+    /// into the LRU order by last access (one pass over the clean list).
+    func markAllClean() {
+        let cleaned = dirtyEntries().sorted(by: Self.lessRecent)
+        for entry in cleaned {
+            entry.isDirty = false
+            entry.inCold = true
         }
-    }
-
-    private func spill(_ entry: Entry) -> Bool {
-        guard let record = entry.record else { return true }
-        let name = SpillFile.name(number: nextSpillNumber)
-        let path = FilePaths.join(spillDirectory, name)
-        do {
-            if !spillDirectoryExists {
-                if !fileSystem.exists(spillDirectory) { try fileSystem.createDirectory(spillDirectory) }
-                spillDirectoryExists = true
+        var clean: [Entry] = []
+        var cursor = oldestClean
+        while let entry = cursor {
+            clean.append(entry)
+            cursor = entry.newer
+        }
+        oldestClean = nil
+        newestClean = nil
+        var (i, j) = (0, 0)
+        while i < clean.count || j < cleaned.count {
+            if j == cleaned.count || (i < clean.count && !Self.lessRecent(cleaned[j], clean[i])) {
+                linkClean(clean[i])
+                i += 1
+            } else {
+                linkClean(cleaned[j])
+                j += 1
             }
-            let handle = try fileSystem.open(path, options: [.read, .write, .create, .truncate])
-            defer { try? handle.close() }
-            try handle.write(SpillFile.encode(record, name: name), at: 0)
-        } catch {
-            spillFailures += 1
-            try? fileSystem.remove(path)
-            return false
         }
-        nextSpillNumber += 1
-        spillWrites += 1
-        unlink(entry)
-        entry.record = nil
-        entry.spillName = name
-        spilledBytes += entry.bytes
-        spilledCount += 1
-        return true
+        dirtyBytes = 0
+        dirtyCount = 0
+        evict(toFit: budget)
     }
 
-    private func readSpilled(_ entry: Entry) throws -> Record {
-        let name = entry.spillName!
-        guard SpillFile.isValidName(name) else {
-            throw StoreError(.invalidInput, "refusing spill file name '\(name)'", path: spillDirectory)
+    private static func lessRecent(_ a: Entry, _ b: Entry) -> Bool { (a.lastAccess, a.id) < (b.lastAccess, b.id) }
+
+    /// Drops clean records last used at or before `cutoff` (they are in the cold tier).
+    func evictIdle(since cutoff: Int64) -> Int {
+        var evicted = 0
+        while let victim = oldestClean, victim.lastAccess <= cutoff {
+            drop(victim)
+            evicted += 1
         }
-        let path = FilePaths.join(spillDirectory, name)
-        let bytes: [UInt8]
-        do {
-            bytes = try fileSystem.readFile(path)
-        } catch let error as FileSystemError {
-            throw StoreError(.io, "cannot read spilled record '\(entry.id)'", path: path, cause: error)
-        }
-        return try SpillFile.decode(bytes, name: name, path: path, expectedID: entry.id)
+        return evicted
     }
 
-    static func size(of record: Record) -> Int {
-        var writer = ByteWriter()
-        RecordCoding.encode(record, into: &writer)
-        return writer.bytes.count
+    /// Drops least recently used clean records until at most `limit` bytes are resident.
+    private func evict(toFit limit: Int) {
+        defer { peakResidentBytes = max(peakResidentBytes, residentBytes) }
+        while residentBytes > limit, let victim = oldestClean { drop(victim) }
     }
 
-    // MARK: LRU list (resident entries only)
+    private func drop(_ entry: Entry) {
+        remove(entry.id)
+        evictions += 1
+    }
 
-    private func link(_ entry: Entry) {
-        entry.older = newest
+    static func size(of record: Record) -> Int { RecordCoding.encodedSize(of: record) }
+
+    // MARK: LRU list (clean entries only)
+
+    private func linkClean(_ entry: Entry) {
+        entry.older = newestClean
         entry.newer = nil
-        newest?.newer = entry
-        newest = entry
-        if oldest == nil { oldest = entry }
-        residentBytes += entry.bytes
-        residentCount += 1
+        newestClean?.newer = entry
+        newestClean = entry
+        if oldestClean == nil { oldestClean = entry }
     }
 
-    private func unlink(_ entry: Entry) {
-        if let older = entry.older { older.newer = entry.newer } else { oldest = entry.newer }
-        if let newer = entry.newer { newer.older = entry.older } else { newest = entry.older }
+    private func unlinkClean(_ entry: Entry) {
+        if let older = entry.older { older.newer = entry.newer } else { oldestClean = entry.newer }
+        if let newer = entry.newer { newer.older = entry.older } else { newestClean = entry.older }
         entry.newer = nil
         entry.older = nil
-        residentBytes -= entry.bytes
-        residentCount -= 1
     }
 }

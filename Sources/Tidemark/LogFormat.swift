@@ -29,6 +29,12 @@ enum RecordCoding {
         }
     }
 
+    /// The length `encode` writes for `record`, without writing it.
+    static func encodedSize(of record: Record) -> Int {
+        12 + record.id.utf8.count + record.content.utf8.count + 4 * record.embedding.count + 4
+            + record.metadata.jsonText.utf8.count + (record.expiresAt == nil ? 1 : 9)
+    }
+
     static func decode(from reader: inout ByteReader) throws -> Record {
         let id = try reader.string()
         let content = try reader.string()
@@ -136,6 +142,10 @@ struct SegmentHeader: Hashable {
             throw FormatError(message: "segment header checksum mismatch", offset: 0)
         }
         guard version == Self.version else { throw FormatError(message: "unsupported segment version \(version)", offset: 8) }
+        // LSNs start at 1, and the scan counts one past every LSN: 0 and UInt64.max never occur.
+        guard Frame.lsnRange.contains(firstLSN) else {
+            throw FormatError(message: "segment header's first LSN \(firstLSN) is out of range", offset: 16)
+        }
         return SegmentHeader(segmentID: segmentID, firstLSN: firstLSN)
     }
 }
@@ -153,6 +163,9 @@ struct Frame: Hashable {
     static let magic: UInt32 = 0x5246_4D54  // "TMFR" little-endian
     static let magicBytes: [UInt8] = Array("TMFR".utf8)
     static let version: UInt8 = 1
+    /// The LSNs a frame or segment may hold (a crafted 0 or UInt64.max would overflow the scan's
+    /// "one before the first" and "next expected" counts).
+    static let lsnRange: ClosedRange<UInt64> = 1...(UInt64.max - 1)
 
     enum Kind: UInt8 {
         /// A commit: one or more `LogOperation`s applied atomically.
@@ -247,6 +260,9 @@ struct Frame: Hashable {
             return .failure(FormatError(
                 message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, frameHeaderIntact: true))
         }
+        guard lsnRange.contains(lsn) else {
+            return .failure(FormatError(message: "frame LSN \(lsn) is out of range", offset: offset))
+        }
         return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
     }
 }
@@ -263,8 +279,14 @@ enum StoreFiles {
     static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + Hex.digits16(lsn) + ".ckpt" }
 
     /// The first LSN named by a segment file name, or nil when `name` is not a segment.
-    static func segmentFirstLSN(_ name: String) -> UInt64? { parse(name, prefix: "wal-", suffix: ".log") }
-    static func checkpointLSN(_ name: String) -> UInt64? { parse(name, prefix: "checkpoint-", suffix: ".ckpt") }
+    /// (A name with LSN 0 or UInt64.max is none of ours: see `Frame.lsnRange`.)
+    static func segmentFirstLSN(_ name: String) -> UInt64? {
+        parse(name, prefix: "wal-", suffix: ".log").flatMap { Frame.lsnRange.contains($0) ? $0 : nil }
+    }
+    /// (A checkpoint may be at LSN 0, an empty store, but never at UInt64.max.)
+    static func checkpointLSN(_ name: String) -> UInt64? {
+        parse(name, prefix: "checkpoint-", suffix: ".ckpt").flatMap { $0 < UInt64.max ? $0 : nil }
+    }
 
     private static func parse(_ name: String, prefix: String, suffix: String) -> UInt64? {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }

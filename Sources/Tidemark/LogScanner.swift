@@ -48,11 +48,18 @@ struct SegmentScan {
         fileSystem: any FileSystem, path: String, maxPayload: Int
     ) throws -> (bytes: Int, result: Result<SegmentScan, FormatError>) {
         let bytes = try fileSystem.readFile(path)
+        return (bytes.count, scan(bytes, path: path, maxPayload: maxPayload))
+    }
+
+    /// Walks the bytes of the segment file at `path`.
+    static func scan(_ bytes: [UInt8], path: String, maxPayload: Int) -> Result<SegmentScan, FormatError> {
         let header: SegmentHeader
         do {
             header = try SegmentHeader.decode(bytes[...])
         } catch let error as FormatError {
-            return (bytes.count, .failure(error))
+            return .failure(error)
+        } catch {
+            return .failure(FormatError(message: "\(error)", offset: 0))
         }
         var scan = SegmentScan(
             name: FilePaths.name(of: path), path: path, fileSize: bytes.count, header: header, frames: [], damage: [])
@@ -83,12 +90,12 @@ struct SegmentScan {
                 scan.damage.append(Damage(
                     offset: offset, length: (next?.offset ?? bytes.count) - offset, reason: reason, resumesAt: next?.offset,
                     frameHeaderIntact: frameHeaderIntact))
-                guard let next else { return (bytes.count, .success(scan)) }
+                guard let next else { return .success(scan) }
                 offset = next.offset
                 expectedLSN = next.lsn
             }
         }
-        return (bytes.count, .success(scan))
+        return .success(scan)
     }
 
     private static func nextValidFrame(

@@ -14,8 +14,8 @@ protocol RecordSpace {
     func forEachLive(now: Int64, _ body: (Record) throws -> Void) throws
     /// The record count `stats()` reports.
     func recordCount(now: Int64) throws -> Int
-    /// The records a search scans, as one state (expired ones may be included: search skips them).
-    func searchView(now: Int64) throws -> StoreState
+    /// The `k` live records nearest to `query` (see `Store.search`).
+    func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult]
     /// A snapshot for a transaction to read from, or nil when reads must go to the live store
     /// (no snapshot of a store partly on disk).
     func transactionSnapshot() -> StoreState?
@@ -34,7 +34,9 @@ extension StoreState: RecordSpace {
     /// Every record held, expired or not (a checkpoint drops the expired ones).
     func recordCount(now: Int64) -> Int { records.count }
 
-    func searchView(now: Int64) -> StoreState { self }
+    func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult] {
+        try Search.nearest(in: self, to: query, k: k, metric: metric, filter: filter, now: now)
+    }
 
     func transactionSnapshot() -> StoreState? { self }
 
@@ -45,24 +47,13 @@ extension StoreState: RecordSpace {
     }
 }
 
-/// With tiers: the hot tier in memory and spill files, the cold tier in SQLite beneath it.
+/// With tiers: the hot tier in memory over the cold tier in SQLite.
 extension TieredState: RecordSpace {
-    func recordCount(now: Int64) throws -> Int {
-        var count = 0
-        try forEachLive(now: now) { _ in count += 1 }
-        return count
-    }
-
-    func searchView(now: Int64) throws -> StoreState {
-        var view = StoreState()
-        view.dimension = dimension
-        try forEachLive(now: now) { view.records[$0.id] = $0 }
-        return view
-    }
+    func recordCount(now: Int64) throws -> Int { try recordCount() }
 
     func transactionSnapshot() -> StoreState? { nil }
 
-    /// The hot tier only; the caller has first committed every tombstone to the cold tier at
-    /// the checkpoint's LSN (see `checkpointState`).
-    func checkpointImage(now: Int64) throws -> StoreState { try checkpointState() }
+    /// No records: the caller has first flushed every dirty record and tombstone to the cold
+    /// tier at the checkpoint's LSN (see `checkpointState`).
+    func checkpointImage(now: Int64) -> StoreState { checkpointState() }
 }

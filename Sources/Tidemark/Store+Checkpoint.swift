@@ -2,8 +2,10 @@ import TidemarkIO
 
 extension Store {
     /// Writes a checkpoint of the current state and drops the log and checkpoints it makes
-    /// unnecessary. Order: log synced, checkpoint file written atomically (temp, sync, rename,
-    /// directory sync), manifest replaced atomically, then old files removed.
+    /// unnecessary. Order: log synced, (with tiers) the flush of dirty records and tombstones to
+    /// the cold tier, checkpoint file written atomically (temp, sync, rename, directory sync),
+    /// manifest replaced atomically, then old files removed. With tiers the checkpoint file holds
+    /// no records (the cold tier does), so it costs what changed since the last one.
     public func checkpoint() throws {
         lock.lock()
         defer { lock.unlock() }
@@ -13,18 +15,32 @@ extension Store {
 
     /// `force`: write even when the newest checkpoint already covers everything (open uses it
     /// to rewrite a manifest that names a damaged checkpoint).
-    func checkpointLocked(dropOlder: Bool, force: Bool = false) throws {
+    /// Returns what the flush did (nil without tiers, or when the cold tier already held it all).
+    @discardableResult
+    func checkpointLocked(dropOlder: Bool, force: Bool = false) throws -> ColdTier.CommitResult? {
         while syncInProgress { lock.wait() }
         try checkUsable()
-        if !dropOlder, !force, checkpoints.first?.lsn == lastAssignedLSN, tiers?.tombstones.isEmpty ?? true { return }  // nothing new to cover
+        if !dropOlder, !force, checkpoints.first?.lsn == lastAssignedLSN, !(try tiers?.hasPendingChanges(now: clock.wallNanoseconds()) ?? false) { return nil }  // nothing new to cover
         // A checkpoint never claims more than the log has durably: otherwise a crash could
         // leave a checkpoint ahead of a log whose tail recovery then cuts back.
         try awaitDurable(lastAssignedLSN)
         if log.current.hasFrames { try rotateLocked() }
         let lsn = lastAssignedLSN
-        // The cold tier first: every tombstone in it and its LSN at this checkpoint's, so the
-        // checkpoint (the hot tier only) plus the cold tier is the whole state at `lsn`.
-        if let tiers, !tiers.tombstones.isEmpty || tiers.cold.lsn < lsn { _ = try coldCommitLocked(tiers, .init()) }
+        // With tiers, the flush first: the cold tier then holds the whole state at `lsn`, and
+        // the checkpoint only says so. (The canary writes the checkpoint before the flush.)
+        var flush: TieredState.FlushPlan?
+        var result: ColdTier.CommitResult?
+        if let tiers {
+            let plan = tiers.planFlush(now: clock.wallNanoseconds())
+            if options.hooks.dropsHotBeforeColdCommit, !plan.records.isEmpty {
+                try coldCommitLocked { try tiers.dropDirtyBeforeCommit(lsn: lsn, now: clock.wallNanoseconds()) }
+                flush = plan
+            } else if plan.isEmpty, tiers.cold.lsn == lsn, !(try tiers.hasPendingChanges(now: clock.wallNanoseconds())) {
+                // The cold tier already holds this state.
+            } else {
+                result = try coldCommitLocked { try tiers.flush(plan, lsn: lsn, now: clock.wallNanoseconds()) }
+            }
+        }
         let bytes = CheckpointFile.encode(try records.checkpointImage(now: clock.wallNanoseconds()), lsn: lsn)
         let entry = Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
         let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
@@ -39,6 +55,8 @@ extension Store {
         } catch let error as FileSystemError {
             throw failStop(StoreError(.io, "removing obsolete files failed", path: error.path, outcome: .ambiguous, cause: error))
         }
+        if let tiers, let flush { result = try coldCommitLocked { try tiers.flush(flush, lsn: lsn, now: clock.wallNanoseconds()) } }
+        return result
     }
 
     /// The checkpoint file, then the manifest naming it (the commit point), each atomically.

@@ -31,7 +31,7 @@ extension Store {
         var recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
         var tierOptions = options.tiers
         if options.readOnly, !fileSystem.exists(ColdTier.path(in: directory)), !recovered.state.requiresColdTier {
-            tierOptions = nil  // nothing migrated yet, and a read-only open creates nothing
+            tierOptions = nil  // nothing flushed yet, and a read-only open creates nothing
         }
         var tiers: TieredState?
         do {
@@ -57,6 +57,9 @@ extension Store {
             // durable on its own before serving it or writing anything after it. This also
             // rewrites a manifest that still names a damaged checkpoint.
             try store.checkpointLocked(dropOlder: false, force: true)
+        } else if let tiers = store.tiers, tiers.hot.dirtyBytes > tiers.hot.budget {
+            // More replayed than the budget holds (a smaller budget than the writer's): flush.
+            try store.checkpointLocked(dropOlder: false)
         }
         return store
     }
@@ -73,12 +76,12 @@ extension Store {
         }
     }
 
-    /// Opens the tiers over a recovered state: removes spill files and the access-time hint
-    /// (caches, never trusted across a restart except as a hint), opens the cold tier and checks
-    /// it reflects at least the LSN of a checkpoint that relies on it. Read-only: removes nothing
-    /// and keeps every record in memory. With salvage, a cold tier that is missing, will not
-    /// open or is behind the checkpoint is a listed loss: its files go to quarantine and a new
-    /// one starts.
+    /// Opens the tiers over a recovered state: reads and removes the access-time hint (a cache,
+    /// never trusted across a restart except as a hint), opens the cold tier and checks it
+    /// reflects at least the LSN of a checkpoint that relies on it. Nothing here grows with the
+    /// number of records: the cold tier's count and bytes come from its metadata. Read-only:
+    /// removes nothing. With salvage, a cold tier that is missing or will not open is a listed
+    /// loss (its files go to quarantine and a new one starts), one behind the checkpoint too.
     private static func openTiers(
         _ tierOptions: TierOptions, recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem,
         clock: any Clock, random: any RandomSource, options: StoreOptions
@@ -89,12 +92,9 @@ extension Store {
         if fileSystem.exists(hintPath) {
             accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
         }
-        if !options.readOnly {
-            do {
-                _ = try HotTier.removeLeftoverSpillFiles(storeDirectory: directory, fileSystem: fileSystem)
-                if fileSystem.exists(hintPath) { try fileSystem.remove(hintPath) }
-            } catch let error as FileSystemError {
-                throw StoreError(.io, "cannot remove the hot tier's cache files", path: error.path, cause: error)
+        if !options.readOnly, fileSystem.exists(hintPath) {
+            do { try fileSystem.remove(hintPath) } catch let error as FileSystemError {
+                throw StoreError(.io, "cannot remove the hot tier's access-time hint", path: error.path, cause: error)
             }
         }
         let cold: ColdTier
@@ -102,11 +102,11 @@ extension Store {
             cold = try openColdTier(recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
         } catch let error as StoreError where options.salvage && error.code == .corruption {
             for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
-                try recovered.quarantine.keep(name, held: "the cold tier: records migrated out of the hot tier", reason: error.message, copy: false)
+                try recovered.quarantine.keep(name, held: "the cold tier: every record as of its last flush", reason: error.message, copy: false)
             }
             recovered.report.lost.append(StoreProblem(
                 file: ColdTier.fileName, offset: error.offset ?? 0,
-                message: "\(error.message); records that were only in the cold tier are lost, the store continues with a new one"))
+                message: "\(error.message); records flushed to the cold tier and not written since are lost, the store continues with a new one"))
             recovered.report.quarantineFolder = recovered.quarantine.folder
             recovered.report.quarantinedFiles = recovered.quarantine.entries.map(\.file)
             cold = try ColdTier(
@@ -118,12 +118,8 @@ extension Store {
                 "the cold tier reflects LSN \(cold.lsn), beyond the end of the recovered log at LSN \(recovered.lastLSN): committed log frames are missing",
                 path: coldPath, offset: 0)
         }
-        var hotOptions = tierOptions
-        if options.readOnly { hotOptions.hotMemoryBytes = .max }  // spilling would write files
-        let hot = HotTier(budget: hotOptions.hotMemoryBytes, fileSystem: fileSystem, storeDirectory: directory)
         return TieredState(
-            recovered: recovered.state, options: hotOptions, hot: hot, cold: cold, accessTimes: accessTimes,
-            now: clock.wallNanoseconds())
+            recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: clock.wallNanoseconds())
     }
 
     /// The cold tier, checked against the checkpoint that relies on it: missing, unreadable or
@@ -146,7 +142,7 @@ extension Store {
             do { try cold.check() } catch { cold.close(clean: false); throw error }
         }
         if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
-            let message = "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: migrated records are missing"
+            let message = "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: flushed records are missing"
             guard options.salvage else {
                 cold.close(clean: false)
                 throw StoreError.corruption(message, path: coldPath, offset: 0)

@@ -19,10 +19,10 @@ extension Store {
     }
 
     /// Periodic work for the host to call (or a `MaintenanceRunner`): syncs async-mode commits;
-    /// with tiers, moves records idle for `hotToColdAge` to the cold tier in batches, turns
-    /// expired records into tombstones and applies them (see `TieredState` for the order); then
-    /// checkpoints when records moved (so their log can go) or the log has grown past
-    /// `autoCheckpointLogBytes`.
+    /// with tiers, flushes (a checkpoint: every dirty record and tombstone into the cold tier,
+    /// see `TieredState`) when a dirty record has been idle for `hotToColdAge`, a delete or an
+    /// expiry is pending, or the log has grown past `autoCheckpointLogBytes`; then drops clean
+    /// records idle that long from memory. Without tiers it checkpoints on log growth only.
     @discardableResult
     public func runMaintenance() throws -> MaintenanceReport {
         lock.lock()
@@ -30,45 +30,25 @@ extension Store {
         try checkWritable()
         try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
         var report = MaintenanceReport()
-        if let tiers { try migrateLocked(tiers, &report) }
-        if report.moved > 0 || logBytesSinceCheckpoint >= options.autoCheckpointLogBytes {
-            try checkpointLocked(dropOlder: false)
+        let now = clock.wallNanoseconds()
+        let flushWanted = try tiers?.wantsFlush(now: now) ?? false
+        if flushWanted || logBytesSinceCheckpoint >= options.autoCheckpointLogBytes {
+            if let result = try checkpointLocked(dropOlder: false) { report.add(result) }
             report.checkpointed = true
         }
+        if let tiers { report.evicted = tiers.hot.evictIdle(since: tiers.idleCutoff(now)) }
         report.coldLSN = tiers?.cold.lsn
         return report
     }
 
-    private func migrateLocked(_ tiers: TieredState, _ report: inout MaintenanceReport) throws {
-        // Cold commits only ever cover log that is durable (so the cold tier is never ahead of
-        // the log a crash leaves); the lock is held from here, so nothing is appended meanwhile.
-        try awaitDurable(lastAssignedLSN)
-        let now = clock.wallNanoseconds()
-        while true {
-            let plan = try tiers.planMigration(now: now, limit: tiers.options.migrationBatchSize)
-            let expiredInCold = report.coldCommits == 0 ? try tiers.cold.hasExpired(now: now) : false
-            guard !plan.isEmpty || !tiers.tombstones.isEmpty || expiredInCold else { break }
-            if options.hooks.dropsHotBeforeColdCommit, !plan.records.isEmpty {
-                tiers.dropFromHot(plan)
-                try checkpointLocked(dropOlder: false)
-                try report.add(coldCommitLocked(tiers, plan, alreadyDropped: true))
-            } else {
-                try report.add(coldCommitLocked(tiers, plan))
-            }
-            if plan.records.count + plan.expiredIDs.count < tiers.options.migrationBatchSize { break }
-        }
-    }
-
-    /// One cold-tier transaction at the current LSN; any failure fail-stops (the commit may or
-    /// may not have happened, and the cold tier's connection is not trusted again).
-    func coldCommitLocked(
-        _ tiers: TieredState, _ plan: TieredState.MigrationPlan, alreadyDropped: Bool = false
-    ) throws -> ColdTier.CommitResult {
+    /// One cold-tier transaction; any failure fail-stops (the commit may or may not have
+    /// happened, and the cold tier's connection is not trusted again).
+    func coldCommitLocked<T>(_ commit: () throws -> T) throws -> T {
         do {
-            return try tiers.commitToCold(plan, lsn: lastAssignedLSN, now: clock.wallNanoseconds(), alreadyDropped: alreadyDropped)
+            return try commit()
         } catch var error as StoreError {
             error.outcome = .ambiguous
-            tiers.cold.close(clean: false)
+            tiers?.cold.close(clean: false)
             throw failStop(error)
         }
     }
@@ -79,23 +59,22 @@ extension Store {
         tiers.cold.close(clean: failure == nil)
     }
 
-    /// Saves the hot tier's last-access times so record ages survive a restart. Plain write, no
-    /// sync: a torn or missing hint only makes records look recently used.
+    /// Saves the dirty records' last-access times so their ages survive a restart. Plain write,
+    /// no sync: a torn or missing hint only makes records look recently used.
     private func writeAccessHint(_ tiers: TieredState) {
+        let times = tiers.hot.dirtyAccessTimes()
+        guard !times.isEmpty else { return }
         let path = FilePaths.join(directory, TieredState.accessHintFileName)
         guard let handle = try? fileSystem.open(path, options: [.read, .write, .create, .truncate]) else { return }
-        try? handle.write(TieredState.encodeAccessHint(tiers.hot.accessTimes()), at: 0)
+        try? handle.write(TieredState.encodeAccessHint(times), at: 0)
         try? handle.close()
     }
 
     func tierStats(_ tiers: TieredState) throws -> TierStats {
-        let cold = try tiers.cold.totals()
         let hot = tiers.hot
         return TierStats(
-            hotCount: hot.count, hotResidentCount: hot.residentCount, hotBytes: hot.residentBytes,
-            hotPeakBytes: hot.peakResidentBytes, hotBudgetBytes: hot.budget, spilledCount: hot.spilledCount,
-            spilledBytes: hot.spilledBytes, spillWrites: hot.spillWrites, spillReloads: hot.spillReloads,
-            spillFailures: hot.spillFailures, coldCount: cold.count, coldBytes: cold.bytes, coldLSN: tiers.cold.lsn,
-            tombstones: tiers.tombstones.count)
+            hotCount: hot.count, hotBytes: hot.residentBytes, hotPeakBytes: hot.peakResidentBytes, hotBudgetBytes: hot.budget,
+            dirtyCount: hot.dirtyCount, dirtyBytes: hot.dirtyBytes, evictions: hot.evictions,
+            coldCount: tiers.cold.count, coldBytes: tiers.cold.bytes, coldLSN: tiers.cold.lsn, tombstones: tiers.tombstones.count)
     }
 }

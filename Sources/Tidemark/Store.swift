@@ -207,8 +207,14 @@ public final class Store: @unchecked Sendable {
         embedding: [Float], k: Int, metric: SearchMetric = .cosine, filter: [String: JSONValue] = [:]
     ) throws -> [SearchResult] {
         let now = clock.wallNanoseconds()
-        let snapshot = try withUsableStore { try records.searchView(now: now) }
-        return try Search.nearest(in: snapshot, to: embedding, k: k, metric: metric, filter: filter, now: now)
+        // Without tiers the scan runs on a snapshot outside the lock; the tiers are scanned in
+        // place (the cold tier's connection and the hot tier are the lock's).
+        let snapshot: StoreState? = try withUsableStore {
+            guard let snapshot = records.transactionSnapshot() else { return nil }
+            return snapshot
+        }
+        if let snapshot { return try snapshot.nearest(to: embedding, k: k, metric: metric, filter: filter, now: now) }
+        return try withUsableStore { try records.nearest(to: embedding, k: k, metric: metric, filter: filter, now: now) }
     }
 
     public func stats() throws -> StoreStats {
@@ -268,6 +274,9 @@ public final class Store: @unchecked Sendable {
             try rotateLocked()
         }
         try records.validate(operations)
+        // Memory pressure: dirty records may not outgrow the hot budget, and only a flush (a
+        // checkpoint) makes them evictable. The frame's size bounds the records it adds.
+        if let tiers, tiers.needsFlush(adding: payload.count) { try checkpointLocked(dropOlder: false) }
         let lsn = lastAssignedLSN + 1
         logBytesSinceCheckpoint += try failStopping { try log.append(payload, lsn: lsn) }
         lastAssignedLSN = lsn

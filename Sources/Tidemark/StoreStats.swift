@@ -16,27 +16,26 @@ public struct StoreStats: Sendable, Hashable, Codable {
     public var tiers: TierStats?
 }
 
-/// The tiers' counters and positions (`StoreStats.tiers`).
+/// The tiers' counters and positions (`StoreStats.tiers`), all kept as the store runs (the cold
+/// tier's from its metadata): none counts rows.
 public struct TierStats: Sendable, Hashable, Codable {
-    /// Records in the hot tier, in memory or spilled.
+    /// Records in memory: dirty (not yet flushed) and clean (cached cold rows).
     public var hotCount: Int
-    public var hotResidentCount: Int
-    /// Encoded bytes of the hot records in memory: what `hotMemoryBytes` bounds.
+    /// Encoded bytes of the records in memory: what `hotMemoryBytes` bounds.
     public var hotBytes: Int
-    /// The most `hotBytes` seen after any operation since open.
+    /// The most `hotBytes` seen after any operation since open (recovery included).
     public var hotPeakBytes: Int
     public var hotBudgetBytes: Int
-    public var spilledCount: Int
-    public var spilledBytes: Int
-    public var spillWrites: Int
-    public var spillReloads: Int
-    /// Spill writes that failed (the record stayed in memory, over budget).
-    public var spillFailures: Int
+    /// Records written since the last flush to the cold tier, and their bytes.
+    public var dirtyCount: Int
+    public var dirtyBytes: Int
+    /// Clean records dropped from memory since open (for the budget or for age).
+    public var evictions: Int
     public var coldCount: Int
     /// Encoded bytes of the cold tier's records.
     public var coldBytes: Int64
     /// The LSN the cold tier reflects.
     public var coldLSN: UInt64
-    /// Ids deleted or expired whose cold rows the next cold commit removes.
+    /// Ids deleted or expired since the last flush (their cold rows go at the next one).
     public var tombstones: Int
 }

@@ -1,42 +1,52 @@
 import TidemarkIO
 
-/// The store's records split into tiers: a hot tier in memory (spilling to files beyond its
-/// budget), a cold tier in SQLite, and tombstones for ids deleted or expired since the last cold
-/// commit. The newest version wins: a hot record shadows its id's cold row, a tombstone hides it.
+/// The store's records in two tiers: the cold tier (SQLite) holds the whole state as of its LSN,
+/// and the hot tier holds, in memory, the records written since (dirty) plus a cache of cold
+/// rows (clean); tombstones are ids deleted or expired since. The newest version wins: a hot
+/// record shadows its id's cold row, a tombstone hides it.
 ///
-/// Durability and recovery (the order that keeps them in agreement):
-/// 1. Migration and tombstones reach the cold tier in one SQLite transaction that also sets the
-///    cold tier's LSN; it is made only for state whose log is already durable.
-/// 2. A checkpoint (of the hot tier only, flagged as relying on the cold tier) is written only
-///    right after such a cold commit at its own LSN, so no tombstone is pending and the cold tier's
-///    LSN is at least the checkpoint's.
-/// 3. Log segments go only once a checkpoint covers them.
-/// Recovery loads the checkpoint (hot records), replays the log after it on top (puts go hot,
-/// deletes become tombstones), and reads the cold tier beneath. A crash between 1 and 2 replays
-/// records the cold tier already has: the hot copy shadows an equal cold row, harmless. A cold
-/// tier behind a checkpoint that relies on it means migrated records are missing: recovery
-/// reports corruption instead of opening with them lost.
+/// The cold tier is the checkpoint. A **flush** (`flush`, called by the store's checkpoint)
+/// commits every dirty record and tombstone to the cold tier in one SQLite transaction at a
+/// durable LSN; the checkpoint file written after it holds no records, only that LSN (and the
+/// dimension), so log segments before it can go. Recovery replays the log after the checkpoint
+/// into the hot tier as dirty records over the cold tier, so an open costs the log written since
+/// the last flush, never the number of records.
+///
+/// The order that keeps recovery honest:
+/// 1. A flush commits only over durable log (the cold tier is never ahead of what a crash leaves).
+/// 2. Dirty records stay in memory until the flush carrying them has committed (only then are
+///    they clean, evictable); the checkpoint naming the flush's LSN is written after the commit.
+/// 3. Log segments go only once that checkpoint is durable.
+/// A crash between 1 and 2's checkpoint replays log the cold tier already has: the replayed
+/// records equal their rows, harmless. A cold tier behind the checkpoint that relies on it means
+/// flushed records are missing: recovery reports corruption instead of opening with them lost.
 ///
 /// Not thread-safe: the store's lock guards it.
 final class TieredState {
     let options: TierOptions
     let hot: HotTier
     let cold: ColdTier
-    private(set) var tombstones: Set<String>
+    /// Ids deleted or expired since the last flush, with whether the cold tier has a row for
+    /// them (nil until asked).
+    private(set) var tombstones: [String: Bool?]
     private(set) var dimension: Int?
 
-    /// Last-access times of hot records, kept across a clean close so ages survive a restart
-    /// (a cache: checksummed, removed when read, ignored when damaged).
+    /// Last-access times of dirty records, kept across a clean close so their ages (which decide
+    /// when maintenance flushes them) survive a restart: a cache, checksummed, removed when
+    /// read, ignored when damaged.
     static let accessHintFileName = "hot-access.hint"
 
-    init(recovered: StoreState, options: TierOptions, hot: HotTier, cold: ColdTier, accessTimes: [String: Int64], now: Int64) {
+    /// The recovered state's records (the log replayed after the checkpoint) become dirty hot
+    /// records, its deletions tombstones.
+    init(recovered: StoreState, options: TierOptions, cold: ColdTier, accessTimes: [String: Int64], now: Int64) {
         self.options = options
-        self.hot = hot
+        self.hot = HotTier(budget: options.hotMemoryBytes)
         self.cold = cold
-        tombstones = recovered.deletedIDs ?? []
+        tombstones = Dictionary(uniqueKeysWithValues: (recovered.deletedIDs ?? []).map { ($0, nil) })
+        // The checkpoint's dimension, unless the cold tier (older checkpoints) says more.
         dimension = recovered.dimension
         for record in recovered.records.values.sorted(by: { (accessTimes[$0.id] ?? now, $0.id) < (accessTimes[$1.id] ?? now, $1.id) }) {
-            hot.put(record, now: accessTimes[record.id] ?? now)
+            hot.put(record, dirty: true, now: accessTimes[record.id] ?? now)
         }
     }
 
@@ -48,32 +58,36 @@ final class TieredState {
         try view.validate(operations)
     }
 
-    /// Applies a logged commit. Never fails: spill errors only leave records in memory.
+    /// Applies a logged commit. Never fails.
     func apply(_ operations: [LogOperation], now: Int64) {
         for operation in operations {
             switch operation {
             case .put(let record):
                 if dimension == nil, !record.embedding.isEmpty { dimension = record.embedding.count }
-                tombstones.remove(record.id)
-                hot.put(record, now: now)
+                let inCold = tombstones.removeValue(forKey: record.id) ?? nil
+                hot.put(record, dirty: true, inCold: inCold, now: now)
             case .delete(let id):
-                hot.remove(id)
-                tombstones.insert(id)
+                let inCold = hot.remove(id)?.inCold ?? tombstones[id] ?? nil
+                tombstones[id] = .some(inCold)
             }
         }
     }
 
     // MARK: Reads
 
-    /// The newest live version of `id` (a hot read marks it used).
+    /// The newest live version of `id`. A hot read marks it used; a cold read caches the row as
+    /// a clean hot record.
     func live(_ id: String, now: Int64) throws -> Record? {
         let record: Record?
-        if hot.contains(id) {
-            record = try hot.get(id, now: now)
-        } else if tombstones.contains(id) {
+        if let hotRecord = hot.get(id, now: now) {
+            record = hotRecord
+        } else if tombstones[id] != nil {
             record = nil
+        } else if let coldRecord = try cold.get(id) {
+            hot.put(coldRecord, dirty: false, inCold: true, now: now)
+            record = coldRecord
         } else {
-            record = try cold.get(id)
+            record = nil
         }
         guard let record, !record.isExpired(at: now) else { return nil }
         return record
@@ -86,63 +100,132 @@ final class TieredState {
             if !record.isExpired(at: now) { try body(record) }
         }
         try cold.forEach { record in
-            guard !hot.contains(record.id), !tombstones.contains(record.id), !record.isExpired(at: now) else { return }
+            guard !hot.contains(record.id), tombstones[record.id] == nil, !record.isExpired(at: now) else { return }
             try body(record)
         }
     }
 
-    /// The hot tier as a checkpoint's state (flagged: the cold tier holds the rest). Call only
-    /// right after a cold commit at the checkpoint's LSN, so no tombstone is pending.
-    func checkpointState() throws -> StoreState {
-        precondition(tombstones.isEmpty, "a checkpoint of the hot tier needs every tombstone in the cold tier first")
+    /// Records held (expired ones not yet removed included, as without tiers): the cold tier's
+    /// count from its metadata, plus dirty records new to it, minus tombstones of its rows. Asks
+    /// the cold tier (a primary-key lookup) only about ids written since the last flush whose
+    /// presence there is not yet known.
+    func recordCount() throws -> Int {
+        var count = cold.count
+        for entry in hot.dirtyEntries() {
+            if entry.inCold == nil { entry.inCold = try cold.contains(entry.id) }
+            if entry.inCold == false { count += 1 }
+        }
+        for (id, known) in tombstones {
+            let inCold = try known ?? cold.contains(id)
+            tombstones[id] = .some(inCold)
+            if inCold { count -= 1 }
+        }
+        return count
+    }
+
+    /// The `k` nearest live records: the hot records, then the cold tier's vectors (only the
+    /// `vectors` table is read, unless a filter needs metadata), skipping ids the hot tier or a
+    /// tombstone shadows. Memory: the `k` best so far, not the records.
+    func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult] {
+        guard let dimension = try Search.checkQuery(query, k: k, dimension: dimension) else { return [] }
+        var best = Search.Best(k: k, metric: metric, query: query)
+        try hot.forEach { record in
+            guard record.embedding.count == dimension, !record.isExpired(at: now), Search.matches(record, filter) else { return }
+            record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
+        }
+        let shadowed = { (id: String) in self.hot.contains(id) || self.tombstones[id] != nil }
+        if filter.isEmpty {
+            try cold.forEachVector(dimension: dimension) { id, vector, expiresAt in
+                guard !(expiresAt.map { $0 <= now } ?? false), !shadowed(id) else { return }
+                best.offer(id: id, vector: vector)
+            }
+        } else {
+            try cold.forEach { record in
+                guard record.embedding.count == dimension, !record.isExpired(at: now), !shadowed(record.id),
+                    Search.matches(record, filter)
+                else { return }
+                record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
+            }
+        }
+        return try best.results().map { id, score in
+            guard let record = try hot.entry(id)?.record ?? cold.get(id) else {
+                throw StoreError.corruption("cold tier vector '\(id)' has no record row", path: cold.path, offset: 0)
+            }
+            return SearchResult(record: record, score: score)
+        }
+    }
+
+    // MARK: Flush
+
+    /// Whether a commit adding `bytes` to the hot tier must first flush (memory pressure).
+    func needsFlush(adding bytes: Int) -> Bool { hot.wouldOverflow(adding: bytes) }
+
+    /// Whether a flush would change anything in the cold tier beyond its LSN: a write since the
+    /// last flush, or an expired record in either tier.
+    func hasPendingChanges(now: Int64) throws -> Bool {
+        try hot.dirtyCount > 0 || !tombstones.isEmpty || hasExpired(now: now)
+    }
+
+    /// Whether maintenance should flush: a dirty record idle for `hotToColdAge`, a pending
+    /// tombstone, or an expired record in either tier.
+    func wantsFlush(now: Int64) throws -> Bool {
+        try hot.hasDirty(idleSince: idleCutoff(now)) || !tombstones.isEmpty || hasExpired(now: now)
+    }
+
+    private func hasExpired(now: Int64) throws -> Bool {
+        try !hot.idsExpired(at: now).isEmpty || cold.hasExpired(now: now)
+    }
+
+    func idleCutoff(_ now: Int64) -> Int64 { now - Int64(options.hotToColdAge * 1e9) }
+
+    /// What one flush writes: every dirty record (expired ones become tombstones instead, so a
+    /// clock that later runs behind cannot revive them) and every tombstone.
+    struct FlushPlan {
+        var records: [Record] = []
+        /// Tombstones of deletes.
+        var deletions: [String] = []
+        /// Hot records found expired (tombstones too, counted apart).
+        var expiredIDs: [String] = []
+        var isEmpty: Bool { records.isEmpty && deletions.isEmpty && expiredIDs.isEmpty }
+    }
+
+    func planFlush(now: Int64) -> FlushPlan {
+        let expired = hot.idsExpired(at: now)
+        for id in expired {
+            let inCold = hot.remove(id)?.inCold ?? tombstones[id] ?? nil
+            tombstones[id] = .some(inCold)
+        }
+        let expiredSet = Set(expired)
+        return FlushPlan(
+            records: hot.dirtyEntries().map(\.record), deletions: tombstones.keys.filter { !expiredSet.contains($0) }.sorted(),
+            expiredIDs: expired)
+    }
+
+    /// Commits `plan` to the cold tier at `lsn` (a durable LSN: the caller made sure), then
+    /// marks the flushed records clean and forgets the tombstones. Nothing in memory changes if
+    /// the commit throws.
+    func flush(_ plan: FlushPlan, lsn: UInt64, now: Int64) throws -> ColdTier.CommitResult {
+        var result = try cold.commit(records: plan.records, deletions: plan.deletions, expiredIDs: plan.expiredIDs, now: now, lsn: lsn)
+        result.expired += plan.expiredIDs.count
+        hot.markAllClean()
+        tombstones.removeAll()
+        return result
+    }
+
+    /// The `dropHotBeforeColdDurable` canary's first half: the dirty records leave memory and the
+    /// cold tier's LSN advances without them (so the checkpoint written next claims them).
+    func dropDirtyBeforeCommit(lsn: UInt64, now: Int64) throws {
+        for entry in hot.dirtyEntries() { hot.remove(entry.id) }
+        _ = try cold.commit(records: [], deletions: [], expiredIDs: [], now: now, lsn: lsn)
+    }
+
+    /// A checkpoint's contents: no records (the cold tier holds them at the checkpoint's LSN),
+    /// flagged as relying on the cold tier, with the dimension.
+    func checkpointState() -> StoreState {
         var state = StoreState()
         state.dimension = dimension
         state.requiresColdTier = true
-        try hot.forEach { state.records[$0.id] = $0 }
         return state
-    }
-
-    // MARK: Migration
-
-    /// What one cold commit will do (at most `limit` records): every expired hot record (it
-    /// becomes a tombstone, so a clock that later runs behind cannot revive it), and hot records
-    /// idle since `now - hotToColdAge` to move.
-    struct MigrationPlan {
-        var records: [Record] = []
-        var expiredIDs: [String] = []
-        var isEmpty: Bool { records.isEmpty && expiredIDs.isEmpty }
-    }
-
-    func planMigration(now: Int64, limit: Int) throws -> MigrationPlan {
-        let cutoff = now - Int64(options.hotToColdAge * 1e9)
-        var plan = MigrationPlan()
-        plan.expiredIDs = Array(hot.idsExpired(at: now).prefix(limit))
-        let expired = Set(plan.expiredIDs)
-        for id in hot.idsIdle(since: cutoff) where !expired.contains(id) {
-            guard plan.records.count + plan.expiredIDs.count < limit else { break }
-            if let record = try hot.peek(id) { plan.records.append(record) }
-        }
-        return plan
-    }
-
-    /// Takes the plan's records out of the hot tier (expired ones become tombstones).
-    func dropFromHot(_ plan: MigrationPlan) {
-        for record in plan.records { hot.remove(record.id) }
-        for id in plan.expiredIDs {
-            hot.remove(id)
-            tombstones.insert(id)
-        }
-    }
-
-    /// Commits the plan plus every pending tombstone and expiry to the cold tier at `lsn`, then
-    /// drops what moved from the hot tier. `alreadyDropped`: the hot tier no longer has them.
-    func commitToCold(_ plan: MigrationPlan, lsn: UInt64, now: Int64, alreadyDropped: Bool = false) throws -> ColdTier.CommitResult {
-        let deletions = tombstones.union(plan.expiredIDs)
-        var result = try cold.commit(records: plan.records, deletions: Array(deletions), now: now, lsn: lsn)
-        if !alreadyDropped { dropFromHot(plan) }
-        tombstones.removeAll()
-        result.expired += plan.expiredIDs.count
-        return result
     }
 
     // MARK: Access-time hint

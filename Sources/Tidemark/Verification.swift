@@ -174,7 +174,7 @@ private struct VerificationPass {
         let coldPath = ColdTier.path(in: directory)
         guard fileSystem.exists(coldPath) else {
             if let usableCheckpoint, usableCheckpoint.requiresColdTier {
-                problem(ColdTier.fileName, 0, "missing, and the checkpoint at LSN \(usableCheckpoint.lsn) relies on it: the records migrated to it are lost")
+                problem(ColdTier.fileName, 0, "missing, and the checkpoint at LSN \(usableCheckpoint.lsn) relies on it: the records flushed to it are lost")
             }
             return
         }
@@ -186,7 +186,7 @@ private struct VerificationPass {
             defer { cold.close(clean: false) }
             try cold.check()
             if let usableCheckpoint, usableCheckpoint.requiresColdTier, cold.lsn < usableCheckpoint.lsn {
-                problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: migrated records are missing")
+                problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: flushed records are missing")
             }
             if cold.lsn > max(logEnd, usableCheckpoint?.lsn ?? 0) {
                 problem(ColdTier.fileName, 0, "reflects LSN \(cold.lsn), beyond the end of the log: committed log frames are missing")

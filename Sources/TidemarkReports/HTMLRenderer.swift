@@ -53,13 +53,18 @@ public enum HTMLRenderer {
             ("Created", report.createdAt), ("Build", report.build), ("Jobs", String(report.jobs)),
             ("Duration", ReportFormat.duration(report.durationSeconds)),
             ("Scenarios", String(report.scenarios.count)), ("Runs", ReportFormat.grouped(totals.runs)),
-            ("Failed runs", ReportFormat.grouped(totals.failed)),
-            ("Failures listed", ReportFormat.grouped(totals.failures)),
+            ("Unexpected failures", ReportFormat.grouped(totals.unexpectedFailures)),
+            ("Expected violations", ReportFormat.grouped(totals.expectedViolations)),
+            ("Distinct violations", ReportFormat.grouped(totals.distinctViolations)),
         ]
         for (name, value) in facts {
             out += "<div><dt>\(h(name))</dt><dd>\(h(value))</dd></div>\n"
         }
-        out += "</dl>\n</header>\n"
+        out += "</dl>\n"
+        if report.inProgress {
+            out += "<p class=\"in-progress\">In progress: the numbers so far. Timelines and failure files come when the campaign ends.</p>\n"
+        }
+        out += "</header>\n"
         return out
     }
 
@@ -68,16 +73,16 @@ public enum HTMLRenderer {
         if report.scenarios.isEmpty {
             return out + "<p class=\"empty\">No scenarios ran.</p>\n</section>\n"
         }
-        out += "<div class=\"table-wrap\"><table class=\"scenarios\">\n<thead><tr><th scope=\"col\">Scenario</th><th scope=\"col\">Subject</th><th scope=\"col\">Configuration</th><th scope=\"col\">Expect</th><th scope=\"col\" class=\"num\">Runs</th><th scope=\"col\" class=\"num\">Passed</th><th scope=\"col\" class=\"num\">Failed</th><th scope=\"col\">Expectation</th><th scope=\"col\" class=\"num\">Runs/s</th><th scope=\"col\" class=\"num\">FS calls/s</th></tr></thead>\n<tbody>\n"
+        out += "<div class=\"table-wrap\"><table class=\"scenarios\">\n<thead><tr><th scope=\"col\">Scenario</th><th scope=\"col\">Subject and configuration</th><th scope=\"col\">Expect</th><th scope=\"col\" class=\"num\">Runs</th><th scope=\"col\" class=\"num\">Passed</th><th scope=\"col\" class=\"num\">Expected violations</th><th scope=\"col\" class=\"num\">Unexpected failures</th><th scope=\"col\">Expectation</th><th scope=\"col\" class=\"num\">Runs/s</th><th scope=\"col\" class=\"num\">FS calls/s</th></tr></thead>\n<tbody>\n"
         for (number, scenario) in report.scenarios.enumerated() {
             out += "<tr class=\"\(scenario.expectationMet ? "met" : "unmet")\">"
             out += "<th scope=\"row\"><a href=\"#\(anchor(number))\">\(h(scenario.name))</a></th>"
-            out += "<td>\(h(scenario.subject))</td>"
-            out += "<td><code>\(h(ReportFormat.configuration(scenario.configuration)))</code></td>"
+            out += "<td>\(h(scenario.subject)) <code>\(h(ReportFormat.configuration(scenario.configuration)))</code></td>"
             out += "<td>\(h(scenario.expect.rawValue))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.runs))</td>"
             out += "<td class=\"num\">\(ReportFormat.grouped(scenario.passed))</td>"
-            out += "<td class=\"num\(scenario.failed > 0 && scenario.expect != .violation ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.failed))</td>"
+            out += "<td class=\"num\">\(ReportFormat.grouped(scenario.expectedViolations))</td>"
+            out += "<td class=\"num\(scenario.unexpectedFailures > 0 ? " has-failed" : "")\">\(ReportFormat.grouped(scenario.unexpectedFailures))</td>"
             out += "<td>\(pill(scenario.expectationMet))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.runsPerSecond))</td>"
             out += "<td class=\"num\">\(ReportFormat.rate(scenario.fsCallsPerSecond))</td>"
@@ -144,7 +149,9 @@ public enum HTMLRenderer {
         let tiles: [(String, String, String)] = [
             ("Runs", ReportFormat.grouped(scenario.runs), ""),
             ("Passed", ReportFormat.grouped(scenario.passed), ""),
-            ("Failed", ReportFormat.grouped(scenario.failed), scenario.failed > 0 && scenario.expect != .violation ? " bad" : ""),
+            ("Expected violations", ReportFormat.grouped(scenario.expectedViolations), ""),
+            ("Unexpected failures", ReportFormat.grouped(scenario.unexpectedFailures), scenario.unexpectedFailures > 0 ? " bad" : ""),
+            ("Distinct violations", ReportFormat.grouped(scenario.distinctViolations), ""),
             ("Crashes", ReportFormat.grouped(scenario.crashes), ""),
             ("Recoveries", ReportFormat.grouped(scenario.recoveries), ""),
             ("FS calls", ReportFormat.grouped(scenario.fsCalls), ""),
@@ -166,12 +173,31 @@ public enum HTMLRenderer {
         }
         out += "</div>\n"
 
-        out += "<h3>Failures <span class=\"muted\">(\(scenario.failures.count))</span></h3>\n"
+        out += "<h3>Failures <span class=\"muted\">(\(ReportFormat.grouped(scenario.failed)) failing run\(scenario.failed == 1 ? "" : "s"), \(ReportFormat.grouped(scenario.distinctViolations)) distinct violation\(scenario.distinctViolations == 1 ? "" : "s"))</span></h3>\n"
         if scenario.failures.isEmpty {
-            out += "<p class=\"no-failures\">No failures\(scenario.failed > 0 ? " listed (\(scenario.failed) failing runs were counted but none was recorded)" : ": every run satisfied its invariants").</p>\n"
+            out += "<p class=\"no-failures\">No failures\(scenario.failed > 0 ? " listed (\(scenario.failed) failing runs were counted but none was kept)" : ": every run satisfied its invariants").</p>\n"
         }
-        for (index, failure) in scenario.failures.enumerated() {
+        // A timeline for the first few distinct violations; a line each for the others, so the
+        // page stays light however many runs failed.
+        let drawn = scenario.failures.enumerated().filter { !$0.element.timeline.events.isEmpty }
+        for (index, failure) in drawn {
             out += failureCard(failure, scenario: scenario, id: "\(id)-failure-\(index + 1)", number: index + 1)
+        }
+        let listed = scenario.failures.enumerated().filter { $0.element.timeline.events.isEmpty }
+        if !listed.isEmpty {
+            out += "<div class=\"table-wrap\" id=\"\(id)-others\"><table class=\"other-failures\">\n<caption>\(drawn.isEmpty ? "Distinct violations" : "Other distinct violations") (replay a failure file to see its timeline)</caption>\n"
+            out += "<thead><tr><th scope=\"col\">#</th><th scope=\"col\" class=\"num\">Seed</th><th scope=\"col\">Invariant</th><th scope=\"col\">Message</th><th scope=\"col\" class=\"num\">Runs</th><th scope=\"col\">Failure file</th></tr></thead>\n<tbody>\n"
+            for (index, failure) in listed {
+                let file = failure.failureFile.isEmpty
+                    ? "<span class=\"muted\">written when the campaign ends</span>"
+                    : "<a href=\"\(h(ReportFormat.link(failure.failureFile, from: scenario.reportDir)))\"><code>\(h(failure.failureFile.split(separator: "/").last.map(String.init) ?? failure.failureFile))</code></a>"
+                out += "<tr class=\"\(scenario.isExpected(failure) ? "expected" : "unexpected")\"><td>\(index + 1)</td><td class=\"num\">\(failure.seed)</td><td class=\"invariant\">\(h(failure.invariant))\(scenario.isExpected(failure) ? "" : " <span class=\"pill fail\">unexpected</span>")</td><td>\(h(failure.message))</td><td class=\"num\">\(ReportFormat.grouped(failure.similarRuns))</td><td>\(file)</td></tr>\n"
+            }
+            out += "</tbody>\n</table></div>\n"
+        }
+        let unkept = scenario.distinctViolations - scenario.failures.count
+        if unkept > 0 {
+            out += "<p class=\"muted\">\(ReportFormat.grouped(unkept)) more distinct violation\(unkept == 1 ? " was" : "s were") counted without a failure file (<code>tidemark run --failure-files</code> keeps more).</p>\n"
         }
         out += "</section>\n"
         return out
@@ -188,10 +214,11 @@ public enum HTMLRenderer {
         if let operation = failure.operationIndex {
             out += "<div><dt>Operation</dt><dd>#\(operation)</dd></div>"
         }
+        out += "<div><dt>Runs with this violation</dt><dd>\(ReportFormat.grouped(failure.similarRuns))</dd></div>"
         out += "<div><dt>Events</dt><dd>\(failure.timeline.events.count)</dd></div>"
         out += "<div><dt>Crashes</dt><dd>\(failure.timeline.crashes.count)</dd></div>"
         if !failure.traceHash.isEmpty { out += "<div><dt>Trace hash</dt><dd><code>\(h(failure.traceHash))</code></dd></div>" }
-        out += "<div><dt>Failure file</dt><dd><code>\(h(failure.failureFile))</code></dd></div>"
+        out += "<div><dt>Failure file</dt><dd><a href=\"\(h(ReportFormat.link(failure.failureFile, from: scenario.reportDir)))\"><code>\(h(failure.failureFile))</code></a></dd></div>"
         out += "</dl>\n"
         out += "<pre class=\"replay\" aria-label=\"Replay command\"><code><span class=\"prompt\" aria-hidden=\"true\">$ </span>\(h(failure.replayCommand))</code></pre>\n"
 
@@ -241,8 +268,9 @@ public enum HTMLRenderer {
         return out
     }
 
+    /// A colour key in a table cell: a styled span, not an SVG, since tables have many rows.
     private static func dot(_ swatch: ReportPalette.Swatch) -> String {
-        "<svg class=\"dot\" width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><rect x=\"1\" y=\"1\" width=\"10\" height=\"10\" rx=\"2\" fill=\"\(swatch.fill)\" stroke=\"\(swatch.stroke)\"/></svg>"
+        "<span class=\"dot\" style=\"background:\(swatch.fill);border-color:\(swatch.stroke)\" aria-hidden=\"true\"></span>"
     }
 
     /// Every event as text: what the picture shows, for search, copy and screen readers.
@@ -267,7 +295,7 @@ public enum HTMLRenderer {
         * { box-sizing: border-box; }
         html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
         body { margin: 0; background: #f6f7f9; color: var(--ink); font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-        header, main, footer { max-width: 1180px; margin: 0 auto; padding: 0 20px; }
+        header, main, footer { max-width: 1320px; margin: 0 auto; padding: 0 20px; }
         header { padding-top: 28px; padding-bottom: 8px; }
         .eyebrow { margin: 0; color: var(--muted); text-transform: uppercase; letter-spacing: .08em; font-size: 12px; font-weight: 600; }
         h1 { margin: 4px 0 12px; font-size: 26px; word-break: break-all; }
@@ -295,6 +323,13 @@ public enum HTMLRenderer {
         table.scenarios tbody tr.unmet th { box-shadow: inset 4px 0 var(--fail); }
         table.scenarios tbody tr.unmet { background: var(--fail-bg); }
         table.scenarios a { color: var(--accent); text-decoration: none; }
+        table.scenarios thead th { white-space: normal; vertical-align: bottom; }
+        table.scenarios th[scope=row] { white-space: nowrap; }
+        table.scenarios code { overflow-wrap: break-word; }
+        table.other-failures { font-size: 12.5px; margin-top: 8px; }
+        table.other-failures caption { text-align: left; font-weight: 600; padding: 4px 0; }
+        table.other-failures tr.unexpected td { background: var(--fail-bg); }
+        .in-progress { margin: 12px 0 0; padding: 8px 12px; border-radius: 8px; background: #fef9c3; border: 1px solid #fde68a; font-weight: 600; }
         .has-failed { color: var(--fail); font-weight: 600; }
         .pill { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }
         .pill.pass { background: var(--pass-bg); color: var(--pass); border: 1px solid #a7dcbc; }
@@ -341,7 +376,7 @@ public enum HTMLRenderer {
         .mattered-tag { color: #9a3412; margin-left: 4px; }
         tr.highlighted td { background: #fef9c3; }
         tr.kind-crash td { color: #b91c1c; font-weight: 600; }
-        svg.dot { vertical-align: -1px; margin-right: 5px; }
+        .dot { display: inline-block; width: 10px; height: 10px; border: 1px solid; border-radius: 2px; vertical-align: -1px; margin-right: 5px; }
         .legend-groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 4px 24px; }
         .legend h3 { margin: 0 0 6px; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .05em; }
         .legend ul { list-style: none; margin: 0; padding: 0; }

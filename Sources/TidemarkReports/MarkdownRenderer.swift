@@ -21,7 +21,9 @@ public enum MarkdownRenderer {
         out.append(
             "- Jobs: \(report.jobs) · Duration: \(ReportFormat.duration(report.durationSeconds))"
                 + " · Runs: \(ReportFormat.grouped(totals.runs))"
-                + " · Failed runs: \(ReportFormat.grouped(totals.failed))")
+                + " · Unexpected failures: \(ReportFormat.grouped(totals.unexpectedFailures))"
+                + " · Expected violations: \(ReportFormat.grouped(totals.expectedViolations))")
+        if report.inProgress { out.append("- **In progress**: the numbers so far; timelines and failure files come when the campaign ends.") }
         out.append("")
         out.append("## Scenarios")
         out.append("")
@@ -94,14 +96,18 @@ public enum MarkdownRenderer {
         }
         out.append("")
         if scenario.failures.isEmpty {
-            out.append("No failures.")
+            out.append(scenario.failed == 0 ? "No failures." : "\(scenario.failed) failing runs, none kept.")
             return out
         }
+        out.append("\(ReportFormat.grouped(scenario.failed)) failing runs, \(scenario.distinctViolations) distinct violations (same invariant, same message but for numbers); "
+            + "one failure file each for the \(scenario.failures.count) below.")
+        out.append("")
         for (number, failure) in scenario.failures.enumerated() {
             out.append("### Failure \(number + 1): \(inline(failure.invariant)), seed \(failure.seed)"
                 + (scenario.isExpected(failure) ? " (expected violation)" : ""))
             out.append("")
             out.append("- Message: \(inline(failure.message))")
+            if failure.similarRuns > 1 { out.append("- Runs with this violation: \(ReportFormat.grouped(failure.similarRuns))") }
             if let operation = failure.operationIndex { out.append("- Operation: #\(operation)") }
             if !failure.traceHash.isEmpty { out.append("- Trace hash: \(code(failure.traceHash))") }
             out.append("- Failure file: \(code(failure.failureFile))")
@@ -110,10 +116,12 @@ public enum MarkdownRenderer {
             out.append("")
             out += fenced(failure.replayCommand, info: "sh")
             out.append("")
-            out.append("Timeline (\(failure.timeline.events.count) events, `>>` marks the verdict's event):")
-            out.append("")
-            out += fenced(timelineText(failure.timeline), info: "text")
-            out.append("")
+            if !failure.timeline.events.isEmpty {
+                out.append("Timeline (\(failure.timeline.events.count) events, `>>` marks the verdict's event):")
+                out.append("")
+                out += fenced(timelineText(failure.timeline), info: "text")
+                out.append("")
+            }
         }
         return out
     }

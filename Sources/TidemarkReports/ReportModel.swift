@@ -15,12 +15,16 @@ public struct CampaignReport: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     /// True when every scenario met its expectation.
     public var expectationsMet: Bool
+    /// True while the campaign is still running: the report so far, without timelines or
+    /// failure files (those are written when it ends).
+    public var inProgress: Bool
     public var scenarios: [ScenarioReport]
 
     public init(
         name: String, createdAt: String, build: String, jobs: Int = 1,
-        durationSeconds: Double = 0, expectationsMet: Bool, scenarios: [ScenarioReport] = []
+        durationSeconds: Double = 0, expectationsMet: Bool, inProgress: Bool = false, scenarios: [ScenarioReport] = []
     ) {
+        self.inProgress = inProgress
         self.name = name
         self.createdAt = createdAt
         self.build = build
@@ -43,7 +47,11 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
     public var expectationMet: Bool
     /// Why the expectation was met or not, one sentence.
     public var expectationMessage: String
+    /// One per distinct violation kept (its first seed), unexpected ones first; capped, so
+    /// `failed` and `distinctViolations` may be larger.
     public var failures: [FailureReport]
+    /// Distinct violations (invariant + message shape) among the failing runs.
+    public var distinctViolations: Int
     /// Fault kind -> times injected.
     public var faults: [String: Int]
     public var crashes: Int, recoveries: Int
@@ -64,7 +72,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         configuration: [String: String] = [:], expect: Expectation = .pass,
         expectedInvariants: [String] = [], runs: Int = 0, passed: Int = 0, failed: Int = 0,
         expectationMet: Bool, expectationMessage: String = "", failures: [FailureReport] = [],
-        faults: [String: Int] = [:], crashes: Int = 0, recoveries: Int = 0,
+        distinctViolations: Int? = nil, faults: [String: Int] = [:], crashes: Int = 0, recoveries: Int = 0,
         crashPoints: [String: Int] = [:], recoveryPaths: [String: Int] = [:],
         operations: [String: Int] = [:], invariantViolations: [String: Int] = [:],
         runsPerSecond: Double = 0, fsCallsPerSecond: Double = 0, fsCalls: Int = 0,
@@ -82,6 +90,7 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         self.expectationMet = expectationMet
         self.expectationMessage = expectationMessage
         self.failures = failures
+        self.distinctViolations = distinctViolations ?? failures.count
         self.faults = faults
         self.crashes = crashes
         self.recoveries = recoveries
@@ -101,6 +110,15 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         expect == .violation
             && (expectedInvariants.isEmpty || expectedInvariants.contains(failure.invariant))
     }
+
+    /// Failing runs whose violation the scenario expects (canaries doing their job).
+    public var expectedViolations: Int {
+        guard expect == .violation else { return 0 }
+        return invariantViolations.filter { expectedInvariants.isEmpty || expectedInvariants.contains($0.key) }.values.reduce(0, +)
+    }
+
+    /// Failing runs that break what the scenario expects: regressions.
+    public var unexpectedFailures: Int { failed - expectedViolations }
 }
 
 /// One failing run: the verdict and the timeline that led to it.
@@ -115,12 +133,16 @@ public struct FailureReport: Codable, Sendable, Equatable {
     public var traceHash: String
     /// The operation the verdict names, if any.
     public var operationIndex: Int?
+    /// Failing runs with the same violation (invariant and message shape), this one included.
+    public var similarRuns: Int
+    /// Empty when the report keeps no timeline for this failure.
     public var timeline: Timeline
 
     public init(
         seed: UInt64, invariant: String, message: String, failureFile: String,
-        traceHash: String = "", operationIndex: Int? = nil, timeline: Timeline = Timeline()
+        traceHash: String = "", operationIndex: Int? = nil, similarRuns: Int = 1, timeline: Timeline = Timeline()
     ) {
+        self.similarRuns = similarRuns
         self.seed = seed
         self.invariant = invariant
         self.message = message

@@ -98,13 +98,20 @@ enum ReportFormat {
         end > start ? "FS \(start)–\(end)" : "FS \(start)"
     }
 
-    /// Totals over all scenarios, for headers.
-    static func totals(_ report: CampaignReport) -> (runs: Int, failed: Int, failures: Int, unmet: Int) {
+    /// Totals over all scenarios, for headers: failing runs split into the violations scenarios
+    /// expect (canaries doing their job) and the failures they do not (regressions).
+    static func totals(_ report: CampaignReport) -> (runs: Int, unexpectedFailures: Int, expectedViolations: Int, distinctViolations: Int) {
         report.scenarios.reduce(into: (0, 0, 0, 0)) { sum, scenario in
             sum.0 += scenario.runs
-            sum.1 += scenario.failed
-            sum.2 += scenario.failures.count
-            sum.3 += scenario.expectationMet ? 0 : 1
+            sum.1 += scenario.unexpectedFailures
+            sum.2 += scenario.expectedViolations
+            sum.3 += scenario.distinctViolations
         }
+    }
+
+    /// A link to `path` from a page in `directory`: relative when the path lies inside it.
+    static func link(_ path: String, from directory: String) -> String {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return !directory.isEmpty && path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 }

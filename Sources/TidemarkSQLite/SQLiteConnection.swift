@@ -327,6 +327,14 @@ public final class SQLiteStatement {
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
+    /// Calls `body` with the column's bytes in place (valid only inside `body`; empty for NULL),
+    /// so a scan reads a blob without copying it.
+    public func withBlob<T>(at index: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let pointer = sqlite3_column_blob(statement, index)  // before _bytes, as SQLite documents
+        let count = Int(sqlite3_column_bytes(statement, index))
+        return try body(UnsafeRawBufferPointer(start: count > 0 ? pointer : nil, count: pointer == nil ? 0 : count))
+    }
+
     /// The column in its own storage class.
     public func value(at index: Int32) -> SQLiteValue {
         switch sqlite3_column_type(statement, index) {

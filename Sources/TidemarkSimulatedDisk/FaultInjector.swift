@@ -39,6 +39,9 @@ import TidemarkIO
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
 // makes the same draw take the benign outcome on the next run (shrinking). Not modelled:
 // symlinks, hard links, permissions, timestamps.
+//
+// Crash exploration enumerates the power-loss outcomes of step 2 and 3 instead of drawing them
+// (`CrashStateEnumerator`, under a `PersistenceModel`); it never touches these streams.
 
 /// Owns the fault model's state: the configuration, one random stream per kind of fault, the
 /// list of decisions taken, and the suppressed ones. Guarded by the file system's lock.

@@ -205,24 +205,25 @@ extension SimulatedFileSystem {
         {
             result.unsafeAppendFill = chosen
         }
-        applyPartially(change, kept: kept, garbage: result.garbageSectors, fill: result.unsafeAppendFill,
-                       sector: sector, to: &inode.durable)
+        Self.applyPartially(change, kept: kept, garbage: result.garbageSectors, fill: result.unsafeAppendFill,
+                            sector: sector, to: &inode.durable, garbageBytes: random.bytes)
         return result
     }
 
     /// Applies the landed sectors of a write that did not survive whole. The size grows only over
     /// the contiguous landed prefix past the old end (data before metadata), or to the whole
     /// write with an unsafe append (whose unlanded bytes read as zeros or garbage).
-    func applyPartially(
+    /// `garbageBytes(n)` supplies the random bytes (the crash stream, or a crash state's own).
+    static func applyPartially(
         _ change: PendingChange, kept: [Int64], garbage: [Int64], fill: CrashReport.AppendFill?,
-        sector: Int64, to image: inout [UInt8]
+        sector: Int64, to image: inout [UInt8], garbageBytes: (Int) -> [UInt8]
     ) {
         let oldSize = Int64(image.count)
         var grownTo = oldSize
         if let fill {
             let end = max(change.end, change.landingEnd)
             if end > oldSize {
-                let filler = fill == .zeros ? [UInt8](repeating: 0, count: Int(end - oldSize)) : injector.crash.bytes(Int(end - oldSize))
+                let filler = fill == .zeros ? [UInt8](repeating: 0, count: Int(end - oldSize)) : garbageBytes(Int(end - oldSize))
                 image.append(contentsOf: filler)
                 grownTo = end
             }
@@ -251,7 +252,7 @@ extension SimulatedFileSystem {
         }
         for number in garbage {
             let start = number * sector, end = min((number + 1) * sector, Int64(image.count))
-            if start < end { image.write(injector.crash.bytes(Int(end - start)), at: Int(start)) }
+            if start < end { image.write(garbageBytes(Int(end - start)), at: Int(start)) }
         }
     }
 

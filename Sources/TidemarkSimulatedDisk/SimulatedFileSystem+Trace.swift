@@ -20,6 +20,11 @@ extension SimulatedFileSystem {
         _ body: (Int, inout TraceEvent) throws -> T
     ) throws -> T {
         lock.lock()
+        if let observer = callObserver, !halted {
+            lock.unlock()
+            observer(operation, path)
+            lock.lock()
+        }
         defer { lock.unlock() }
         if halted, let haltError { throw haltError }
         let index = calls

@@ -45,6 +45,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     var armedKillPoint: KillPoint?
     var calls = 0
     var halted = false
+    var callObserver: ((FileOperation, String) -> Void)?
 
     public let seed: UInt64
     public let recordTrace: Bool
@@ -68,6 +69,14 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     public var killPoint: KillPoint? {
         get { withLock { armedKillPoint } }
         set { withLock { armedKillPoint = newValue; killPointMatches = 0 } }
+    }
+
+    /// Called before each call is performed (not while halted), outside the lock, so it may
+    /// inspect the file system (crash exploration enumerates crash states there). It gets the
+    /// call's kind and path. Nil: none.
+    public var beforeEachCall: ((FileOperation, String) -> Void)? {
+        get { withLock { callObserver } }
+        set { withLock { callObserver = newValue } }
     }
 
     /// True after a kill point fired and until `crash(_:)`: every call throws.

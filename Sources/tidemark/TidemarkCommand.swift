@@ -8,7 +8,10 @@ struct Tidemark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tidemark",
         abstract: "A durable memory store for AI/RAG, and a crash-consistency verifier for storage engines.",
-        subcommands: [DB.self, Run.self, Replay.self, Shrink.self, Report.self, Bench.self]
+        subcommands: [
+            DB.self, Run.self, Explore.self, Merge.self, Replay.self, Shrink.self, Report.self, Bench.self, TraceCommand.self,
+            Torture.self, TortureChild.self,
+        ]
     )
 
     /// Like ArgumentParser's `main`, but bad usage exits with 2 (ArgumentParser's default is 64),

@@ -28,16 +28,22 @@ struct CommandResult {
 /// Runs `tidemark` with `arguments`, feeding `input` to its stdin, and waits for it.
 @discardableResult
 func tidemark(_ arguments: [String], input: String? = nil) throws -> CommandResult {
-    try run(tidemarkExecutable, arguments, input: input)
+    try runProcess(tidemarkExecutable, arguments, input: input)
 }
 
-/// Runs any program and waits for it; with `deadline` (seconds) it is terminated if still
-/// running then, so a hang fails a test instead of stalling it.
+/// Runs `executable` with `arguments` (in `directory`, with `environment` added to this
+/// process's), feeding `input` to its stdin, and waits for it; with `deadline` (seconds) it is
+/// terminated if still running then, so a hang fails a test instead of stalling it.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], input: String? = nil, deadline: Double? = nil) throws -> CommandResult {
+func runProcess(
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:], directory: String? = nil,
+    deadline: Double? = nil
+) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
     process.standardOutput = stdout
     process.standardError = stderr
@@ -60,17 +66,38 @@ func run(_ executable: String, _ arguments: [String], input: String? = nil, dead
 /// Reads a pipe to its end on its own thread.
 final class BackgroundReader: @unchecked Sendable {
     private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
+    private var ended = false
+    private let condition = NSCondition()
 
     init(_ handle: FileHandle) {
         Thread {
-            self.data = handle.readDataToEndOfFile()
-            self.done.signal()
+            while true {
+                let chunk = handle.availableData  // blocks until bytes or end of file
+                self.condition.lock()
+                if chunk.isEmpty { self.ended = true } else { self.data.append(chunk) }
+                self.condition.broadcast()
+                self.condition.unlock()
+                if chunk.isEmpty { return }
+            }
         }.start()
     }
 
+    /// Waits until the output contains `text` (true) or ends or `seconds` pass without it (false).
+    func waitFor(_ text: String, seconds: Double) -> Bool {
+        let needle = Data(text.utf8)
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while data.range(of: needle) == nil {
+            if ended || !condition.wait(until: deadline) { return data.range(of: needle) != nil }
+        }
+        return true
+    }
+
     func finish() -> Data {
-        done.wait()
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended { condition.wait() }
         return data
     }
 }

@@ -25,7 +25,10 @@ struct ProcessKillTests {
             let acks = BackgroundReader(output.fileHandleForReading)
             let writer = RecordWriter(descriptor: input.fileHandleForWriting.fileDescriptor, round: round)
             writer.start()
-            // Kill at a random moment: sometimes before the first ack, mostly mid-stream.
+            // Kill at a random moment: in the first round possibly before the first ack; in the
+            // others mid-stream, counted from the first ack so a loaded machine (a slow process
+            // start) still kills a child that is writing.
+            if round > 0 { _ = acks.waitFor("ack ", seconds: 120) }
             usleep(UInt32(random.int(in: 5_000...400_000)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -141,7 +141,7 @@ import TidemarkIO
         defer { try? chmod("u+w", store) }
         // The executable and its directory must be reachable by nobody.
         try readEverything(store) { arguments in
-            try run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", tidemarkExecutable] + arguments)
+            try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", tidemarkExecutable] + arguments)
         }
         #expect(snapshot(store) == before)
     }
@@ -152,10 +152,10 @@ import TidemarkIO
         let before = snapshot(store)
         let mountPoint = directory.file("ro")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        let direct = try getuid() == 0 && run("/usr/bin/mount", ["--bind", store, mountPoint]).status == 0
+        let direct = try getuid() == 0 && runProcess("/usr/bin/mount", ["--bind", store, mountPoint]).status == 0
         if direct {
-            defer { _ = try? run("/usr/bin/umount", [mountPoint]) }
-            guard (try run("/usr/bin/mount", ["-o", "remount,ro,bind", mountPoint])).status == 0 else {
+            defer { _ = try? runProcess("/usr/bin/umount", [mountPoint]) }
+            guard (try runProcess("/usr/bin/mount", ["-o", "remount,ro,bind", mountPoint])).status == 0 else {
                 Issue.record("bind mount worked but remounting it read-only did not")
                 return
             }
@@ -163,14 +163,14 @@ import TidemarkIO
             try readEverything(mountPoint) { try tidemark($0) }
         } else {
             // No mount privilege: a user namespace gives one; every command runs inside it.
-            let probe = try run("/usr/bin/unshare", ["-rm", "true"])
+            let probe = try runProcess("/usr/bin/unshare", ["-rm", "true"])
             guard probe.status == 0 else {
                 print("skipped the read-only mount variant: neither mount --bind nor unshare -rm works here (\(probe.stderr))")
                 return
             }
             try readEverything(mountPoint) { arguments in
                 let quoted = ([tidemarkExecutable] + arguments).map { "'" + $0 + "'" }.joined(separator: " ")
-                return try run("/usr/bin/unshare", [
+                return try runProcess("/usr/bin/unshare", [
                     "-rm", "/bin/sh", "-c",
                     "mount --bind '\(store)' '\(mountPoint)' && mount -o remount,ro,bind '\(mountPoint)' && exec \(quoted)",
                 ])
@@ -247,7 +247,7 @@ import TidemarkIO
         let directory = TemporaryDirectory()
         let path = FilePaths.parent(of: tidemarkExecutable) + ":/usr/bin:/bin"
         for line in lines {
-            let result = try run("/bin/sh", ["-c", "cd '\(directory.path)' && PATH='\(path)' " + line])
+            let result = try runProcess("/bin/sh", ["-c", "cd '\(directory.path)' && PATH='\(path)' " + line])
             #expect(result.status == 0, "\(line)\n\(result.stdout)\(result.stderr)")
         }
     }
@@ -257,9 +257,9 @@ import TidemarkIO
         let directory = TemporaryDirectory()
         let prefix = directory.file("prefix")
         // -o release: the binary under test is already built; install only copies it.
-        let install = try run("/usr/bin/make", ["-s", "-C", root, "-o", "release", "install", "PREFIX=\(prefix)", "TIDEMARK_BIN=\(tidemarkExecutable)"])
+        let install = try runProcess("/usr/bin/make", ["-s", "-C", root, "-o", "release", "install", "PREFIX=\(prefix)", "TIDEMARK_BIN=\(tidemarkExecutable)"])
         #expect(install.status == 0, "\(install)")
-        let onPath = try run("/bin/sh", ["-c", "PATH='\(prefix)/bin:/usr/bin:/bin' tidemark db '\(directory.file("S"))' put a --embedding 1,2 && PATH='\(prefix)/bin' tidemark db '\(directory.file("S"))' get a"])
+        let onPath = try runProcess("/bin/sh", ["-c", "PATH='\(prefix)/bin:/usr/bin:/bin' tidemark db '\(directory.file("S"))' put a --embedding 1,2 && PATH='\(prefix)/bin' tidemark db '\(directory.file("S"))' get a"])
         #expect(onPath.status == 0 && onPath.stdout.contains("id: a"), "\(onPath)")
     }
 }

@@ -171,6 +171,37 @@ struct HTMLRendererTests {
         #expect(timeline.contains(">put k2</text>"))
     }
 
+    /// Thousands of expected violations must not make thousands of pictures: failures kept
+    /// without a timeline are one table row each, with a link to their failure file.
+    @Test func failuresWithoutTimelinesAreListedNotDrawn() throws {
+        var report = try SampleReports.campaign()
+        var scenario = try SampleReports.expectedViolationScenario()
+        let drawn = scenario.failures[0]
+        var listed = scenario.failures[1]
+        listed.timeline = Timeline()
+        listed.similarRuns = 1_234
+        listed.failureFile = scenario.reportDir + "/failures/canary-seed2.json"
+        scenario.failures = [drawn] + Array(repeating: listed, count: 40)
+        scenario.failed = 5_000
+        scenario.distinctViolations = 45
+        report.scenarios = [scenario]
+        let html = HTMLRenderer.render(report)
+        #expect(Self.svgFragments(html, class: "timeline").count == 1)
+        #expect(Self.occurrences(of: "<a href=\"failures/canary-seed2.json\">", in: html) == 40)
+        #expect(html.contains("<td class=\"num\">1,234</td>"))
+        #expect(html.contains("4 more distinct violations were counted without a failure file"))
+        #expect(html.contains("5,000 failing runs, 45 distinct violations"))
+    }
+
+    /// Canary findings and regressions are counted apart, so a PASS banner never stands beside
+    /// a bare "failed runs" count.
+    @Test func headerSplitsExpectedViolationsFromUnexpectedFailures() throws {
+        let html = HTMLRenderer.render(try SampleReports.campaign())
+        #expect(!html.contains("Failed runs"))
+        #expect(html.contains("<dt>Unexpected failures</dt><dd>2</dd>"))
+        #expect(html.contains("<dt>Expected violations</dt><dd>3</dd>"))
+    }
+
     // Determinism across processes (Swift's per-process hash seed reorders dictionaries) is
     // tested where two processes are at hand: VerifierCLITests.reportRenderingIsTheSameInEveryProcess.
 }

@@ -57,6 +57,28 @@ struct ScenarioParserTests {
         }
     }
 
+    @Test func explorationModeBudgetAndModel() throws {
+        let yaml = "name: x\nsubject: {kind: tidemark}\nexploration: exhaustive\nstateBudget: 64\npersistenceModel: ext4-ordered\n"
+        let scenario = try ScenarioParser.parse(yaml, file: "x.yaml")
+        #expect(scenario.exploration == ExplorationSettings(stateBudget: 64, model: .ext4Ordered))
+        #expect(try ScenarioParser.parse("name: x\nsubject: {kind: tidemark}\nexploration: random\n", file: "x.yaml").exploration == nil)
+        #expect(try ScenarioParser.parse("name: x\nsubject: {kind: tidemark}\nexploration: exhaustive\n", file: "x.yaml").exploration == ExplorationSettings())
+        let cases: [(String, String)] = [
+            ("name: x\nsubject: {kind: tidemark}\nexploration: thorough\n", "bad.yaml:3:14: exploration must be one of random, exhaustive"),
+            ("name: x\nsubject: {kind: tidemark}\nstateBudget: 10\n", "bad.yaml:3:1: stateBudget only makes sense with exploration: exhaustive"),
+            ("name: x\nsubject: {kind: tidemark}\nexploration: exhaustive\nstateBudget: 0\n", "bad.yaml:4:14:"),
+            ("name: x\nsubject: {kind: tidemark}\nexploration: exhaustive\npersistenceModel: ext3\n", "bad.yaml:4:19:"),
+            ("name: x\nsubject: {kind: tidemark}\nexploraton: exhaustive\n", "bad.yaml:3:1: unknown key \"exploraton\" in the scenario (did you mean \"exploration\"?)"),
+        ]
+        for (yaml, message) in cases {
+            #expect {
+                try ScenarioParser.parse(yaml, file: "bad.yaml")
+            } throws: { error in
+                "\(error)".hasPrefix(message)
+            }
+        }
+    }
+
     @Test func badValuesAreErrorsWithLocation() {
         let cases: [(String, String)] = [
             ("name: x\nsubject: {kind: tidemark}\nfaults:\n  dropUnsynced: 1.5\n", "bad.yaml:4:17:"),
@@ -75,6 +97,23 @@ struct ScenarioParserTests {
                 try ScenarioParser.parse(yaml, file: "bad.yaml")
             } throws: { error in
                 "\(error)".hasPrefix(location)
+            }
+        }
+    }
+
+    @Test func sizesHaveUpperBoundsNamedWithTheirLocation() {
+        let cases: [(String, String)] = [
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  operationsPerCycle: 100000000\n", "bad.yaml:4:23: operationsPerCycle must be at most 10000"),
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  contentBytes: 10..70000\n", "bad.yaml:4:17: contentBytes must be at most 65536"),
+            ("name: x\nsubject: {kind: tidemark}\nworkload:\n  keys: 1000000\n", "bad.yaml:4:9: keys must be at most 100000"),
+            ("name: x\nsubject: {kind: tidemark}\nseeds: 20000000\n", "bad.yaml:3:8: seeds must be at most 10000000"),
+        ]
+        for (yaml, expected) in cases {
+            #expect(throws: ScenarioError.self) { try ScenarioParser.parse(yaml, file: "bad.yaml") }
+            do {
+                _ = try ScenarioParser.parse(yaml, file: "bad.yaml")
+            } catch {
+                #expect("\(error)".hasPrefix(expected), "\(error)")
             }
         }
     }

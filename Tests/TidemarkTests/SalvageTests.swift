@@ -191,13 +191,13 @@ import TidemarkIO
 
     // MARK: The cold tier
 
-    /// a-d migrated to the cold tier (the checkpoint relies on it), e-f in the hot tier and log.
+    /// a-d flushed to the cold tier (the checkpoint relies on it), e-f in the hot tier and log.
     func tieredStore(_ directory: TemporaryDirectory) throws -> StoreOptions {
         var options = StoreOptions()
         options.tiers = TierOptions(hotToColdAge: 0)
         let store = try openStore(directory, options: options)
         for id in ["a", "b", "c", "d"] { try store.put(record(id)) }
-        #expect(try store.runMaintenance().moved == 4)
+        #expect(try store.runMaintenance().flushed == 4)
         for id in ["e", "f"] { try store.put(record(id)) }
         try store.close()
         return options

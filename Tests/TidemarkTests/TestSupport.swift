@@ -30,28 +30,73 @@ final class InstrumentedFileSystem: FileSystem {
         var diskFullFor: String?
     }
 
+    /// What went through the file system: calls, bytes read and written.
+    struct Traffic: Equatable {
+        var calls = 0
+        var bytesRead = 0
+        var bytesWritten = 0
+    }
+
     let base: any FileSystem
     let faults = Mutex(Faults())
     private let syncs = Atomic<Int>(0)
+    private let counted = Mutex(Traffic())
 
     init(_ base: any FileSystem = PosixFileSystem()) { self.base = base }
 
     var syncCount: Int { syncs.load(ordering: .relaxed) }
+    var traffic: Traffic { counted.withLock { $0 } }
+
+    /// The traffic `body` causes.
+    func measure<T>(_ body: () throws -> T) rethrows -> (T, Traffic) {
+        let before = traffic
+        let result = try body()
+        let after = traffic
+        return (result, Traffic(
+            calls: after.calls - before.calls, bytesRead: after.bytesRead - before.bytesRead,
+            bytesWritten: after.bytesWritten - before.bytesWritten))
+    }
+
+    fileprivate func count(read: Int = 0, written: Int = 0) {
+        counted.withLock {
+            $0.calls += 1
+            $0.bytesRead += read
+            $0.bytesWritten += written
+        }
+    }
 
     func open(_ path: String, options: OpenOptions) throws -> any FileHandleProtocol {
-        InstrumentedHandle(try base.open(path, options: options), owner: self)
+        count()
+        return InstrumentedHandle(try base.open(path, options: options), owner: self)
     }
-    func createDirectory(_ path: String) throws { try base.createDirectory(path) }
-    func listDirectory(_ path: String) throws -> [String] { try base.listDirectory(path) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func rename(_ source: String, to destination: String) throws { try base.rename(source, to: destination) }
+    func createDirectory(_ path: String) throws {
+        count()
+        try base.createDirectory(path)
+    }
+    func listDirectory(_ path: String) throws -> [String] {
+        count()
+        return try base.listDirectory(path)
+    }
+    func remove(_ path: String) throws {
+        count()
+        try base.remove(path)
+    }
+    func rename(_ source: String, to destination: String) throws {
+        count()
+        try base.rename(source, to: destination)
+    }
     func syncDirectory(_ path: String) throws {
+        count()
         try checkSync(path)
         try base.syncDirectory(path)
     }
-    func status(_ path: String) throws -> FileStatus { try base.status(path) }
+    func status(_ path: String) throws -> FileStatus {
+        count()
+        return try base.status(path)
+    }
     func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol {
-        try base.lockFile(path, exclusive: exclusive)
+        count()
+        return try base.lockFile(path, exclusive: exclusive)
     }
 
     fileprivate func checkSync(_ path: String) throws {
@@ -73,8 +118,13 @@ final class InstrumentedHandle: FileHandleProtocol {
         self.owner = owner
     }
     var path: String { base.path }
-    func read(at offset: Int64, count: Int) throws -> [UInt8] { try base.read(at: offset, count: count) }
+    func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        let bytes = try base.read(at: offset, count: count)
+        owner.count(read: bytes.count)
+        return bytes
+    }
     func write(_ bytes: [UInt8], at offset: Int64) throws {
+        owner.count(written: bytes.count)
         if let full = owner.faults.withLock({ $0.diskFullFor }), full.isEmpty || path.contains(full) {
             try base.write(Array(bytes.prefix(bytes.count / 2)), at: offset)
             throw FileSystemError(.noSpace, "injected ENOSPC", path: path)
@@ -84,10 +134,12 @@ final class InstrumentedHandle: FileHandleProtocol {
     func size() throws -> Int64 { try base.size() }
     func truncate(to size: Int64) throws { try base.truncate(to: size) }
     func sync() throws {
+        owner.count()
         try owner.checkSync(path)
         try base.sync()
     }
     func syncData() throws {
+        owner.count()
         try owner.checkSync(path)
         try base.syncData()
     }

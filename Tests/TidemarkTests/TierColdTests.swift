@@ -4,7 +4,7 @@ import TidemarkIO
 
 @testable import Tidemark
 
-/// The cold tier, migration, reads across tiers, tombstones, TTLs and recovery that combines
+/// The cold tier, flushes, reads across tiers, tombstones, TTLs and recovery that combines
 /// the cold tier's LSN, the checkpoint and the log.
 struct TierColdTests {
     private func options(budget: Int = 1 << 20, age: Double = 300, sync: SyncMode = .immediate) -> StoreOptions {
@@ -13,7 +13,7 @@ struct TierColdTests {
         return options
     }
 
-    @Test func idleRecordsMoveToColdAndReadsSpanBothTiers() throws {
+    @Test func idleRecordsFlushToColdAndReadsSpanBothTiers() throws {
         let directory = TemporaryDirectory()
         let clock = ManualClock()
         let store = try openStore(directory, clock: clock, options: options())
@@ -21,26 +21,33 @@ struct TierColdTests {
         try store.put(record("b", [0, 1, 0]))
         clock.advance(seconds: 200)
         try store.put(record("c", [0, 0, 1]))
-        #expect(try store.runMaintenance().moved == 0)  // a and b are only 200 s idle
+        #expect(try store.runMaintenance().flushed == 0)  // a and b are only 200 s idle
         clock.advance(seconds: 101)
         let report = try store.runMaintenance()
-        #expect(report.moved == 2)
+        #expect(report.flushed == 3)  // a flush writes every dirty record: the cold tier is the checkpoint
+        #expect(report.evicted == 2)  // a and b, idle and now clean, leave memory; c stays cached
         #expect(report.checkpointed)
         let stats = try #require(try store.stats().tiers)
-        #expect(stats.coldCount == 2 && stats.hotCount == 1)
+        #expect(stats.coldCount == 3 && stats.hotCount == 1 && stats.dirtyCount == 0)
         #expect(stats.coldLSN == 3)
         #expect(try store.stats().recordCount == 3)
         #expect(try store.get("a") == record("a", [1, 0, 0]))
         #expect(try store.allRecords().map(\.id) == ["a", "b", "c"])
         #expect(try store.search(embedding: [0, 1, 0], k: 1).map(\.record.id) == ["b"])
         #expect(try store.search(embedding: [0, 0, 1], k: 3).first?.record.id == "c")
+        try store.put(record("d", [1, 1, 0]))
         try store.close()
-        // Ages survive a clean close (the access hint), records survive in the cold tier.
+        // Records survive in the cold tier; the dirty record's age survives a clean close (the
+        // access hint), so it is flushed once idle long enough counting the time before the close.
         let reopened = try openStore(directory, clock: clock, options: options())
-        #expect(try reopened.allRecords().map(\.id) == ["a", "b", "c"])
-        #expect(try reopened.stats().tiers?.coldCount == 2)
-        clock.advance(seconds: 301)
-        #expect(try reopened.runMaintenance().moved == 1)
+        #expect(try reopened.allRecords().map(\.id) == ["a", "b", "c", "d"])
+        #expect(try reopened.stats().tiers?.coldCount == 3)
+        #expect(try reopened.stats().recordCount == 4)
+        clock.advance(seconds: 200)
+        #expect(try reopened.runMaintenance().flushed == 0)
+        clock.advance(seconds: 101)
+        #expect(try reopened.runMaintenance().flushed == 1)
+        #expect(try reopened.stats().tiers?.coldCount == 4)
         try reopened.close()
     }
 
@@ -74,7 +81,7 @@ struct TierColdTests {
             try store.put(record("a"))
             try store.put(record("b"))
             clock.advance(seconds: 400)
-            #expect(try store.runMaintenance().moved == 2)
+            #expect(try store.runMaintenance().flushed == 2)
             #expect(try store.delete("a"))
             #expect(try store.get("a") == nil)
             #expect(try store.stats().tiers?.tombstones == 1)
@@ -102,8 +109,8 @@ struct TierColdTests {
         #expect(try store.get("short") == nil)
         clock.advance(seconds: 300)
         let first = try store.runMaintenance()
-        #expect(first.expired == 1)  // short: dropped instead of moved
-        #expect(first.moved == 2)
+        #expect(first.expired == 1)  // short: dropped instead of flushed
+        #expect(first.flushed == 2)
         #expect(try store.stats().tiers?.coldCount == 2)
         clock.advance(seconds: 700)
         #expect(try store.get("long") == nil)
@@ -123,12 +130,12 @@ struct TierColdTests {
             for id in ["a", "b", "c"] { try store.put(record(id)) }
             clock.advance(seconds: 400)
             try store.put(record("d"))
-            // The checkpoint after the migration fails (disk full on its temp file), so the
-            // cold tier is ahead of the newest checkpoint: recovery replays records it has.
+            // The checkpoint after the flush fails (disk full on its temp file), so the cold
+            // tier is ahead of the newest checkpoint: recovery replays records it has.
             fileSystem.faults.withLock { $0.diskFullFor = ".ckpt.tmp" }
             #expect(throws: StoreError.self) { try store.runMaintenance() }
             fileSystem.faults.withLock { $0.diskFullFor = nil }
-            #expect(try store.stats().tiers?.coldCount == 3)
+            #expect(try store.stats().tiers?.coldCount == 4)
             #expect(try store.stats().checkpointLSN == nil)
             try store.delete("b")
             try store.put(record("e"))
@@ -163,7 +170,7 @@ struct TierColdTests {
         do {
             let store = try openStore(directory, clock: clock, options: options())
             clock.advance(seconds: 400)
-            #expect(try store.runMaintenance().moved == 1)
+            #expect(try store.runMaintenance().flushed == 1)
             try store.close()
         }
         let current = try fileSystem.readFile(coldPath)
@@ -189,7 +196,7 @@ struct TierColdTests {
             let store = try openStore(directory, clock: clock, options: options())
             for id in ["a", "b"] { try store.put(record(id)) }
             clock.advance(seconds: 400)
-            #expect(try store.runMaintenance().moved == 2)
+            #expect(try store.runMaintenance().flushed == 2)
             try store.close()
         }
         // Lose the log and checkpoints (as damage would): the cold tier reflects LSN 2, the

@@ -63,19 +63,13 @@ public struct Model: Sendable {
     ) -> Violation? {
         var state = base
         var matches: [Int] = []
-        var closest = (prefix: 0, difference: Model.difference(expected: state, actual: recovered))
         if state == recovered { matches.append(0) }
         for (index, entry) in history.enumerated() {
             Model.apply(entry.mutations, to: &state)
-            if state == recovered {
-                matches.append(index + 1)
-            } else if matches.isEmpty {
-                let difference = Model.difference(expected: state, actual: recovered)
-                if difference.count <= closest.difference.count { closest = (index + 1, difference) }
-            }
+            if state == recovered { matches.append(index + 1) }
         }
         guard let longest = matches.last else {
-            return diagnoseMismatch(recovered: recovered, closest: closest, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
+            return diagnoseMismatch(recovered: recovered, closest: closestPrefix(to: recovered), corruptionInjected: corruptionInjected, stepIndex: stepIndex)
         }
         if longest < syncedCount {
             let lost = history[longest]
@@ -95,6 +89,19 @@ public struct Model: Sendable {
         }
         adopt(prefix: longest, state: recovered)
         return nil
+    }
+
+    /// The prefix of the history whose state differs least from `recovered` (the last of equals),
+    /// computed only for a mismatch: crash exploration checks thousands of states that match.
+    private func closestPrefix(to recovered: State) -> (prefix: Int, difference: [String]) {
+        var state = base
+        var closest = (prefix: 0, difference: Model.difference(expected: state, actual: recovered))
+        for (index, entry) in history.enumerated() {
+            Model.apply(entry.mutations, to: &state)
+            let difference = Model.difference(expected: state, actual: recovered)
+            if difference.count <= closest.difference.count { closest = (index + 1, difference) }
+        }
+        return closest
     }
 
     private mutating func adopt(prefix: Int, state: State) {

@@ -12,11 +12,11 @@ public enum ReportBuilder {
             expectedInvariants: outcome.scenario.expectInvariants.map(\.rawValue),
             runs: outcome.runs, passed: outcome.passed, failed: outcome.failed,
             expectationMet: expectation.met, expectationMessage: expectation.message,
-            failures: outcome.failures.map(failureReport),
-            faults: outcome.faults, crashes: outcome.crashes, recoveries: outcome.recoveries,
-            crashPoints: outcome.crashPoints, recoveryPaths: outcome.recoveryPaths, operations: outcome.operations,
-            invariantViolations: outcome.invariantViolations,
-            runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.fsCalls,
+            failures: outcome.failures.map(failureReport), distinctViolations: outcome.distinctViolations,
+            faults: outcome.tally.faults, crashes: outcome.tally.crashes, recoveries: outcome.tally.recoveries,
+            crashPoints: outcome.tally.crashPoints, recoveryPaths: outcome.tally.recoveryPaths, operations: outcome.tally.operations,
+            invariantViolations: outcome.tally.invariantViolations,
+            runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.tally.fsCalls,
             reportDir: reportDir)
     }
 
@@ -24,7 +24,7 @@ public enum ReportBuilder {
         FailureReport(
             seed: failure.seed, invariant: failure.violation.invariant.rawValue, message: failure.violation.message,
             failureFile: failure.failureFile, traceHash: Hex.digits16(failure.traceHash),
-            operationIndex: failure.violation.stepIndex,
+            operationIndex: failure.violation.stepIndex, similarRuns: failure.similarRuns,
             timeline: failure.result.map { timeline($0, highlight: failure.violation.stepIndex) } ?? Timeline(events: [], crashes: []))
     }
 

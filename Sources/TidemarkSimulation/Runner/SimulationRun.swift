@@ -14,6 +14,9 @@ public struct SimulationRun {
     /// Builds the subject instead of `scenario.subject.kind` (tests use it to run subjects that
     /// break invariants on purpose).
     public var subjectFactory: SubjectFactory?
+    /// Explores the crash states at every persistence point of the run (or checks the one a
+    /// failure file pinned); nil for a plain random run.
+    public var explorer: CrashExplorer?
 
     public typealias SubjectFactory = @Sendable (any FileSystem, any Clock, any RandomSource) throws -> any Subject
 
@@ -34,6 +37,7 @@ public struct SimulationRun {
         self.suppressedDecisions = suppressedDecisions
         self.recordTrace = recordTrace
         self.subjectFactory = nil
+        self.explorer = nil
     }
 
     public func execute() -> RunResult {
@@ -62,6 +66,8 @@ public struct RunResult: Sendable {
     public var crashReports: [(eventIndex: Int, report: CrashReport)] = []
     public var decisions: [FaultDecision] = []
     public var trace: [TraceEvent] = []
+    /// Set when the violation is a crash state found by exploration: the state to replay.
+    public var pinnedCrash: PinnedCrash?
 
     public var passed: Bool { violation == nil }
 }
@@ -157,7 +163,10 @@ private struct Execution {
         if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
         if let killAfterCalls { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + killAfterCalls) }
         let start = fileSystem.callCount
+        watchPersistencePoints(during: operation, at: index)
+        defer { exploreAfter(operation, at: index) }
         let response = subject.perform(operation)
+        fileSystem.beforeEachCall = nil
         fileSystem.killPoint = nil
         let kind: RunEvent.Kind = operation.kind == .sync ? .sync : operation.kind == .checkpoint ? .checkpoint : .operation
 
@@ -300,37 +309,21 @@ private struct Execution {
     private mutating func checkRecoveredState(at index: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool) {
         guard let subject else { return }
         let start = fileSystem.callCount
-        let state: [String: RecordValue]
-        do throws(SubjectError) {
-            state = try subject.readAll()
-        } catch {
-            if (error.kind == .corruption && faults.injectsCorruption) || (error.kind == .io && faults.injectsIOErrors) {
-                stop("reading back after recovery: \(error.message)")
-            } else {
-                fail(Violation(.liveness, "reading back after recovery failed: \(error)", stepIndex: index))
-            }
-            return
-        }
-        if var violation = model.check(
-            recovered: state, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
-            corruptionInjected: faults.injectsCorruption, stepIndex: index)
+        let readBack = Result { () throws(SubjectError) in try subject.readAll() }
+        switch model.verdict(
+            readBack: readBack, acknowledgementsAreDurable: subject.acknowledgementsAreDurable, faults: faults,
+            stepIndex: index, afterRecoveryCrash: afterRecoveryCrash, reportedPossibleLoss: reportedPossibleLoss)
         {
-            if reportedPossibleLoss && faults.injectsCorruption
-                && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant)
-            {
-                event(index, .check, "check state", .lossReported, from: start)
-                stop("recovery reported a possible loss after injected corruption: \(violation.message)")
-                return
-            }
-            if afterRecoveryCrash {
-                violation = Violation(
-                    .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
-                    stepIndex: violation.stepIndex)
-            }
-            event(index, .check, "check state", .violation, from: start)
+        case .ok(let records):
+            event(index, .check, "check state", .records(records), from: start)
+        case .refused(let reason):
+            stop(reason)
+        case .lossReported(let reason):
+            event(index, .check, "check state", .lossReported, from: start)
+            stop(reason)
+        case .violation(let violation):
+            if case .success = readBack { event(index, .check, "check state", .violation, from: start) }
             fail(violation)
-        } else {
-            event(index, .check, "check state", .records(state.count), from: start)
         }
     }
 
@@ -357,6 +350,36 @@ private struct Execution {
             fail(Violation(.liveness, "after a checkpoint: \(problems.joined(separator: "; "))", stepIndex: index))
         }
         subject.close()
+    }
+
+    // MARK: Crash exploration
+
+    /// Lets the explorer visit the state before every persistence call of `operation`, against
+    /// the model with the operation in flight (it may or may not have applied).
+    private func watchPersistencePoints(during operation: WorkloadOperation, at index: Int) {
+        guard let explorer = run.explorer, let subject else { return }
+        var model = model
+        model.uncertain(stepIndex: index, operation: operation)
+        let (faults, clock, durable, label) = (faults, clock, subject.acknowledgementsAreDurable, operation.label)
+        fileSystem.beforeEachCall = { [unowned fileSystem] call, path in
+            guard CrashExplorer.isPersistencePoint(call) else { return }
+            let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "before \(call.rawValue) \(path) in \(label)")
+            explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: durable, faults: faults,
+                           wallNanoseconds: clock.wallNanoseconds())
+        }
+    }
+
+    /// The state after an operation that may have changed the disk, against the model with its
+    /// outcome; then every point visited is checked. A pinned crash ends the run once checked.
+    private mutating func exploreAfter(_ operation: WorkloadOperation, at index: Int) {
+        guard let explorer = run.explorer else { return }
+        if let subject, result.violation == nil, !stopped, !fileSystem.isHalted, ![.get, .search, .advanceClock].contains(operation.kind) {
+            let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "after \(operation.label)")
+            explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
+                           faults: faults, wallNanoseconds: clock.wallNanoseconds())
+        }
+        explorer.drain()
+        if explorer.pinnedOutcome != nil { stopped = true }
     }
 
     // MARK: Bookkeeping
@@ -427,5 +450,9 @@ private struct Execution {
             result.faults[decision.kind.rawValue, default: 0] += 1
         }
         if run.recordTrace { result.trace = fileSystem.trace }
+        if let pinned = run.explorer?.pinnedOutcome {
+            result.violation = pinned.violation
+            result.traceHash = pinned.traceHash
+        }
     }
 }

@@ -1,4 +1,5 @@
 import TidemarkReports
+import TidemarkSimulatedDisk
 
 /// A scenario: what to test (subject and its configuration), with what (workload and fault mix,
 /// as ranges randomized per seed: swarm testing), how often (seeds), and what should happen.
@@ -17,6 +18,9 @@ public struct Scenario: Codable, Sendable, Hashable {
     /// With `expect: violation`: the invariants allowed to break (empty: any). A violation of any
     /// other invariant means the expectation is not met.
     public var expectInvariants: [Invariant]
+    /// Random crashes only (nil), or also every crash state at every persistence point
+    /// (`exploration: exhaustive` in YAML; see `CrashExplorer`).
+    public var exploration: ExplorationSettings?
 
     public init(
         name: String, description: String = "", subject: SubjectConfiguration,
@@ -31,6 +35,7 @@ public struct Scenario: Codable, Sendable, Hashable {
         self.seeds = seeds
         self.expect = expect
         self.expectInvariants = expectInvariants
+        self.exploration = nil
     }
 
     /// What the scenario expects of its runs; the report states the same value.
@@ -97,5 +102,17 @@ public struct WorkloadConfiguration: Codable, Sendable, Hashable {
 
     public enum KeyDistribution: String, Codable, Sendable, Hashable, CaseIterable {
         case uniform, zipfian
+    }
+}
+
+/// How a scenario explores crash states: under which persistence model, and how many states per
+/// persistence point at most (beyond it, the bounded family: see `CrashStateSet.Family`).
+public struct ExplorationSettings: Codable, Sendable, Hashable {
+    public static let defaultStateBudget = 256
+    public var stateBudget: Int
+    public var model: PersistenceModel
+    public init(stateBudget: Int = ExplorationSettings.defaultStateBudget, model: PersistenceModel = .weakest) {
+        self.stateBudget = stateBudget
+        self.model = model
     }
 }

@@ -94,9 +94,10 @@ private struct Reader {
         return scalar.string
     }
 
-    func int(_ node: Node, _ what: String, min: Int = Int.min) throws -> Int {
+    func int(_ node: Node, _ what: String, min: Int = Int.min, max: Int = Int.max) throws -> Int {
         guard let scalar = node.scalar, let value = Int(scalar.string) else { throw error(node, "\(what) must be an integer") }
         guard value >= min else { throw error(node, "\(what) must be at least \(min), got \(value)") }
+        guard value <= max else { throw error(node, tooLarge(what, max, value)) }
         return value
     }
 
@@ -108,12 +109,17 @@ private struct Reader {
     }
 
     /// `3`, `2..8`, or `[2, 8]`.
-    func intRange(_ node: Node, _ what: String, min: Int = 0) throws -> IntRange {
+    func intRange(_ node: Node, _ what: String, min: Int = 0, max: Int = Int.max) throws -> IntRange {
         let (low, high) = try rangeParts(node, what)
         guard let lower = Int(low), let upper = Int(high) else { throw error(node, "\(what) must be an integer or a range like 2..8") }
         guard lower >= min else { throw error(node, "\(what) must be at least \(min)") }
+        guard upper <= max else { throw error(node, tooLarge(what, max, upper)) }
         guard lower <= upper else { throw error(node, "\(what): the range \(lower)..\(upper) is empty") }
         return IntRange(lower, upper)
+    }
+
+    func tooLarge(_ what: String, _ max: Int, _ value: Int) -> String {
+        "\(what) must be at most \(max) (sizes are bounded so that one run stays small; use more seeds instead), got \(value)"
     }
 
     /// `0.3`, `0..0.5`, or `[0, 0.5]`, within 0...1.
@@ -148,7 +154,7 @@ private struct Reader {
     }
 
     mutating func scenario(_ root: Node) throws -> Scenario {
-        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants"])
+        let keys = try mapping(root, "the scenario", allowed: ["name", "description", "subject", "workload", "faults", "seeds", "expect", "expectInvariants", "exploration", "stateBudget", "persistenceModel"])
         guard let nameNode = keys["name"] else { throw error(root, "the scenario needs a \"name\"") }
         let name = try string(nameNode.value, "name")
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -159,7 +165,7 @@ private struct Reader {
         if let node = keys["description"] { scenario.description = try string(node.value, "description") }
         if let node = keys["workload"] { scenario.workload = try workload(node.value) }
         if let node = keys["faults"] { scenario.faults = try faults(node.value) }
-        if let node = keys["seeds"] { scenario.seeds = try int(node.value, "seeds", min: 1) }
+        if let node = keys["seeds"] { scenario.seeds = try int(node.value, "seeds", min: 1, max: 10_000_000) }
         if let node = keys["expect"] { scenario.expect = try choice(node.value, "expect", Scenario.Expectation.self) }
         if let node = keys["expectInvariants"] {
             guard let list = node.value.sequence else { throw error(node.value, "expectInvariants must be a list of invariant names") }
@@ -168,8 +174,27 @@ private struct Reader {
                 throw error(node.key, "expectInvariants only makes sense with expect: violation")
             }
         }
+        scenario.exploration = try exploration(keys)
         return scenario
     }
+
+    /// `exploration: random|exhaustive`, with `stateBudget` and `persistenceModel` only beside
+    /// `exhaustive`.
+    func exploration(_ keys: [String: (key: Node, value: Node)]) throws -> ExplorationSettings? {
+        let mode = try keys["exploration"].map { try choice($0.value, "exploration", ExplorationMode.self) } ?? .random
+        guard mode == .exhaustive else {
+            if let extra = keys["stateBudget"] ?? keys["persistenceModel"] {
+                throw error(extra.key, "\(extra.key.string ?? "this key") only makes sense with exploration: exhaustive")
+            }
+            return nil
+        }
+        var settings = ExplorationSettings()
+        if let entry = keys["stateBudget"] { settings.stateBudget = try int(entry.value, "stateBudget", min: 1) }
+        if let entry = keys["persistenceModel"] { settings.model = try choice(entry.value, "persistenceModel", PersistenceModel.self) }
+        return settings
+    }
+
+    enum ExplorationMode: String, CaseIterable { case random, exhaustive }
 
     func subject(_ node: Node) throws -> SubjectConfiguration {
         guard let mapping = node.mapping else { throw error(node, "subject must be a mapping with a \"kind\"") }
@@ -190,13 +215,13 @@ private struct Reader {
     func workload(_ node: Node) throws -> WorkloadConfiguration {
         let keys = try mapping(node, "workload", allowed: ["operationsPerCycle", "cycles", "keys", "distribution", "contentBytes", "embeddingDimensions", "batchSize", "mix"])
         var workload = WorkloadConfiguration()
-        if let entry = keys["operationsPerCycle"] { workload.operationsPerCycle = try intRange(entry.value, "operationsPerCycle") }
-        if let entry = keys["cycles"] { workload.cycles = try intRange(entry.value, "cycles", min: 1) }
-        if let entry = keys["keys"] { workload.keys = try int(entry.value, "keys", min: 1) }
+        if let entry = keys["operationsPerCycle"] { workload.operationsPerCycle = try intRange(entry.value, "operationsPerCycle", max: 10_000) }
+        if let entry = keys["cycles"] { workload.cycles = try intRange(entry.value, "cycles", min: 1, max: 100) }
+        if let entry = keys["keys"] { workload.keys = try int(entry.value, "keys", min: 1, max: 100_000) }
         if let entry = keys["distribution"] { workload.distribution = try choice(entry.value, "distribution", WorkloadConfiguration.KeyDistribution.self) }
-        if let entry = keys["contentBytes"] { workload.contentBytes = try intRange(entry.value, "contentBytes") }
-        if let entry = keys["embeddingDimensions"] { workload.embeddingDimensions = try int(entry.value, "embeddingDimensions", min: 1) }
-        if let entry = keys["batchSize"] { workload.batchSize = try intRange(entry.value, "batchSize", min: 1) }
+        if let entry = keys["contentBytes"] { workload.contentBytes = try intRange(entry.value, "contentBytes", max: 65_536) }
+        if let entry = keys["embeddingDimensions"] { workload.embeddingDimensions = try int(entry.value, "embeddingDimensions", min: 1, max: 1_024) }
+        if let entry = keys["batchSize"] { workload.batchSize = try intRange(entry.value, "batchSize", min: 1, max: 1_000) }
         if let entry = keys["mix"] {
             let weights = try mapping(entry.value, "workload mix", allowed: OperationKind.allCases.map(\.rawValue))
             var mix: [OperationKind: Double] = [:]
@@ -230,7 +255,7 @@ private struct Reader {
             guard size == 512 || size == 4096 else { throw error(entry.value, "sectorSize must be 512 or 4096") }
             faults.sectorSize = size
         }
-        if let entry = keys["capacityBytes"] { faults.capacityBytes = try intRange(entry.value, "capacityBytes", min: 1) }
+        if let entry = keys["capacityBytes"] { faults.capacityBytes = try intRange(entry.value, "capacityBytes", min: 1, max: 1 << 30) }
         if let entry = keys["latentSectorErrors"] {
             guard let list = entry.value.sequence else { throw error(entry.value, "latentSectorErrors must be a list of {path, offset, length}") }
             faults.latentSectorErrors = try list.map { item in

@@ -12,9 +12,9 @@ final class TidemarkStoreSubject: Subject {
         .integer("checkpointsKept", 1...5, "checkpoints the manifest keeps"),
         .integer("autoCheckpointBytes", 1024...(1 << 30), "log bytes after which maintenance checkpoints"),
         .integer("sectorAlignment", 0...(1 << 20), "pad each sync to this sector size (0: assume powersafe overwrite)"),
-        .choice("tiers", ["on", "off"], "hot tier with spill files and a SQLite cold tier"),
-        .integer("hotMemoryBytes", 0...(1 << 30), "hot tier memory budget before records spill (tiers on)"),
-        .integer("hotToColdAgeSeconds", 0...86_400, "idle time after which maintenance moves a record to the cold tier (tiers on)"),
+        .choice("tiers", ["on", "off"], "hot tier in memory over a SQLite cold tier"),
+        .integer("hotMemoryBytes", 0...(1 << 30), "hot tier memory budget; unflushed records flush to the cold tier before passing it (tiers on)"),
+        .integer("hotToColdAgeSeconds", 0...86_400, "idle time after which maintenance flushes a record to the cold tier (tiers on)"),
     ]
 
     let fileSystem: any FileSystem

@@ -16,7 +16,10 @@ struct Bench: ParsableCommand {
             replaying the whole log), store-checkpoint, store-recovery-checkpoint; sqlite-wal-full-N \
             and sqlite-wal-normal-N (system libsqlite3, unix VFS, one connection per writer thread); \
             sqlite-get; sqlite-search-N (brute force over a blob column); simulator-trace and \
-            simulator-no-trace (simulated file-system calls/s). Prints absolute figures, ratios and \
+            simulator-no-trace (simulated file-system calls/s). Only when --only names them: \
+            scale-import (a tiered store as the CLI makes it, --scale-records puts in async mode), \
+            scale-import-cpu (its CPU seconds), scale-cli-get, scale-cli-stats, scale-cli-search (one \
+            fresh `tidemark db` process each, timed from spawn to exit), against issue 9's targets. Prints absolute figures, ratios and \
             the targets of issue 12; `--json` prints one sorted-key JSON object instead. Progress goes \
             to stderr.
             """)
@@ -51,6 +54,12 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("simulator-rounds"), help: "Write rounds of the simulator workload (default 200000; --quick 2000).")
     var simulatorRounds: Int?
 
+    @Option(name: .customLong("scale-records"), help: "Records the scale workloads load (default 200000; --quick 2000).")
+    var scaleRecords: Int?
+
+    @Flag(help: "Keep the stores the workloads made (their directory is printed on stderr), e.g. to time `tidemark db` on the scale store by hand.")
+    var keep = false
+
     @Flag(help: "Print the result as JSON on stdout instead of a table.")
     var json = false
 
@@ -64,7 +73,7 @@ struct Bench: ParsableCommand {
             queries: queries ?? (quick ? 3 : 10), valueSize: valueSize, dimensions: dimensions,
             threads: try positiveList(threads, "--threads"),
             only: only.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? [],
-            simulatorRounds: simulatorRounds ?? (quick ? 2000 : 200_000))
+            simulatorRounds: simulatorRounds ?? (quick ? 2000 : 200_000), scaleRecords: scaleRecords ?? (quick ? 2000 : 200_000))
         // Always a fresh directory of our own (inside --dir when given), so nothing the bench
         // removes afterwards was there before it ran.
         let parent = dir.map { $0.hasPrefix("/") ? $0 : FilePaths.join(FileManager.default.currentDirectoryPath, $0) }
@@ -73,9 +82,13 @@ struct Bench: ParsableCommand {
         let root = try makeTemporaryDirectory(in: parent ?? FileManager.default.currentDirectoryPath)
         let runner = BenchRunner(settings: settings, root: root)
         defer {
-            runner.removeWorkDirectories()
-            try? FileManager.default.removeItem(atPath: root)
-            if createdParent, let parent { try? FileManager.default.removeItem(atPath: parent) }
+            if keep {
+                FileHandle.standardError.write(Data("tidemark bench: kept the stores under \(root)\n".utf8))
+            } else {
+                runner.removeWorkDirectories()
+                try? FileManager.default.removeItem(atPath: root)
+                if createdParent, let parent { try? FileManager.default.removeItem(atPath: parent) }
+            }
         }
         do {
             try runner.runAll()
@@ -97,7 +110,10 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        for (flag, value) in [("--records", records), ("--reads", reads), ("--queries", queries), ("--simulator-rounds", simulatorRounds)] {
+        for (flag, value) in [
+            ("--records", records), ("--reads", reads), ("--queries", queries), ("--simulator-rounds", simulatorRounds),
+            ("--scale-records", scaleRecords),
+        ] {
             if let value, value <= 0 { throw ValidationError("\(flag) must be positive, got \(value)") }
         }
         if valueSize < 0 { throw ValidationError("--value-size must not be negative, got \(valueSize)") }
@@ -123,11 +139,13 @@ struct BenchSettings: Codable, Sendable {
     var threads: [Int]
     var only: [String]
     var simulatorRounds: Int
+    var scaleRecords: Int
 
     init(
         records: Int, reads: Int, searchRecords: [Int], queries: Int, valueSize: Int, dimensions: Int, threads: [Int],
-        only: [String], simulatorRounds: Int
+        only: [String], simulatorRounds: Int, scaleRecords: Int
     ) throws {
+        self.scaleRecords = scaleRecords
         (self.records, self.reads, self.queries, self.valueSize, self.dimensions) = (records, reads, queries, valueSize, dimensions)
         self.searchRecords = Array(Set(searchRecords)).sorted()
         self.threads = Array(Set(threads)).sorted()
@@ -145,6 +163,9 @@ final class BenchRunner: @unchecked Sendable {
     /// Bytes one record takes in the store's log; the raw loop appends this much per commit.
     private(set) var recordBytes = 0
     private var storePeakResidentBytes: Int64 = 0
+    /// The scale workloads' figures: peak RSS after the import and the hot budget it ran with.
+    var scalePeakResidentBytes: Int64 = 0
+    var scaleBudgetBytes = 0
     private var workDirectories: [String] = []
     /// Every workload name in the order the table lists them (store, then SQLite, then simulator).
     private(set) var workloadOrder: [String] = []
@@ -164,6 +185,7 @@ final class BenchRunner: @unchecked Sendable {
 
     private func select(_ all: [String]) {
         selected = Set(all.filter { name in settings.only.isEmpty || settings.only.contains { name.contains($0) } })
+        if settings.only.isEmpty { selected.subtract(Self.scaleNames) }  // minutes of work: only when asked for
         let recovery: Set = ["store-recovery-log", "store-checkpoint", "store-recovery-checkpoint"]
         if !selected.isDisjoint(with: recovery) { selected.formUnion(recovery) }
     }
@@ -210,6 +232,7 @@ final class BenchRunner: @unchecked Sendable {
         let sqliteSearchNames = ["sqlite-get"] + searchNames.map { "sqlite-" + $0 }
         let simulatorNames = ["simulator-trace", "simulator-no-trace"]
         let all = writeWorkloads.map(\.name) + storeSearchNames + sqliteWorkloads.map(\.name) + sqliteSearchNames + simulatorNames
+            + Self.scaleNames
         workloadOrder = all
         select(all)
         progress = BenchProgress(total: selected.count)
@@ -230,6 +253,7 @@ final class BenchRunner: @unchecked Sendable {
             progress.begin(name)
             results[name] = try simulatorCalls(recordTrace: trace)
         }
+        if Self.scaleNames.contains(where: wants) { try scale() }
         progress.finish()
     }
 
@@ -270,6 +294,7 @@ final class BenchRunner: @unchecked Sendable {
         if settings.dimensions == 384, let value = results["store-search-100000"]?.millisecondsPerOperation {
             targets["exact search 100K x 384 k=10 ms"] = BenchTarget(measured: value, target: "< 50 ms", met: value < 50)
         }
+        targets.merge(scaleTargets()) { first, _ in first }
         return BenchReport(
             settings: settings, recordBytes: recordBytes, results: results, ratios: ratios, targets: targets,
             storePeakResidentBytes: storePeakResidentBytes, peakResidentBytes: peakResidentBytes())
@@ -320,10 +345,10 @@ struct BenchReport: Codable {
             }
         }
         if !targets.isEmpty {
-            lines += ["", pad("issue 12 target", 36, left: true) + pad("measured", 10) + pad("target", 14) + "  met"]
+            lines += ["", pad("target (issue 12; scale: issue 9)", 40, left: true) + pad("measured", 10) + pad("target", 14) + "  met"]
             for (name, target) in targets.sorted(by: { $0.key < $1.key }) {
                 lines.append(
-                    pad(name, 36, left: true) + pad(number(target.measured, 2), 10) + pad(target.target, 14)
+                    pad(name, 40, left: true) + pad(number(target.measured, 2), 10) + pad(target.target, 14)
                         + (target.met ? "  yes" : "  NO"))
             }
         }
@@ -331,6 +356,7 @@ struct BenchReport: Codable {
             "",
             "peak RSS: \(peakResidentBytes / 1_000_000) MB (after the store's workloads: \(storePeakResidentBytes / 1_000_000) MB)",
         ]
+
         return lines.joined(separator: "\n")
     }
 }

@@ -143,8 +143,8 @@ struct Stats: DBAction {
                 """)
             if let tiers = stats.tiers {
                 emit("""
-                    hot: \(tiers.hotCount) records (\(tiers.hotResidentCount) in memory, \(tiers.hotBytes) of \(tiers.hotBudgetBytes) budget bytes; peak \(tiers.hotPeakBytes))
-                    spilled: \(tiers.spilledCount) records (\(tiers.spilledBytes) bytes)
+                    hot: \(tiers.hotCount) records in memory (\(tiers.hotBytes) of \(tiers.hotBudgetBytes) budget bytes; peak \(tiers.hotPeakBytes))
+                    dirty: \(tiers.dirtyCount) records (\(tiers.dirtyBytes) bytes) not yet flushed to the cold tier
                     cold: \(tiers.coldCount) records (\(tiers.coldBytes) bytes), cold LSN \(tiers.coldLSN)
                     tombstones: \(tiers.tombstones)
                     """)
@@ -234,7 +234,7 @@ struct Maintain: DBAction {
             guard let watch else { return [try store.runMaintenance()] }
             let collected = Collected()
             try store.startMaintenanceRunner(interval: interval) { result in
-                if case .success(let report) = result, report.moved + report.expired + report.deleted > 0 {
+                if case .success(let report) = result, report.flushed + report.expired + report.deleted + report.evicted > 0 {
                     collected.append(report)
                     emitPass(report)
                 }
@@ -247,8 +247,8 @@ struct Maintain: DBAction {
         if watch == nil {
             emitPass(passes[0])
         } else if !json {
-            let moved = passes.reduce(0) { $0 + $1.moved }, expired = passes.reduce(0) { $0 + $1.expired }
-            emit("watched \(watch!) s: \(passes.count) pass(es) changed something; moved \(moved), expired \(expired)")
+            let flushed = passes.reduce(0) { $0 + $1.flushed }, expired = passes.reduce(0) { $0 + $1.expired }
+            emit("watched \(watch!) s: \(passes.count) pass(es) changed something; flushed \(flushed), expired \(expired)")
         }
     }
 
@@ -256,7 +256,7 @@ struct Maintain: DBAction {
         if json {
             emit((try? jsonText(report)) ?? "{}")
         } else {
-            emit("moved \(report.moved) to cold, expired \(report.expired), deleted \(report.deleted) cold rows, \(report.coldCommits) cold commit(s)\(report.checkpointed ? ", checkpointed" : ""); cold LSN \(report.coldLSN.map(String.init) ?? "none (tiers off)")")
+            emit("flushed \(report.flushed) to cold, expired \(report.expired), deleted \(report.deleted) cold rows, evicted \(report.evicted) from memory\(report.checkpointed ? ", checkpointed" : ""); cold LSN \(report.coldLSN.map(String.init) ?? "none (tiers off)")")
         }
     }
 

@@ -20,9 +20,10 @@ struct DB: ParsableCommand {
 
             Every action accepts --sync immediate|group|async (default group) and the tier options: \
             tiers are ON by default (--no-tiers keeps everything in memory and checkpoints, for a \
-            store that never had a cold tier); --hot-memory-bytes (default 64 MiB) bounds the hot \
-            tier before records spill to files; --hot-to-cold-age (default 300 s) is how long a \
-            record stays unused before `maintain` moves it to the SQLite cold tier (cold.sqlite).
+            store that never had a cold tier); --hot-memory-bytes (default 64 MiB) bounds the records \
+            held in memory (unflushed writes flush to the SQLite cold tier, cold.sqlite, before \
+            passing it); --hot-to-cold-age (default 300 s) is how long a record stays unused \
+            before `maintain` flushes it to the cold tier and drops it from memory.
             get, search, export, stats and verify open the store read-only: they write nothing (so \
             they work on a read-only mount or without write permission). A writer holds an \
             exclusive lock on DIR/LOCK (which names its pid) for as long as it runs: a second writer, \
@@ -104,13 +105,13 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(help: "When commits are durable: immediate (sync each), group (shared syncs), async (sync on close).")
     var sync: SyncMode = .group
 
-    @Flag(inversion: .prefixedNo, help: "Hot tier with a memory budget and spill files, and a SQLite cold tier (default on).")
+    @Flag(inversion: .prefixedNo, help: "Hot tier with a memory budget over a SQLite cold tier (default on).")
     var tiers = true
 
-    @Option(help: "Hot tier memory budget in bytes before the least recently used records spill to files.")
+    @Option(help: "Hot tier memory budget in bytes (unflushed records flush to the cold tier before passing it).")
     var hotMemoryBytes: Int = TierOptions().hotMemoryBytes
 
-    @Option(help: "Seconds a record stays unused before maintenance moves it to the cold tier.")
+    @Option(help: "Seconds a record stays unused before maintenance flushes it to the cold tier and drops it from memory.")
     var hotToColdAge: Double = TierOptions().hotToColdAge
 
     /// Opens the store; `create` says whether a missing directory becomes a new store (writes)

@@ -65,6 +65,8 @@ struct Import: DBAction {
                 if imported % 1_000 == 0 { try store.runMaintenance() }
             }
             try acknowledge()
+            // With tiers, end with a flush, so the next open replays no log.
+            if store.options.tiers != nil { try store.checkpoint() }
             if !ack { FileHandle.standardError.write(Data("imported \(imported) records\n".utf8)) }
         }
     }

@@ -9,8 +9,9 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-run a failing seed from its failure file and compare trace hash and verdict.",
         discussion: """
-            Exit status: 0 when the replay reproduces the recorded verdict and trace hash, 1 when it \
-            does not (a different build, or nondeterminism: both worth knowing), 2 on a bad file.
+            Exit status: 0 when the replay reproduces the recorded verdict (a different trace hash \
+            from another build is a warning), 1 when the verdict changed or the same build gives \
+            another trace hash (nondeterminism), 2 on a bad file.
             """)
 
     @Argument(help: "A failure file written by `tidemark run` or `tidemark shrink`.")
@@ -24,14 +25,12 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let failure = try loadFailureFile(failureFile)
-        if failure.build != BuildInfo.identity && !json {
-            printError("note: recorded by \(failure.build), replaying with \(BuildInfo.identity)")
-        }
         var run = failure.run
         run.recordTrace = trace
         let result = run.execute()
         let hash = Hex.digits16(result.traceHash)
-        let reproduced = hash == failure.traceHash && result.violation?.invariant == failure.invariant
+        let sameVerdict = result.violation?.invariant == failure.invariant
+        let reproduced = hash == failure.traceHash && sameVerdict
 
         if json {
             print(try jsonText(ReplayJSON(
@@ -47,7 +46,19 @@ struct Replay: ParsableCommand {
             }
             print("trace hash: \(hash) (recorded \(failure.traceHash)) — \(reproduced ? "reproduced" : "NOT reproduced")")
         }
-        if !reproduced { throw ExitCode(CLIExit.problem.rawValue) }
+        let builds = failure.isFromThisBuild ? "" : " (recorded by \(failure.build) \(failure.buildDigest ?? "of unknown digest"), replayed with \(BuildInfo.identity) \(BuildInfo.digest))"
+        if !sameVerdict {
+            let now = result.violation.map { "a violation of \($0.invariant.rawValue)" } ?? "a pass"
+            printError("the verdict changed: recorded a violation of \(failure.invariant.rawValue), this replay gives \(now)\(builds)")
+            throw ExitCode(CLIExit.problem.rawValue)
+        }
+        if hash != failure.traceHash {
+            if failure.isFromThisBuild {
+                printError("same build, different trace hash: the run is not deterministic")
+                throw ExitCode(CLIExit.problem.rawValue)
+            }
+            printWarning("same verdict, different trace hash\(builds): the build changed the run's file-system calls")
+        }
     }
 
     private func printTimeline(_ result: RunResult) {

@@ -1,0 +1,263 @@
+import TidemarkIO
+import TidemarkSimulatedDisk
+
+/// Where in a run a crash state was taken: before the `fsCall`-th file-system call (or after an
+/// operation, when `fsCall` is the count after it) while step `stepIndex` ran.
+public struct CrashPoint: Codable, Sendable, Hashable {
+    public var stepIndex: Int
+    public var fsCall: Int
+    /// "before sync of /store/wal-….log in put k3", "after put k3", "before rename … in recovery".
+    public var label: String
+    public init(stepIndex: Int, fsCall: Int, label: String) {
+        self.stepIndex = stepIndex
+        self.fsCall = fsCall
+        self.label = label
+    }
+}
+
+/// One crash state pinned in a run: the point and the fate of every pending change. A failure
+/// file with one replays exactly that state.
+public struct PinnedCrash: Codable, Sendable, Hashable {
+    public var point: CrashPoint
+    public var pin: CrashStatePin
+    /// The state in words (which changes were lost or torn).
+    public var state: String
+    public init(point: CrashPoint, pin: CrashStatePin, state: String) {
+        self.point = point
+        self.pin = pin
+        self.state = state
+    }
+}
+
+/// Crash exploration inside one run: at every persistence point `SimulationRun` calls `visit`,
+/// which enumerates the crash states the disk may be left in there (`CrashStateEnumerator`),
+/// recovers a fresh subject on each distinct image (a crash clone) and checks it against the
+/// model as it stands at that point, with the same verdict as a random crash
+/// (`Model.verdict`). The run itself goes on untouched: clones are independent disks.
+///
+/// In pinned mode it checks only the one state a failure file names, at its point.
+public final class CrashExplorer: @unchecked Sendable {
+    public enum Mode: Sendable {
+        case explore(model: PersistenceModel, budget: Int)
+        case pinned(PinnedCrash)
+    }
+
+    /// A violating crash state.
+    public struct Finding: Sendable {
+        public var crash: PinnedCrash
+        public var violation: Violation
+        /// The run's trace hash at the point (what a replay of the pinned state reproduces).
+        public var traceHash: UInt64
+        /// What the subject relied on (see `Vulnerability.cause`).
+        public var cause: String
+    }
+
+    public struct Statistics: Sendable {
+        public var points = 0
+        public var statesEnumerated = 0
+        /// States whose image differed from every other state's at the same point.
+        public var statesChecked = 0
+        /// Distinct images recovered (an image seen at an earlier point is not recovered again).
+        public var recoveries = 0
+        public var boundedPoints = 0
+        public var truncatedPoints = 0
+        public var refused = 0
+        public var violatingStates = 0
+    }
+
+    let mode: Mode
+    /// False when the scenario's crashes are process kills only: then the one crash state is
+    /// the page cache (every pending change kept), as in a random run.
+    let powerLoss: Bool
+    let makeSubject: (any FileSystem, any Clock, any RandomSource) throws -> any Subject
+    public private(set) var statistics = Statistics()
+    /// Per vulnerability cause: the first finding and how many states showed it.
+    public private(set) var vulnerabilities: [String: (finding: Finding, states: Int)] = [:]
+    /// Pinned mode: the verdict once the point was reached.
+    public private(set) var pinnedOutcome: (violation: Violation?, traceHash: UInt64)?
+    /// When the first violating state was found (thread CPU time; a measurement, never an input).
+    public private(set) var firstFindingNanoseconds: Int64?
+
+    private struct Recovered {
+        var openError: SubjectError?
+        var readBack: Result<Model.State, SubjectError>
+        var reportedPossibleLoss: Bool
+    }
+    private var recovered: [UInt64: Recovered] = [:]
+    /// Points visited, not yet checked (see `drain`).
+    private var pending: [() -> Void] = []
+    private var pinnedReached = false
+
+    public init(
+        mode: Mode, powerLoss: Bool = true, makeSubject: @escaping (any FileSystem, any Clock, any RandomSource) throws -> any Subject
+    ) {
+        self.mode = mode
+        self.powerLoss = powerLoss
+        self.makeSubject = makeSubject
+    }
+
+    /// Builds `scenario`'s subject on a crash clone.
+    public static func subjects(of scenario: Scenario) -> SimulationRun.SubjectFactory {
+        let subject = scenario.subject
+        return { fileSystem, clock, random in
+            try subject.kind.makeSubject(options: subject.options, fileSystem: fileSystem, clock: clock, random: random)
+        }
+    }
+
+    /// Whether calls of this kind are persistence points (the states before them are explored).
+    public static func isPersistencePoint(_ operation: FileOperation) -> Bool {
+        [.sync, .syncData, .syncDirectory, .rename, .remove].contains(operation)
+    }
+
+    /// Takes the crash states of `fileSystem` at `point` (pinned: the one state, if this is its
+    /// point) to be checked against `model` as it stands there by the next `drain()`.
+    func visit(
+        _ fileSystem: SimulatedFileSystem, at point: CrashPoint, model: Model, acknowledgementsAreDurable: Bool,
+        faults: FaultConfiguration, wallNanoseconds: Int64
+    ) {
+        let check = { [unowned self] (clone: SimulatedFileSystem) -> RecoveredVerdict in
+            var model = model
+            return self.verdict(on: clone, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
+                                faults: faults, wallNanoseconds: wallNanoseconds)
+        }
+        let traceHash = fileSystem.traceHash
+        switch mode {
+        case .pinned(let crash):
+            guard !pinnedReached, crash.point.stepIndex == point.stepIndex, crash.point.fsCall == point.fsCall else { return }
+            pinnedReached = true
+            let clone = fileSystem.crashClone(crash.pin)
+            pending.append { [unowned self] in
+                if case .violation(let violation) = check(clone) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
+            }
+        case .explore(let persistence, let budget):
+            // Process kills only: the one state is built below; enumerate no more than one.
+            let set = CrashStateEnumerator(model: persistence, budget: powerLoss ? budget : 1).enumerate(fileSystem)
+            pending.append { [unowned self] in explore(set, at: point, traceHash: traceHash, check: check) }
+        }
+    }
+
+    /// Checks what was visited since the last call. `SimulationRun` calls it between operations,
+    /// never from inside a file-system call: recovering a subject there would re-enter the
+    /// subject under test (SQLite holds a process-wide lock during its VFS calls).
+    func drain() {
+        while !pending.isEmpty { pending.removeFirst()() }
+    }
+
+    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem) -> RecoveredVerdict) {
+        let states = powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)]
+        statistics.points += 1
+        statistics.statesEnumerated += states.count
+        if powerLoss && set.family == .bounded { statistics.boundedPoints += 1 }
+        if powerLoss && set.truncated { statistics.truncatedPoints += 1 }
+        var seen: Set<UInt64> = []
+        var witnesses = OrderingWitnesses(set: set, violates: {
+            if case .violation = check($0) { return true } else { return false }
+        })
+        for state in states {
+            let clone = set.materialize(state)
+            guard seen.insert(clone.imageHash).inserted else { continue }
+            statistics.statesChecked += 1
+            switch check(clone) {
+            case .ok, .lossReported: break
+            case .refused: statistics.refused += 1
+            case .violation(let violation):
+                statistics.violatingStates += 1
+                if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
+                let cause = Vulnerability.cause(of: state, at: point, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
+                let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
+                if let known = vulnerabilities[key] {
+                    vulnerabilities[key] = (known.finding, known.states + 1)
+                } else {
+                    let crash = PinnedCrash(point: point, pin: state.pin, state: state.description)
+                    vulnerabilities[key] = (Finding(crash: crash, violation: violation, traceHash: traceHash, cause: cause), 1)
+                }
+            }
+        }
+    }
+
+    /// Recovers a fresh subject on `clone` (once per image) and judges it.
+    private func verdict(
+        on clone: SimulatedFileSystem, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
+        faults: FaultConfiguration, wallNanoseconds: Int64
+    ) -> RecoveredVerdict {
+        let image = clone.imageHash
+        let outcome: Recovered
+        if let known = recovered[image] {
+            outcome = known
+        } else {
+            statistics.recoveries += 1
+            outcome = recover(clone, wallNanoseconds: wallNanoseconds)
+            recovered[image] = outcome
+        }
+        if let error = outcome.openError {
+            if error.kind == .corruption && faults.injectsCorruption { return .refused("recovery detected corruption: \(error.message)") }
+            return .violation(Violation(.liveness, "recovery failed: \(error)", stepIndex: stepIndex))
+        }
+        return model.verdict(
+            readBack: outcome.readBack, acknowledgementsAreDurable: acknowledgementsAreDurable, faults: faults,
+            stepIndex: stepIndex, afterRecoveryCrash: false, reportedPossibleLoss: outcome.reportedPossibleLoss)
+    }
+
+    private func recover(_ clone: SimulatedFileSystem, wallNanoseconds: Int64) -> Recovered {
+        let subject: any Subject
+        do {
+            subject = try makeSubject(clone, ManualClock(wallNanoseconds: wallNanoseconds), SeededRandom(seed: clone.seed).stream("recovery"))
+        } catch {
+            return Recovered(openError: SubjectError(.other, "cannot build the subject: \(error)"), readBack: .success([:]), reportedPossibleLoss: false)
+        }
+        defer { subject.abandon() }
+        let info: RecoveryInfo
+        do throws(SubjectError) {
+            info = try subject.open()
+        } catch {
+            return Recovered(openError: error, readBack: .success([:]), reportedPossibleLoss: false)
+        }
+        let readBack = Result { () throws(SubjectError) in try subject.readAll() }
+        return Recovered(openError: nil, readBack: readBack, reportedPossibleLoss: info.reportedPossibleLoss)
+    }
+}
+
+/// Which pair of changes an ordering violation at one point relies on, asked of the bounded
+/// family's states (memoised per point; each image is recovered once anyway):
+/// - if keeping everything before the first lost change already breaks the subject, the
+///   shortest such prefix: its last change persisted without the next one;
+/// - else the first later change `k` such that keeping everything up to `k` except the lost
+///   change breaks it: the lost change had to persist before `k`.
+struct OrderingWitnesses {
+    let set: CrashStateSet
+    let violates: (SimulatedFileSystem) -> Bool
+    private var prefixViolates: [Int: Bool] = [:]
+    private var pairs: [Int: (lost: Int, kept: Int)?] = [:]
+
+    init(set: CrashStateSet, violates: @escaping (SimulatedFileSystem) -> Bool) {
+        self.set = set
+        self.violates = violates
+    }
+
+    private mutating func prefixBreaks(_ length: Int) -> Bool {
+        if let known = prefixViolates[length] { return known }
+        let result = violates(set.materialize(set.prefixState(length, dropping: nil)))
+        prefixViolates[length] = result
+        return result
+    }
+
+    mutating func pair(firstLost lost: Int) -> (lost: Int, kept: Int)? {
+        if let known = pairs[lost] { return known }
+        var found: (lost: Int, kept: Int)?
+        if prefixBreaks(lost) {
+            // Nil when even the empty prefix breaks: no ordering, a loss.
+            if let shortest = (0...lost).first(where: { prefixBreaks($0) }), shortest > 0 { found = (shortest, shortest - 1) }
+        } else {
+            for kept in (lost + 1)..<set.changes.count {
+                let state = set.prefixState(kept + 1, dropping: lost)
+                guard state.fates[kept].isKept, state.matters[kept] else { continue }
+                if violates(set.materialize(state)) {
+                    found = (lost, kept)
+                    break
+                }
+            }
+        }
+        pairs[lost] = found
+        return found
+    }
+}
