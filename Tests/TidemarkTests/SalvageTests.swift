@@ -233,6 +233,32 @@ import TidemarkIO
         #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
     }
 
+    /// Rows that disagree with `meta` (a count off by one, a vector without its record) are
+    /// damage `verify` finds, though every row's checksum holds.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+    func coldTierRowsThatDisagreeWithMetaAreReported() throws {
+        let directory = TemporaryDirectory()
+        _ = try tieredStore(directory)
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+        func sqlite(_ sql: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            process.arguments = [directory.file(ColdTier.fileName), sql]
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        func coldProblems() throws -> [String] {
+            try Store.verify(at: directory.path, fileSystem: fs).problems.filter { $0.file == ColdTier.fileName }.map(\.message)
+        }
+        try sqlite("UPDATE meta SET value = value + 1 WHERE key = 'count'")
+        let countProblems = try coldProblems()
+        #expect(countProblems.contains { $0.contains("meta table says 5 records") }, "\(countProblems)")
+        try sqlite("UPDATE meta SET value = value - 1 WHERE key = 'count'; INSERT INTO vectors VALUES ('zz', x'0000803f', 0, NULL)")
+        let orphanProblems = try coldProblems()
+        #expect(orphanProblems.contains { $0.contains("1 vectors without a record") }, "\(orphanProblems)")
+    }
+
     @Test func coldTierADeadWriterNeverSetUpIsNotDamage() throws {
         let directory = TemporaryDirectory()
         let store = try openStore(directory)
