@@ -6,7 +6,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime chromium strace sqlite3 python3-plyvel
 
-.PHONY: deps build test run release bench fuzz fuzz-build clean
+.PHONY: deps build test run release bench install fuzz fuzz-build clean
 
 RUN_OUT ?= Reports/latest
 
@@ -44,6 +44,14 @@ run: release
 ## raw fdatasync loop and SQLite, as a table. Opt-in and never part of `make test`. BENCH_FLAGS adds flags.
 bench: release
 	.build/release/tidemark bench $(BENCH_FLAGS)
+
+## install: the release CLI into $(PREFIX)/bin (default /usr/local/bin, on PATH), so every
+## `tidemark ...` line in the README and the reports runs as printed. DESTDIR stages it.
+PREFIX ?= /usr/local
+TIDEMARK_BIN ?= .build/release/tidemark
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(TIDEMARK_BIN) $(DESTDIR)$(PREFIX)/bin/tidemark
 
 ## fuzz: libFuzzer (swiftc -sanitize=fuzzer, its own build directory so normal builds never need
 ## the sanitizer) on each target in FUZZ_TARGETS for FUZZ_SECONDS. New inputs go to a scratch

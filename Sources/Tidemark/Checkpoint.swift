@@ -46,6 +46,15 @@ enum CheckpointFile {
 
     /// Decodes and checks a whole checkpoint. Errors name the file and the byte offset.
     static func decode(_ bytes: [UInt8], path: String, expectedLSN: UInt64) throws -> StoreState {
+        try decode(bytes, path: path, expectedLSN: expectedLSN, salvaging: false).state
+    }
+
+    /// `salvaging`: a damaged record (each is framed and checksummed on its own) is skipped and
+    /// listed, and the others are kept; a damaged length field ends the walk there (what follows
+    /// cannot be framed) and a damaged trailer is listed. The header must be intact either way.
+    static func decode(
+        _ bytes: [UInt8], path: String, expectedLSN: UInt64, salvaging: Bool
+    ) throws -> (state: StoreState, damage: [StoreProblem]) {
         func corrupt(_ message: String, _ offset: Int) -> StoreError {
             .corruption("checkpoint: " + message, path: path, offset: Int64(offset))
         }
@@ -67,7 +76,13 @@ enum CheckpointFile {
         state.dimension = dimension == 0 ? nil : dimension
         state.requiresColdTier = flags & flagRequiresColdTier != 0
         state.records.reserveCapacity(Int(count))
+        var damage: [StoreProblem] = []
+        func skip(_ error: StoreError) throws {
+            guard salvaging else { throw error }
+            damage.append(StoreProblem(file: FilePaths.name(of: path), offset: error.offset ?? 0, message: error.message))
+        }
         var reader = ByteReader(bytes[headerSize...])
+        var framedToEnd = true
         for index in 0..<Int(count) {
             let entryOffset = headerSize + reader.offset
             let length: UInt32, checksum: UInt32
@@ -77,10 +92,13 @@ enum CheckpointFile {
                 checksum = try reader.u32()
                 body = try reader.raw(Int(length))
             } catch let error as FormatError {
-                throw corrupt("record \(index): \(error.message)", entryOffset)
+                try skip(corrupt("record \(index): \(error.message); records \(index)...\(count - 1) are unreadable", entryOffset))
+                framedToEnd = false
+                break
             }
             guard checksum == entryChecksum(body, lsn: lsn, index: index) else {
-                throw corrupt("record \(index) checksum mismatch", entryOffset)
+                try skip(corrupt("record \(index) checksum mismatch (record skipped)", entryOffset))
+                continue
             }
             var entryReader = ByteReader(body)
             do {
@@ -88,22 +106,26 @@ enum CheckpointFile {
                 guard entryReader.isAtEnd else { throw FormatError(message: "trailing bytes", offset: entryReader.offset) }
                 state.records[record.id] = record
             } catch let error as FormatError {
-                throw corrupt("record \(index): \(error.message)", entryOffset + 8 + error.offset)
+                try skip(corrupt("record \(index): \(error.message)", entryOffset + 8 + error.offset))
             }
         }
+        guard framedToEnd else { return (state, damage) }
         let trailerOffset = headerSize + reader.offset
         guard reader.remaining == 20 else {
-            throw corrupt("expected a 20-byte trailer, found \(reader.remaining) bytes", trailerOffset)
+            try skip(corrupt("expected a 20-byte trailer, found \(reader.remaining) bytes", trailerOffset))
+            return (state, damage)
         }
         let trailer = bytes[trailerOffset...]
         var trailerReader = ByteReader(trailer)
         _ = try! trailerReader.raw(8)
         let trailerCount = try! trailerReader.u64()
         let trailerChecksum = try! trailerReader.u32()
-        guard trailer.prefix(8).elementsEqual(trailerMagic), trailerChecksum == CRC32C.checksum(trailer.prefix(16)),
-            trailerCount == count
-        else { throw corrupt("bad trailer", trailerOffset) }
-        return state
+        if !(trailer.prefix(8).elementsEqual(trailerMagic) && trailerChecksum == CRC32C.checksum(trailer.prefix(16))
+            && trailerCount == count)
+        {
+            try skip(corrupt("bad trailer", trailerOffset))
+        }
+        return (state, damage)
     }
 
     private static func entryChecksum(_ body: ArraySlice<UInt8>, lsn: UInt64, index: Int) -> UInt32 {
@@ -116,7 +138,8 @@ enum CheckpointFile {
 /// checkpoint recovery uses. Replaced only with `writeFileAtomically`.
 ///
 /// magic "TMMANIF1" | version u32 | count u32 | per checkpoint: LSN u64 | CRC32C u32 (whole file)
-/// | then CRC32C u32 of everything before.
+/// | (version 2) durable LSN u64 | then CRC32C u32 of everything before. Version 1 (no durable
+/// LSN) is still read.
 struct Manifest: Hashable {
     struct Entry: Hashable {
         var lsn: UInt64
@@ -127,9 +150,15 @@ struct Manifest: Hashable {
     }
 
     static let magic: [UInt8] = Array("TMMANIF1".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     var checkpoints: [Entry] = []
+    /// Every LSN up to this one was durable in the log when the manifest was written (a clean
+    /// close records its last LSN here). Recovery reports a log that ends earlier as a loss.
+    var durableLSN: UInt64 = 0
+
+    /// What the manifest proves durable: its recorded end, or its newest checkpoint.
+    var provenDurableLSN: UInt64 { max(durableLSN, checkpoints.first?.lsn ?? 0) }
 
     func encode() -> [UInt8] {
         var writer = ByteWriter()
@@ -140,6 +169,7 @@ struct Manifest: Hashable {
             writer.u64(entry.lsn)
             writer.u32(entry.fileChecksum)
         }
+        writer.u64(durableLSN)
         writer.u32(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
@@ -153,18 +183,20 @@ struct Manifest: Hashable {
         var reader = ByteReader(bytes[8...])
         let version = try! reader.u32()
         let count = Int(try! reader.u32())
-        guard bytes.count == 16 + count * 12 + 4 else {
+        guard version == 1 || version == 2 else { throw corrupt("unsupported version \(version)", 8) }
+        let trailing = version == 2 ? 8 : 0
+        guard count <= bytes.count / 12, bytes.count == 16 + count * 12 + trailing + 4 else {
             throw corrupt("\(count) entries do not match the file size \(bytes.count)", 12)
         }
         let stored = try! ByteReader(bytes.suffix(4)).readU32()
         guard stored == CRC32C.checksum(bytes.dropLast(4)) else { throw corrupt("checksum mismatch", bytes.count - 4) }
-        guard version == Self.version else { throw corrupt("unsupported version \(version)", 8) }
         var manifest = Manifest()
         for index in 0..<count {
             let entry = Entry(lsn: try reader.u64(), fileChecksum: try reader.u32())
             guard entry.lsn < UInt64.max else { throw corrupt("checkpoint \(index) has LSN \(entry.lsn), out of range", 16 + index * 12) }
             manifest.checkpoints.append(entry)
         }
+        if version == 2 { manifest.durableLSN = try reader.u64() }
         return manifest
     }
 }

@@ -51,8 +51,12 @@ final class ColdTier {
         case off = "OFF"
     }
 
-    /// Opens (creating when missing) the cold tier of the store in `directory`.
-    init(directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, synchronous: Synchronous = .full) throws {
+    /// Opens (creating when missing) the cold tier of the store in `directory`. `readOnly`:
+    /// opens an existing one without writing anything (`openReadOnly`).
+    init(
+        directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
+        synchronous: Synchronous = .full, readOnly: Bool = false
+    ) throws {
         path = Self.path(in: directory)
         self.random = random
         let existed = fileSystem.exists(path)
@@ -65,7 +69,11 @@ final class ColdTier {
         }
         do {
             try SQLiteProcessPRNG.withSeed(random.next()) {
-                try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+                if readOnly {
+                    try openReadOnly(fileSystem: fileSystem)
+                } else {
+                    try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+                }
             }
         } catch {
             statements = [:]
@@ -74,6 +82,26 @@ final class ColdTier {
             vfs.unregister()
             throw Self.storeError(error, path: path, doing: "open the cold tier")
         }
+    }
+
+    /// Read-only: no schema, no WAL checkpoint, no sync. After a clean close there is no WAL,
+    /// and SQLite opens the file `immutable` (no locks, no `-wal` or `-shm` created, as a
+    /// read-only mount needs); a WAL left by a writer that died is read through a read-only
+    /// connection, which SQLite may refuse on a read-only directory.
+    private func openReadOnly(fileSystem: any FileSystem) throws {
+        guard fileSystem.exists(path) else { throw StoreError.corruption("the cold tier is missing", path: path, offset: 0) }
+        let hasWAL = fileSystem.exists(path + "-wal")
+        let escaped = path.map { ["%": "%25", "?": "%3f", "#": "%23"][$0] ?? String($0) }.joined()
+        let connection = try SQLiteConnection(
+            path: hasWAL ? "file:\(escaped)?mode=ro" : "file:\(escaped)?immutable=1", vfs: vfs, flags: [.readOnly, .uri])
+        self.connection = connection
+        if hasWAL { try connection.execute("PRAGMA locking_mode=EXCLUSIVE") }
+        let tables = try connection.query("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
+        guard case .integer(1)? = tables.first?.first else {
+            // A writer died creating it: the next writable open sets it up.
+            throw StoreError(.notFound, "the cold tier was created but never set up", path: path)
+        }
+        try readMeta(connection)
     }
 
     private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
@@ -123,6 +151,11 @@ final class ColdTier {
             defer { try? wal.close() }
             try wal.sync()
         }
+        try readMeta(connection)
+    }
+
+    /// `meta`: the format (this version's), the LSN, the record count and their bytes.
+    private func readMeta(_ connection: SQLiteConnection) throws {
         let meta = Dictionary(uniqueKeysWithValues: try connection.query("SELECT key, value FROM meta").compactMap { row -> (String, Int64)? in
             guard case .text(let key) = row[0], case .integer(let value) = row[1] else { return nil }
             return (key, value)
@@ -200,6 +233,30 @@ final class ColdTier {
                 vector.withUnsafeMutableBytes { $0.copyMemory(from: blob) }
             }
             try vector.withUnsafeBufferPointer { try body(id, $0, statement.isNull(at: 3) ? nil : statement.int64(at: 3)) }
+        }
+    }
+
+    /// Damage SQLite's `PRAGMA quick_check` finds in the database's structure, then the first
+    /// row whose checksum fails, then `meta`'s count and bytes against the rows and vectors
+    /// without a record: `.corruption` naming the file. For `verify` and salvage.
+    func check() throws {
+        let connection = try openConnection()
+        let rows = try run("check the database") { try connection.query("PRAGMA quick_check") }
+        let findings = rows.compactMap { row -> String? in if case .text(let text)? = row.first { text } else { nil } }
+        guard findings == ["ok"] else {
+            throw StoreError.corruption("cold tier: SQLite quick_check: \(findings.prefix(3).joined(separator: "; "))", path: path, offset: 0)
+        }
+        try forEach { _ in }
+        let totals = try run("count records") { try connection.query("SELECT count(*), coalesce(sum(bytes), 0) FROM records") }
+        guard case .integer(let rowCount)? = totals.first?[0], case .integer(let rowBytes)? = totals.first?[1], rowCount == count, rowBytes == bytes else {
+            throw StoreError.corruption(
+                "cold tier rows (count, bytes) are \(totals.first ?? []), its meta table says \(count) records of \(bytes) bytes", path: path, offset: 0)
+        }
+        let orphans = try run("look for vectors without a record") {
+            try connection.query("SELECT count(*) FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = v.id)")
+        }
+        guard case .integer(0)? = orphans.first?.first else {
+            throw StoreError.corruption("cold tier holds \(orphans.first?.first.map { "\($0)" } ?? "?") vectors without a record", path: path, offset: 0)
         }
     }
 

@@ -278,6 +278,10 @@ struct Frame: Hashable {
 /// File names in a store directory.
 enum StoreFiles {
     static let manifest = "MANIFEST"
+    /// Held with `flock` by the one writer (`StoreLock`); holds its owner's name.
+    static let lock = "LOCK"
+    /// Where `recover --salvage` moves what it cannot use (`Quarantine`).
+    static let quarantine = "quarantine"
 
     static func segmentName(firstLSN: UInt64) -> String { "wal-" + Hex.digits16(firstLSN) + ".log" }
     static func checkpointName(lsn: UInt64) -> String { "checkpoint-" + Hex.digits16(lsn) + ".ckpt" }

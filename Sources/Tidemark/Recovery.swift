@@ -34,6 +34,11 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var lost: [StoreProblem] = []
     /// Leftover files removed (temp files, an unfinished segment, orphan checkpoints).
     public var removedFiles: [String] = []
+    /// With salvage: the folder (`quarantine/<n>`) holding the damaged or unused files it kept
+    /// instead of deleting them, beside its `report.json`; nil when it kept none.
+    public var quarantineFolder: String?
+    /// The files kept there.
+    public var quarantinedFiles: [String] = []
     public var durationNanoseconds: Int64 = 0
 
     /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
@@ -66,6 +71,10 @@ struct RecoveredStore {
     /// claiming so): the store may keep appending at `offset`, the end of the proven bytes.
     var resumable: (header: SegmentHeader, offset: Int64)?
     var report: RecoveryReport
+    /// What the manifest proves was durable (`Manifest.provenDurableLSN`).
+    var manifestDurableLSN: UInt64 = 0
+    /// Salvage's quarantine, for the cold tier's files too.
+    var quarantine: Quarantine
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
     var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
@@ -82,15 +91,19 @@ enum Recovery {
         let started = clock.monotonicNanoseconds()
         var pass = RecoveryPass(directory: directory, fileSystem: fileSystem, options: options)
         let inventory = try pass.removeTemporaryFiles()
-        try pass.loadNewestCheckpoint(from: try pass.readManifest(inventory))
+        let manifest = try pass.readManifest(inventory)
+        try pass.loadNewestCheckpoint(from: manifest)
         for segment in inventory.segments { try pass.replay(segment) }
+        try pass.checkDurableEnd(manifest, inventory)
         if pass.hooks.replaysPastDamage { pass.report.lost.removeAll() }
+        try pass.quarantineDamage(inventory)
         try pass.repair(inventory)
         pass.report.lastLSN = pass.lastLSN
         pass.report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
-            resumable: pass.resumable, report: pass.report)
+            resumable: pass.resumable, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
+            quarantine: pass.quarantine)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -18,10 +18,24 @@ struct RecoveryPass {
     var resumable: (header: SegmentHeader, offset: Int64)?
     /// Files the repairs remove.
     var toRemove: [String] = []
+    /// With salvage: files holding damage, and what each held, kept in quarantine before the
+    /// salvage rewrites the store (`quarantineDamage`).
+    var damagedFiles: [(name: String, held: String)] = []
+    var quarantine: Quarantine
+    /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
+    var checkpointSegment: String?
 
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions) {
         (self.directory, self.fileSystem, self.options) = (directory, fileSystem, options)
         hooks = options.hooks
+        quarantine = Quarantine(directory: directory, fileSystem: fileSystem)
+    }
+
+    /// A read-only open reports what it finds and repairs nothing.
+    private var repairs: Bool { !options.readOnly }
+
+    private mutating func noteDamaged(_ name: String, _ held: String) {
+        if salvage, !damagedFiles.contains(where: { $0.name == name }) { damagedFiles.append((name, held)) }
     }
 
     private var salvage: Bool { options.salvage }
@@ -43,6 +57,7 @@ struct RecoveryPass {
         let names: [String]
         do { names = try fileSystem.listDirectory(directory) } catch { throw fsError(error, ".") }
         let inventory = StoreInventory(names: names)
+        guard repairs else { return inventory }
         for name in inventory.temporaryFiles {
             do { try fileSystem.remove(path(name)) } catch { throw fsError(error, name) }
             report.removedFiles.append(name)
@@ -50,29 +65,43 @@ struct RecoveryPass {
         return inventory
     }
 
-    /// The manifest (empty when there is none). Damaged: an error, or with salvage every
-    /// checkpoint file present, newest first.
+    /// The manifest (empty when there is none yet). Damaged, or missing while the log no longer
+    /// starts at LSN 1 (so a checkpoint it named is needed): an error, or with salvage one
+    /// rebuilt from every checkpoint file present, newest first.
     mutating func readManifest(_ inventory: StoreInventory) throws -> Manifest {
-        guard inventory.hasManifest else { return Manifest() }
         let manifestPath = path(StoreFiles.manifest)
-        do {
-            return try Manifest.decode(try fileSystem.readFile(manifestPath), path: manifestPath)
-        } catch let error as StoreError {
-            guard salvage else { throw error }
-            report.lost.append(StoreProblem(file: StoreFiles.manifest, offset: error.offset ?? 0, message: error.message))
-            var manifest = Manifest()
-            manifest.checkpoints = inventory.checkpointFiles.compactMap(StoreFiles.checkpointLSN).sorted(by: >).compactMap { lsn in
-                let bytes = try? fileSystem.readFile(path(StoreFiles.checkpointName(lsn: lsn)))
-                return bytes.map { Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum($0)) }
+        let problem: StoreProblem
+        if inventory.hasManifest {
+            do {
+                return try Manifest.decode(try fileSystem.readFile(manifestPath), path: manifestPath)
+            } catch let error as StoreError {
+                guard salvage else { throw error }
+                problem = StoreProblem(file: StoreFiles.manifest, offset: error.offset ?? 0, message: error.message + "; rebuilt from the checkpoint files present")
+                noteDamaged(StoreFiles.manifest, "the list of kept checkpoints")
+            } catch {
+                throw fsError(error, StoreFiles.manifest)
             }
-            return manifest
-        } catch {
-            throw fsError(error, StoreFiles.manifest)
+        } else {
+            let logStart = inventory.segments.first?.firstLSN
+            guard !inventory.checkpointFiles.isEmpty, logStart.map({ $0 > 1 }) ?? true else { return Manifest() }
+            let message = "\(StoreFiles.manifest) is missing, and the log starts at LSN \(logStart.map(String.init) ?? "none"): the checkpoint it named is needed"
+            guard salvage else {
+                throw StoreError.corruption(message + "; `recover --salvage` rebuilds it from the checkpoint files", path: manifestPath, offset: 0)
+            }
+            problem = StoreProblem(file: StoreFiles.manifest, offset: 0, message: message + "; rebuilt from the checkpoint files present")
         }
+        report.lost.append(problem)
+        var manifest = Manifest()
+        manifest.checkpoints = inventory.checkpointFiles.compactMap(StoreFiles.checkpointLSN).sorted(by: >).compactMap { lsn in
+            let bytes = try? fileSystem.readFile(path(StoreFiles.checkpointName(lsn: lsn)))
+            return bytes.map { Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum($0)) }
+        }
+        return manifest
     }
 
     /// The newest checkpoint in `manifest` that validates; older ones are fallbacks.
     mutating func loadNewestCheckpoint(from manifest: Manifest) throws {
+        checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         for (index, entry) in manifest.checkpoints.enumerated() {
             do {
                 state = try Recovery.loadCheckpoint(entry, directory: directory, fileSystem: fileSystem)
@@ -94,8 +123,29 @@ struct RecoveryPass {
                     "no checkpoint in the manifest is usable (newest: \(problem.message))",
                     path: path(newest.fileName), offset: problem.offset)
             }
-            report.lost.append(contentsOf: report.skippedCheckpoints)
+            for (entry, skipped) in zip(manifest.checkpoints, report.skippedCheckpoints) {
+                noteDamaged(entry.fileName, "the records as of LSN \(entry.lsn)")
+                if !loadPartially(entry, keeping: manifest) { report.lost.append(skipped) }
+            }
         }
+        for entry in manifest.checkpoints.prefix(while: { $0.fileName != report.checkpointFile }) {
+            noteDamaged(entry.fileName, "the records as of LSN \(entry.lsn)")
+        }
+    }
+
+    /// Salvage, when no checkpoint validates whole: the newest whose header is intact, without
+    /// its damaged records (each is listed as lost). Returns whether it was used.
+    private mutating func loadPartially(_ entry: Manifest.Entry, keeping manifest: Manifest) -> Bool {
+        guard report.checkpointFile == nil, let bytes = try? fileSystem.readFile(path(entry.fileName)),
+            let (partial, damage) = try? CheckpointFile.decode(bytes, path: path(entry.fileName), expectedLSN: entry.lsn, salvaging: true)
+        else { return false }
+        state = partial
+        (baseLSN, lastLSN) = (entry.lsn, entry.lsn)
+        report.checkpointFile = entry.fileName
+        report.checkpointLSN = entry.lsn
+        keptCheckpoints = Array(manifest.checkpoints.drop { $0 != entry })
+        report.lost.append(contentsOf: damage)
+        return true
     }
 
     // MARK: The log
@@ -120,6 +170,7 @@ struct RecoveryPass {
         let name = segment.name
         if let cutAt {
             let damage = scan.damage.first { $0.offset >= cutAt }
+            if damage?.frameHeaderIntact ?? false { noteDamaged(name, "log frames from LSN \(segment.firstLSN); cut at offset \(cutAt)") }
             report.truncations.append(RecoveryReport.Truncation(
                 file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
                 reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false))
@@ -159,12 +210,14 @@ struct RecoveryPass {
         case .badHeader(let error):
             guard salvage else { throw StoreError.corruption("segment header: \(error.message)", path: path(name), offset: 0) }
             report.lost.append(StoreProblem(file: name, offset: 0, message: "segment header: \(error.message); whole file skipped"))
+            noteDamaged(name, "log frames from LSN \(segment.firstLSN) (by its name)")
             toRemove.append(name)
             return nil
         case .scanned(let scan, _, headerMatchesName: false):
             let message = StoreInventory.misnamedMessage(scan, segment)
             guard salvage else { throw StoreError.corruption(message, path: path(name), offset: 16) }
             report.lost.append(StoreProblem(file: name, offset: 16, message: message + "; whole file skipped"))
+            noteDamaged(name, "log frames from LSN \(scan.header.firstLSN) (by its header)")
             toRemove.append(name)
             return nil
         case .scanned(let scan, let verdict, headerMatchesName: true):
@@ -191,6 +244,7 @@ struct RecoveryPass {
             var cutAt: Int?
             if let last = scan.damage.last, last.resumesAt == nil, segment.isLast { cutAt = last.offset }
             if salvage {
+                noteDamaged(segment.name, "log frames from LSN \(segment.firstLSN); its intact frames were replayed")
                 for damage in scan.damage where cutAt == nil || damage.offset < cutAt! {
                     report.lost.append(StoreProblem(
                         file: segment.name, offset: Int64(damage.offset),
@@ -231,10 +285,50 @@ struct RecoveryPass {
         return unproven
     }
 
+    /// A log that ends before the LSN the manifest proves durable (a clean close recorded it,
+    /// or a checkpoint covers it) lost synced frames: a segment cut short or removed. An error,
+    /// or with salvage a loss naming where the log now ends.
+    mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) throws {
+        if let checkpointSegment, !hooks.replaysPastDamage, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
+            let message = "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost"
+            guard salvage else { throw StoreError.corruption(message, path: path(checkpointSegment), offset: 0) }
+            report.lost.append(StoreProblem(file: checkpointSegment, offset: 0, message: message))
+        }
+        let durable = manifest.provenDurableLSN
+        guard lastLSN < durable, !hooks.replaysPastDamage else { return }
+        let file = inventory.segments.last?.name ?? StoreFiles.manifest
+        let offset = segments.last.flatMap { $0.name == file ? $0.size : nil } ?? 0
+        let message = "the log ends at LSN \(lastLSN), but \(StoreFiles.manifest) records LSN \(durable) as durable: LSNs \(lastLSN + 1)...\(durable) were lost from a log cut short or removed after they were synced"
+        guard salvage else { throw StoreError.corruption(message, path: path(file), offset: offset) }
+        report.lost.append(StoreProblem(file: file, offset: offset, message: message))
+        if file != StoreFiles.manifest { noteDamaged(file, "the end of the log") }
+    }
+
+    /// With salvage: copies every damaged file, and every checkpoint the manifest does not keep,
+    /// into the quarantine before the repairs and the salvage rewrite remove them.
+    mutating func quarantineDamage(_ inventory: StoreInventory) throws {
+        guard salvage else { return }
+        for name in inventory.checkpointFiles(notIn: Set(keptCheckpoints.map(\.fileName))) {
+            noteDamaged(name, "the records as of LSN \(StoreFiles.checkpointLSN(name) ?? 0), in a checkpoint the store no longer uses")
+        }
+        for (name, held) in damagedFiles where fileSystem.exists(path(name)) {
+            let reasons = (report.lost + report.skippedCheckpoints).filter { $0.file == name }.map(\.description)
+                + report.truncations.filter { $0.file == name }.map { "\($0.file) @ \($0.offset): cut \($0.bytes) bytes (\($0.reason))" }
+            let reason = reasons.isEmpty ? "not used by the salvaged store" : reasons.joined(separator: "; ")
+            try quarantine.keep(name, held: held, reason: reason, copy: true)
+        }
+        report.quarantineFolder = quarantine.folder
+        report.quarantinedFiles = quarantine.entries.map(\.file)
+    }
+
     // MARK: Repairs
 
     /// Cuts torn tails and removes leftovers, each idempotent, then syncs the directory.
     mutating func repair(_ inventory: StoreInventory) throws {
+        guard repairs else { return }
+        // The writer starts its segment under this name anyway (truncating it): not removed.
+        let restarted = StoreFiles.segmentName(firstLSN: lastLSN + 1)
+        toRemove.removeAll { $0 == restarted && resumable == nil }
         do {
             for truncation in report.truncations where !toRemove.contains(truncation.file) {
                 let file = try fileSystem.open(path(truncation.file), options: .readWrite)

@@ -9,7 +9,7 @@ extension Store {
     public func checkpoint() throws {
         lock.lock()
         defer { lock.unlock() }
-        try checkUsable()
+        try checkWritable()
         try checkpointLocked(dropOlder: false)
     }
 

@@ -1,14 +1,18 @@
 import TidemarkIO
 
 extension Store {
-    /// Opens (creating when missing) the store in `directory`, recovering it: the newest valid
-    /// checkpoint, then the log after it. Throws `.corruption` naming file and offset when the log
-    /// is damaged anywhere but its unsynced tail (unless `options.salvage`).
+    /// Opens (creating when missing, unless read-only) the store in `directory`, recovering it:
+    /// the newest valid checkpoint, then the log after it. Throws `.corruption` naming file and
+    /// offset when the log is damaged anywhere but its unsynced tail (unless `options.salvage`),
+    /// and `.locked` when another writer holds the store (`StoreLock`).
     public static func open(
         at directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
         options: StoreOptions = StoreOptions()
     ) throws -> Store {
         try validate(options)
+        if options.readOnly, !fileSystem.exists(directory) {
+            throw StoreError(.notFound, "no store at \(directory)", path: directory)
+        }
         do {
             if !fileSystem.exists(directory) {
                 try fileSystem.createDirectories(directory)
@@ -23,13 +27,24 @@ extension Store {
                 .invalidInput, "this store has a cold tier (\(ColdTier.fileName)); open it with tiers enabled",
                 path: ColdTier.path(in: directory))
         }
-        let recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
-        let tiers = try options.tiers.map {
-            try openTiers($0, recovered: recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, hooks: options.hooks)
+        let heldLock = try StoreLock.acquire(directory: directory, fileSystem: fileSystem, options: options)
+        var recovered = try Recovery.run(directory: directory, fileSystem: fileSystem, options: options, clock: clock)
+        var tierOptions = options.tiers
+        if options.readOnly, !fileSystem.exists(ColdTier.path(in: directory)), !recovered.state.requiresColdTier {
+            tierOptions = nil  // nothing flushed yet, and a read-only open creates nothing
+        }
+        var tiers: TieredState?
+        do {
+            tiers = try tierOptions.map {
+                try openTiers($0, recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            }
+        } catch let error as StoreError where options.readOnly && error.code == .notFound && !recovered.state.requiresColdTier {
+            tiers = nil  // a cold tier a dead writer never set up holds nothing
         }
         let store = try Store(
             directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
-            recovered: recovered, tiers: tiers)
+            recovered: recovered, tiers: tiers, heldLock: heldLock)
+        guard !options.readOnly else { return store }
         store.lock.lock()
         defer { store.lock.unlock() }
         if options.salvage && !recovered.report.lost.isEmpty {
@@ -52,6 +67,7 @@ extension Store {
     private static func validate(_ options: StoreOptions) throws {
         guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
         let alignment = options.sectorAlignment
+        if options.readOnly, options.salvage { throw StoreError(.invalidInput, "salvage rewrites the store; it cannot be read-only") }
         guard alignment == 0 || (alignment >= 512 && alignment <= 1 << 20 && alignment & (alignment - 1) == 0) else {
             throw StoreError(.invalidInput, "sectorAlignment must be 0 or a power of two from 512 to 1048576, got \(alignment)")
         }
@@ -63,31 +79,38 @@ extension Store {
     /// Opens the tiers over a recovered state: reads and removes the access-time hint (a cache,
     /// never trusted across a restart except as a hint), opens the cold tier and checks it
     /// reflects at least the LSN of a checkpoint that relies on it. Nothing here grows with the
-    /// number of records: the cold tier's count and bytes come from its metadata.
+    /// number of records: the cold tier's count and bytes come from its metadata. Read-only:
+    /// removes nothing. With salvage, a cold tier that is missing or will not open is a listed
+    /// loss (its files go to quarantine and a new one starts), one behind the checkpoint too.
     private static func openTiers(
-        _ tierOptions: TierOptions, recovered: RecoveredStore, directory: String, fileSystem: any FileSystem,
-        clock: any Clock, random: any RandomSource, hooks: ProtocolHooks
+        _ tierOptions: TierOptions, recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem,
+        clock: any Clock, random: any RandomSource, options: StoreOptions
     ) throws -> TieredState {
         let coldPath = ColdTier.path(in: directory)
-        let checkpointLSN = recovered.report.checkpointLSN ?? 0
-        if recovered.state.requiresColdTier, !fileSystem.exists(coldPath) {
-            throw StoreError.corruption(
-                "the checkpoint at LSN \(checkpointLSN) relies on the cold tier, which is missing", path: coldPath, offset: 0)
-        }
         let hintPath = FilePaths.join(directory, TieredState.accessHintFileName)
         var accessTimes: [String: Int64] = [:]
         if fileSystem.exists(hintPath) {
             accessTimes = (try? fileSystem.readFile(hintPath)).flatMap(TieredState.decodeAccessHint) ?? [:]
+        }
+        if !options.readOnly, fileSystem.exists(hintPath) {
             do { try fileSystem.remove(hintPath) } catch let error as FileSystemError {
                 throw StoreError(.io, "cannot remove the hot tier's access-time hint", path: error.path, cause: error)
             }
         }
-        let cold = try ColdTier(
-            directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: hooks.coldSynchronous)
-        if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
-            throw StoreError.corruption(
-                "the cold tier reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: flushed records are missing",
-                path: coldPath, offset: 0)
+        let cold: ColdTier
+        do {
+            cold = try openColdTier(recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+        } catch let error as StoreError where options.salvage && error.code == .corruption {
+            for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
+                try recovered.quarantine.keep(name, held: "the cold tier: every record as of its last flush", reason: error.message, copy: false)
+            }
+            recovered.report.lost.append(StoreProblem(
+                file: ColdTier.fileName, offset: error.offset ?? 0,
+                message: "\(error.message); records flushed to the cold tier and not written since are lost, the store continues with a new one"))
+            recovered.report.quarantineFolder = recovered.quarantine.folder
+            recovered.report.quarantinedFiles = recovered.quarantine.entries.map(\.file)
+            cold = try ColdTier(
+                directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: options.hooks.coldSynchronous)
         }
         if cold.lsn > recovered.lastLSN {
             // Cold commits only cover log that was durable, so the log lost committed frames.
@@ -97,5 +120,45 @@ extension Store {
         }
         return TieredState(
             recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: clock.wallNanoseconds())
+    }
+
+    /// The cold tier, checked against the checkpoint that relies on it: missing, unreadable or
+    /// behind it is `.corruption` naming `cold.sqlite`.
+    private static func openColdTier(
+        recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem, clock: any Clock,
+        random: any RandomSource, options: StoreOptions
+    ) throws -> ColdTier {
+        let coldPath = ColdTier.path(in: directory)
+        let checkpointLSN = recovered.report.checkpointLSN ?? 0
+        if recovered.state.requiresColdTier, !fileSystem.exists(coldPath) {
+            throw StoreError.corruption(
+                "the checkpoint at LSN \(checkpointLSN) relies on the cold tier, which is missing", path: coldPath, offset: 0)
+        }
+        let cold = try ColdTier(
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random,
+            synchronous: options.hooks.coldSynchronous, readOnly: options.readOnly)
+        if options.salvage {
+            // Salvage rewrites through the cold tier: find its damage now, not halfway.
+            do { try cold.check() } catch { cold.close(clean: false); throw error }
+        }
+        if recovered.state.requiresColdTier, cold.lsn < checkpointLSN {
+            let message = "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(checkpointLSN) that relies on it: flushed records are missing"
+            guard options.salvage else {
+                cold.close(clean: false)
+                throw StoreError.corruption(message, path: coldPath, offset: 0)
+            }
+            // What it holds is still good: keep it, list the loss; the salvage checkpoint brings
+            // it up to date.
+            recovered.report.lost.append(StoreProblem(file: ColdTier.fileName, offset: 0, message: message))
+        }
+        return cold
+    }
+}
+
+extension ColdTier {
+    /// " (with its WAL, cold.sqlite-wal)" when the WAL exists: damage there shows as the
+    /// database being behind, and the message should say where to look.
+    static func walNote(_ directory: String, _ fileSystem: any FileSystem) -> String {
+        fileSystem.exists(path(in: directory) + "-wal") ? " (with its WAL, \(fileName)-wal)" : ""
     }
 }

@@ -13,7 +13,7 @@ extension Store {
         }
         lock.lock()
         defer { lock.unlock() }
-        try checkUsable()
+        try checkWritable()
         guard runner == nil else { throw StoreError(.invalidInput, "a maintenance runner is already running") }
         runner = MaintenanceRunner(store: self, clock: clock, intervalNanoseconds: Int64(interval * 1e9), onPass: onPass)
     }
@@ -27,7 +27,7 @@ extension Store {
     public func runMaintenance() throws -> MaintenanceReport {
         lock.lock()
         defer { lock.unlock() }
-        try checkUsable()
+        try checkWritable()
         try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
         var report = MaintenanceReport()
         let now = clock.wallNanoseconds()

@@ -31,11 +31,22 @@ public final class Store: @unchecked Sendable {
     let tiers: TieredState?
     /// The background thread calling `runMaintenance()` (`startMaintenanceRunner`), stopped at `close()`.
     var runner: MaintenanceRunner?
-    var log: LogWriter
+    /// The log's write side; nil when read-only (every write path checks `checkWritable` first).
+    var writer: LogWriter?
+    var log: LogWriter {
+        get { writer! }
+        _modify { yield &writer! }
+    }
+    /// The segments recovery found, for `stats` of a read-only store.
+    private let recoveredSegments: [SegmentInfo]
+    /// `LOCK`, held (exclusive; shared when read-only) until `close()` or the end of the process.
+    private var heldLock: (any FileHandleProtocol)?
     var lastAssignedLSN: UInt64
     var durableLSN: UInt64
     /// Kept checkpoints, newest first.
     var checkpoints: [Manifest.Entry]
+    /// The durable end the manifest last recorded at a clean close (`recordDurableEnd`).
+    var manifestDurableLSN: UInt64
     var logBytesSinceCheckpoint: Int64 = 0
     var syncInProgress = false
     var failure: StoreError?
@@ -45,8 +56,10 @@ public final class Store: @unchecked Sendable {
 
     init(
         directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
-        options: StoreOptions, recovered: RecoveredStore, tiers: TieredState?
+        options: StoreOptions, recovered: RecoveredStore, tiers: TieredState?, heldLock: (any FileHandleProtocol)?
     ) throws {
+        self.heldLock = heldLock
+        recoveredSegments = recovered.segments
         self.directory = directory
         self.fileSystem = fileSystem
         self.clock = clock
@@ -60,8 +73,11 @@ public final class Store: @unchecked Sendable {
         lastAssignedLSN = recovered.lastLSN
         durableLSN = recovered.lastLSN
         checkpoints = recovered.checkpoints
-        log = try LogWriter(recovered: recovered, directory: directory, fileSystem: fileSystem, random: random, options: options)
-        logBytesSinceCheckpoint = log.totalBytes
+        manifestDurableLSN = recovered.manifestDurableLSN
+        if !options.readOnly {
+            writer = try LogWriter(recovered: recovered, directory: directory, fileSystem: fileSystem, random: random, options: options)
+        }
+        logBytesSinceCheckpoint = writer?.totalBytes ?? 0
     }
 
     /// Makes everything durable (`sync()`), then writes and syncs a close marker (a padding
@@ -80,13 +96,30 @@ public final class Store: @unchecked Sendable {
         guard !isClosed else { return }
         defer {
             isClosed = true
-            log.closeFile()
-            if let tiers { closeTiers(tiers) }
+            writer?.closeFile()
+            if let tiers {
+                // Read-only: fenced, so SQLite writes nothing on the way down.
+                if options.readOnly { tiers.cold.close(clean: false) } else { closeTiers(tiers) }
+            }
+            try? heldLock?.close()
+            heldLock = nil
         }
-        guard failure == nil else { return }
+        guard failure == nil, writer != nil else { return }
         try awaitDurable(lastAssignedLSN)
         // With `sectorAlignment` the sync above left the tail on a sector boundary.
         if log.current.hasFrames { log.writeCloseMarker(nextLSN: lastAssignedLSN + 1) }
+        recordDurableEnd()
+    }
+
+    /// Best effort at a clean close, once everything is synced: the manifest records the last
+    /// LSN, so recovery can tell a log cut back below it (a lost file, a truncated segment) from
+    /// a torn tail. Failing only leaves the older, smaller claim.
+    private func recordDurableEnd() {
+        guard lastAssignedLSN > max(manifestDurableLSN, checkpoints.first?.lsn ?? 0) else { return }
+        let manifest = Manifest(checkpoints: checkpoints, durableLSN: lastAssignedLSN)
+        if (try? fileSystem.writeFileAtomically(FilePaths.join(directory, StoreFiles.manifest), manifest.encode())) != nil {
+            manifestDurableLSN = lastAssignedLSN
+        }
     }
 
     deinit {
@@ -146,7 +179,7 @@ public final class Store: @unchecked Sendable {
     public func sync() throws {
         lock.lock()
         defer { lock.unlock() }
-        try checkUsable()
+        try checkWritable()
         try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
     }
 
@@ -192,7 +225,8 @@ public final class Store: @unchecked Sendable {
         let recordCount = try records.recordCount(now: clock.wallNanoseconds())
         return StoreStats(
             recordCount: recordCount, dimension: records.dimension, lastAssignedLSN: lastAssignedLSN,
-            lastDurableLSN: durableLSN, segmentCount: log.finished.count + 1, logBytes: log.totalBytes,
+            lastDurableLSN: durableLSN, segmentCount: writer.map { $0.finished.count + 1 } ?? recoveredSegments.count,
+            logBytes: writer?.totalBytes ?? recoveredSegments.reduce(0) { $0 + $1.size },
             checkpointLSN: checkpoints.first?.lsn, checkpointCount: checkpoints.count, syncCount: syncCount,
             commitCount: commitCount, syncMode: options.syncMode, failStopped: failure != nil,
             tiers: try tiers.map(tierStats))
@@ -207,12 +241,17 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Checks every file of the store in `directory` without changing anything: the manifest,
-    /// every kept checkpoint, every frame of every segment, LSN continuity. Lists each problem
-    /// with its file and byte offset.
+    /// every kept checkpoint, every frame of every segment, LSN continuity, the cold tier. Lists
+    /// each problem with its file and byte offset. Takes a shared lock as a read-only open does
+    /// (`.locked` while a writer has the store open).
     public static func verify(
         at directory: String, fileSystem: any FileSystem, options: StoreOptions = StoreOptions()
     ) throws -> VerificationReport {
-        try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
+        var readOnly = options
+        readOnly.readOnly = true
+        let heldLock = try StoreLock.acquire(directory: directory, fileSystem: fileSystem, options: readOnly)
+        defer { try? heldLock?.close() }
+        return try Verification.run(directory: directory, fileSystem: fileSystem, options: options)
     }
 
     // MARK: Commit protocol
@@ -226,7 +265,7 @@ public final class Store: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        try checkUsable()
+        try checkWritable()
         while log.needsRotation(forFrameOf: Int64(Frame.headerSize + payload.count)) {
             if syncInProgress {
                 lock.wait()
@@ -301,6 +340,12 @@ public final class Store: @unchecked Sendable {
                 .failStopped, "the store stopped after an I/O failure (\(failure.message)); reopen it",
                 path: failure.path, offset: failure.offset, cause: failure.cause)
         }
+    }
+
+    /// `checkUsable`, and not read-only.
+    func checkWritable() throws {
+        try checkUsable()
+        if options.readOnly { throw StoreError(.invalidInput, "the store is open read-only", path: directory) }
     }
 
     func withUsableStore<T>(_ body: () throws -> T) throws -> T {

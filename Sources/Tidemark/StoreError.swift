@@ -17,6 +17,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let failStopped = Code("failStopped")
         /// The store was closed.
         public static let closed = Code("closed")
+        /// Another process holds the store's `LOCK`: a second writer, or a reader while a writer
+        /// works. The message names the holder. Nothing was done.
+        public static let locked = Code("locked")
         /// Stored bytes do not match their checksums or structure; `path` and `offset` say where.
         public static let corruption = Code("corruption")
         public var description: String { name }
@@ -49,8 +52,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    public var description: String {
-        var text = "\(code): \(message)"
+    public var description: String { "\(code): \(detail)" }
+
+    /// The message with its file, offset and cause, without the code: for a caller that files
+    /// the error under its own kind (which would otherwise read `corruption: corruption: …`).
+    public var detail: String {
+        var text = message
         if let path { text += " (file \(path)" + (offset.map { ", offset \($0)" } ?? "") + ")" }
         if let cause { text += " caused by: \(cause)" }
         return text

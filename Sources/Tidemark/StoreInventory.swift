@@ -52,6 +52,14 @@ struct StoreInventory {
         checkpointFiles.filter { !kept.contains($0) }
     }
 
+    /// The segment a checkpoint at `checkpointLSN` left the log continuing in: the checkpoint
+    /// starts it (header synced, directory synced) before the manifest names the checkpoint, and
+    /// recovery never removes it (the writer restarts it in place), so while that manifest
+    /// stands the file exists. Missing, it was lost, and with it every commit after the checkpoint.
+    static func segmentStarted(byCheckpointAt checkpointLSN: UInt64) -> String {
+        StoreFiles.segmentName(firstLSN: checkpointLSN + 1)
+    }
+
     /// Reads a segment's scan (`SegmentScan.scan`: the file's size and the walk over it).
     static func finding(
         for segment: Segment, scanned: (bytes: Int, result: Result<SegmentScan, FormatError>), sectorAlignment: Int

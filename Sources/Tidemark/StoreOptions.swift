@@ -34,6 +34,13 @@ public struct StoreOptions: Sendable, Hashable {
     /// assumes powersafe overwrite, as SQLite's SQLITE_IOCAP_POWERSAFE_OVERWRITE. Costs up to
     /// one sector of log per sync.
     public var sectorAlignment: Int
+    /// Open without writing anything: no repairs, no checkpoint at open, no new segment, no
+    /// lock file created (a shared lock is taken on an existing `LOCK`). Every write throws
+    /// `.invalidInput`. Works on a read-only mount. Not with `salvage`.
+    public var readOnly = false
+    /// Written into `LOCK` once a writer holds it (e.g. "pid 4242"), so a refused second writer
+    /// can name the holder. Empty: nothing to name.
+    public var lockOwner = ""
     package var canary: StoreCanary?
 
     public init(

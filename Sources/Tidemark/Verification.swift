@@ -29,7 +29,10 @@ enum Verification {
             check.warn(name, 0, "leftover temp file (removed at open)")
         }
         let manifest = try check.checkManifestAndCheckpoints(inventory)
+        check.checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         try check.checkLog(inventory, replayStart: (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1)
+        check.checkDurableEnd(manifest, inventory)
+        check.checkColdTier()
         return check.report
     }
 }
@@ -39,6 +42,12 @@ private struct VerificationPass {
     let fileSystem: any FileSystem
     let options: StoreOptions
     var report = VerificationReport()
+    /// The checkpoint recovery would start from (the newest that validates).
+    var usableCheckpoint: (lsn: UInt64, requiresColdTier: Bool)?
+    /// The segment the newest checkpoint started: it must exist.
+    var checkpointSegment: String?
+    /// The last LSN the log holds (0: none).
+    var logEnd: UInt64 = 0
 
     private func path(_ name: String) -> String { FilePaths.join(directory, name) }
 
@@ -67,13 +76,19 @@ private struct VerificationPass {
             report.filesChecked += 1
             report.checkpointsChecked += 1
             do {
-                _ = try Recovery.loadCheckpoint(entry, directory: directory, fileSystem: fileSystem)
+                let state = try Recovery.loadCheckpoint(entry, directory: directory, fileSystem: fileSystem)
+                if usableCheckpoint == nil { usableCheckpoint = (entry.lsn, state.requiresColdTier) }
             } catch let error as StoreError {
                 problem(entry.fileName, error.offset ?? 0, error.message)
             }
         }
-        for name in inventory.checkpointFiles(notIn: Set(manifest.checkpoints.map(\.fileName))) {
-            warn(name, 0, "checkpoint not in the manifest (removed at open)")
+        let logStart = inventory.segments.first?.firstLSN
+        if !inventory.hasManifest, !inventory.checkpointFiles.isEmpty, logStart.map({ $0 > 1 }) ?? true {
+            problem(StoreFiles.manifest, 0, "missing, and the log starts at LSN \(logStart.map(String.init) ?? "none"): the checkpoint it named is needed (`recover --salvage` rebuilds it)")
+        } else {
+            for name in inventory.checkpointFiles(notIn: Set(manifest.checkpoints.map(\.fileName))) {
+                warn(name, 0, "checkpoint not in the manifest (removed at open)")
+            }
         }
         return manifest
     }
@@ -113,6 +128,7 @@ private struct VerificationPass {
             (scan, verdict) = (value, valueVerdict)
             if !headerMatchesName { problem(name, 16, StoreInventory.misnamedMessage(scan, segment)) }
         }
+        logEnd = max(logEnd, scan.frames.last?.frame.lsn ?? (segment.firstLSN - 1))
         if let previousLastLSN, previousLastLSN + 1 != segment.firstLSN {
             problem(name, 0, "segment starts at LSN \(segment.firstLSN), the previous one ends at \(previousLastLSN)")
         }
@@ -134,5 +150,53 @@ private struct VerificationPass {
             }
         }
         return scan.frames.last?.frame.lsn ?? (segment.firstLSN - 1)
+    }
+
+    /// The manifest's proven durable end (a clean close's last LSN, or its newest checkpoint)
+    /// beyond the end of the log: synced frames were lost.
+    mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) {
+        if let checkpointSegment, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
+            problem(checkpointSegment, 0, "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost")
+        }
+        let durable = manifest.provenDurableLSN
+        let end = max(logEnd, usableCheckpoint?.lsn ?? 0)
+        guard end < durable else { return }
+        let last = inventory.segments.last
+        let offset = last.flatMap { try? fileSystem.status(path($0.name)).size } ?? 0
+        problem(
+            last?.name ?? StoreFiles.manifest, offset,
+            "the log ends at LSN \(end), but \(StoreFiles.manifest) records LSN \(durable) as durable: LSNs \(end + 1)...\(durable) are lost")
+    }
+
+    /// The cold tier, opened read-only: present when the checkpoint relies on it, readable, its
+    /// meta table consistent, and not behind the checkpoint.
+    mutating func checkColdTier() {
+        let coldPath = ColdTier.path(in: directory)
+        guard fileSystem.exists(coldPath) else {
+            if let usableCheckpoint, usableCheckpoint.requiresColdTier {
+                problem(ColdTier.fileName, 0, "missing, and the checkpoint at LSN \(usableCheckpoint.lsn) relies on it: the records flushed to it are lost")
+            }
+            return
+        }
+        report.filesChecked += 1
+        do {
+            // Nothing random or timed happens in a read-only open; fixed sources keep it pure.
+            let cold = try ColdTier(
+                directory: directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: 0), readOnly: true)
+            defer { cold.close(clean: false) }
+            try cold.check()
+            if let usableCheckpoint, usableCheckpoint.requiresColdTier, cold.lsn < usableCheckpoint.lsn {
+                problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: flushed records are missing")
+            }
+            if cold.lsn > max(logEnd, usableCheckpoint?.lsn ?? 0) {
+                problem(ColdTier.fileName, 0, "reflects LSN \(cold.lsn), beyond the end of the log: committed log frames are missing")
+            }
+        } catch let error as StoreError where error.code == .notFound && !(usableCheckpoint?.requiresColdTier ?? false) {
+            warn(ColdTier.fileName, 0, error.message + " (set up at the next writable open)")
+        } catch let error as StoreError {
+            problem(ColdTier.fileName, error.offset ?? 0, error.message)
+        } catch {
+            problem(ColdTier.fileName, 0, "\(error)")
+        }
     }
 }

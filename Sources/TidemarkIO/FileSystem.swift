@@ -57,6 +57,13 @@ public protocol FileSystem: AnyObject, Sendable {
     func syncDirectory(_ path: String) throws
     /// Kind and size of a path. `stat(2)`; throws `.notFound` when absent.
     func status(_ path: String) throws -> FileStatus
+    /// Takes an advisory lock on the whole file at `path` without waiting: `flock(2)` with
+    /// `LOCK_EX|LOCK_NB` (`exclusive`: the file is opened read-write, created when missing) or
+    /// `LOCK_SH|LOCK_NB` (opened read-only; it must exist). The lock belongs to the returned
+    /// handle's open file description: `close`, or the death of the process, releases it. A
+    /// conflicting lock held through any other open, in this process or another, fails at once
+    /// with `.wouldBlock`.
+    func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol
 }
 
 /// An open file. Positional I/O only: there is no shared cursor to race on.

@@ -15,7 +15,7 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case io, noSpace, notFound, exists, corrupted, closed, invalidArgument
-            case notDirectory, isDirectory, notEmpty, permissionDenied, unsupported, unknown
+            case notDirectory, isDirectory, notEmpty, permissionDenied, unsupported, wouldBlock, unknown
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -44,6 +44,8 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
         public static let permissionDenied = Code(.permissionDenied)
         /// The implementation does not support the request.
         public static let unsupported = Code(.unsupported)
+        /// EWOULDBLOCK from a non-blocking `flock`: another open holds a conflicting lock.
+        public static let wouldBlock = Code(.wouldBlock)
         /// An errno with no better mapping; `errno` holds it.
         public static let unknown = Code(.unknown)
 

@@ -96,6 +96,19 @@ public final class PosixFileSystem: FileSystem {
         if (info.st_mode & S_IFMT) == S_IFDIR { return FileStatus(kind: .directory, size: 0) }
         return FileStatus(kind: .file, size: Int64(info.st_size))
     }
+
+    /// `open(2)` (read-write and `O_CREAT` for `exclusive`, else read-only), then `flock(2)`
+    /// with `LOCK_NB`; `EWOULDBLOCK` becomes `.wouldBlock`.
+    public func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol {
+        let handle = try open(path, options: exclusive ? [.read, .write, .create] : .read)
+        do {
+            try (handle as! PosixFileHandle).lock(exclusive ? LOCK_EX : LOCK_SH)
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        return handle
+    }
 }
 
 /// An open descriptor. Thread-safe: the descriptor is read under a lock, and `close` swaps it
@@ -174,6 +187,18 @@ public final class PosixFileHandle: FileHandleProtocol {
         let fd = try fd()
         try HandleRules.validateTruncate(options, size: size, path: path)
         _ = try retryingEINTR("ftruncate", path) { ftruncate(fd, off_t(size)) }
+    }
+
+    /// `flock(2)` with `LOCK_NB`, retried on `EINTR`.
+    func lock(_ operation: Int32) throws {
+        let fd = try fd()
+        while flock(fd, operation | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            if errno == EWOULDBLOCK {
+                throw FileSystemError(.wouldBlock, "another open holds a conflicting lock", path: path, errno: errno)
+            }
+            throw FileSystemError.fromErrno(errno, operation: "flock", path: path)
+        }
     }
 
     /// `fsync(2)`.

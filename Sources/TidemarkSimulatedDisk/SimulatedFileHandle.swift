@@ -9,6 +9,8 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
     let inode: SimulatedInode
     let epoch: Int
     var isClosed = false
+    /// Holds a `lockFile` lock (released by `close`, a crash, or dropping the handle).
+    var holdsLock = false
 
     /// The normalised absolute path the file was opened with.
     public let path: String
@@ -20,6 +22,11 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
         self.path = path
         self.options = options
         self.epoch = epoch
+    }
+
+    deinit {
+        // As a real process's dropped descriptor: the lock goes with it (not a traced call).
+        if holdsLock { fileSystem.withLock { fileSystem.releaseLock(of: self) } }
     }
 
     /// `pread(2)`: up to `count` bytes at `offset`, fewer at end of file.

@@ -106,6 +106,7 @@ extension SimulatedFileSystem {
         try performCall(.close, handle.path) { _, _ in
             let inode = try liveInode(handle)
             handle.isClosed = true
+            releaseLock(of: handle)
             inode.openHandles -= 1
             if inode.openHandles == 0 {
                 openInodes[inode.id] = nil

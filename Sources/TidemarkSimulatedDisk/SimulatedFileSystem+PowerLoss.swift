@@ -22,6 +22,7 @@ extension SimulatedFileSystem {
                 if !inode.linked { usedBytes -= Int64(inode.volatile.count) }
             }
             openInodes.removeAll()
+            fileLocks.removeAll()
             if kind == .powerLoss { losePower(into: &report) }
             halted = false
             haltError = nil

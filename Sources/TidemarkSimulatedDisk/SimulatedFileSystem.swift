@@ -29,6 +29,8 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     var trackedInodes: [Int: SimulatedInode] = [:]
     /// Inodes with open handles (so a process kill can release them).
     var openInodes: [Int: SimulatedInode] = [:]
+    /// `flock` holders by inode id: handle to exclusive or not (`SimulatedFileSystem+Lock`).
+    var fileLocks: [Int: [ObjectIdentifier: Bool]] = [:]
     var pendingDirectoryOperations: [PendingDirectoryOperation] = []
     /// Incremented by every crash; handles from an older epoch are dead.
     var epoch = 0

@@ -44,4 +44,6 @@ enum CLIExit: Int32 {
     case badInput = 2
     /// The disk failed (I/O error, disk full).
     case ioFailure = 3
+    /// Another process holds the store's LOCK; nothing was done.
+    case locked = 4
 }

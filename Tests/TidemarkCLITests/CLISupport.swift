@@ -21,6 +21,8 @@ struct CommandResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// `.uncaughtSignal` when it died of a signal (or was stopped at its deadline).
+    var reason: Process.TerminationReason = .exit
 }
 
 /// Runs `tidemark` with `arguments`, feeding `input` to its stdin, and waits for it.
@@ -30,9 +32,12 @@ func tidemark(_ arguments: [String], input: String? = nil) throws -> CommandResu
 }
 
 /// Runs `executable` with `arguments` (in `directory`, with `environment` added to this
-/// process's), feeding `input` to its stdin, and waits for it.
+/// process's), feeding `input` to its stdin, and waits for it; with `deadline` (seconds) it is
+/// terminated if still running then, so a hang fails a test instead of stalling it.
+@discardableResult
 func runProcess(
-    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:], directory: String? = nil
+    _ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:], directory: String? = nil,
+    deadline: Double? = nil
 ) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -46,13 +51,16 @@ func runProcess(
     try process.run()
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
+    let stopper = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    if let deadline { DispatchQueue.global().asyncAfter(deadline: .now() + deadline, execute: stopper) }
     // Read both pipes before waiting so a chatty child cannot block on a full pipe.
     let errorReader = BackgroundReader(stderr.fileHandleForReading)
     let output = stdout.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    stopper.cancel()
     return CommandResult(
         status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-        stderr: String(decoding: errorReader.finish(), as: UTF8.self))
+        stderr: String(decoding: errorReader.finish(), as: UTF8.self), reason: process.terminationReason)
 }
 
 /// Reads a pipe to its end on its own thread.

@@ -130,19 +130,24 @@ struct CLITests {
         #expect(survivors == 4)
     }
 
-    @Test func truncatedTailOpensAndIsReported() throws {
+    @Test func truncatedSyncedTailIsALossNotATornTail() throws {
         let directory = TemporaryDirectory()
         for index in 0..<3 { #expect(try tidemark(["db", directory.store, "put", "r\(index)"]).status == 0) }
         let segment = try PosixFileSystem().listDirectory(directory.store).first { $0.hasPrefix("wal-") }!
         let path = FilePaths.join(directory.store, segment)
-        // 3 bytes off the last commit (a 32-byte close marker follows it).
+        // 3 bytes off the last commit (a 32-byte close marker follows it): a clean close proved
+        // it durable, so no torn write can explain the cut.
         #expect(truncate(path, off_t(try PosixFileSystem().status(path).size - 32 - 3)) == 0)
         let verify = try tidemark(["db", directory.store, "verify"])
-        #expect(verify.status == 0)
-        #expect(verify.stdout.contains("warning: \(segment)"))
+        #expect(verify.status == 1)
+        #expect(verify.stdout.contains("problem: \(segment) @ "), "\(verify.stdout)")
+        #expect(verify.stdout.contains("LSNs 3...3"), "\(verify.stdout)")
         let recover = try tidemark(["db", directory.store, "recover"])
-        #expect(recover.status == 0)
-        #expect(recover.stdout.contains("truncated torn tail: \(segment)"), "\(recover.stdout)")
+        #expect(recover.status == 1)
+        #expect(recover.stderr.contains(segment), "\(recover.stderr)")
+        let salvage = try tidemark(["db", directory.store, "recover", "--salvage"])
+        #expect(salvage.status == 0)
+        #expect(salvage.stdout.contains("lost: \(segment) @ "), "\(salvage.stdout)")
         #expect(try tidemark(["db", directory.store, "export"]).stdout.split(separator: "\n").count == 2)
     }
 

@@ -9,19 +9,7 @@ let faketimeExecutable: String? = ["/usr/bin/faketime", "/usr/local/bin/faketime
 
 /// Runs `tidemark arguments` under `faketime -f spec`.
 func tidemarkUnderFaketime(_ spec: String, _ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: faketimeExecutable!)
-    process.arguments = ["-f", spec, tidemarkExecutable] + arguments
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    let errorReader = BackgroundReader(stderr.fileHandleForReading)
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-        stderr: String(decoding: errorReader.finish(), as: UTF8.self))
+    try runProcess(faketimeExecutable!, ["-f", spec, tidemarkExecutable] + arguments)
 }
 
 private func statsJSON(_ store: String, _ extra: [String] = []) throws -> [String: Any] {

@@ -87,6 +87,9 @@ final class InstrumentedFileSystem: FileSystem {
         try base.syncDirectory(real(path))
     }
     func status(_ path: String) throws -> FileStatus { record(.status, path); return try base.status(real(path)) }
+    func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol {
+        try base.lockFile(real(path), exclusive: exclusive)
+    }
 }
 
 final class InstrumentedHandle: FileHandleProtocol {

@@ -23,6 +23,7 @@ struct FailureTests {
                 #expect(error.outcome == .rejected)
             }
             #expect(try store.stats().failStopped)
+            try store.close()  // after a fail-stop close syncs and marks nothing: as if its process died
             let reopened = try openStore(directory)
             #expect(try reopened.get("a") != nil)
             #expect(try reopened.get("c") == nil)
@@ -70,12 +71,13 @@ struct FailureTests {
             let fileSystem = InstrumentedFileSystem()
             var options = StoreOptions(syncMode: .group, canary: canary)
             options.segmentSizeLimit = 400
-            let store = try openStore(directory, fileSystem: fileSystem, options: options)
-            for index in 0..<12 { try store.put(record("r\(index)")) }
+            var store: Store? = try openStore(directory, fileSystem: fileSystem, options: options)
+            for index in 0..<12 { try store!.put(record("r\(index)")) }
             fileSystem.faults.withLock { $0.diskFullFor = "checkpoint-" }
-            let error = try #require(throws: StoreError.self) { try store.checkpoint() }
+            let error = try #require(throws: StoreError.self) { try store!.checkpoint() }
             #expect(error.code == .noSpace)
             fileSystem.faults.withLock { $0.diskFullFor = nil }
+            store = nil  // abandoned as if its process died (its LOCK goes with it)
             if canary == nil {
                 #expect(try openStore(directory, options: options).stats().recordCount == 12)
             } else {

@@ -94,6 +94,10 @@ final class InstrumentedFileSystem: FileSystem {
         count()
         return try base.status(path)
     }
+    func lockFile(_ path: String, exclusive: Bool) throws -> any FileHandleProtocol {
+        count()
+        return try base.lockFile(path, exclusive: exclusive)
+    }
 
     fileprivate func checkSync(_ path: String) throws {
         syncs.add(1, ordering: .relaxed)

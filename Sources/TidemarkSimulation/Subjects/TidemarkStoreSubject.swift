@@ -192,8 +192,8 @@ final class TidemarkStoreSubject: Subject {
         }
         guard let error = error as? StoreError else { return SubjectError(.other, "\(error)") }
         switch error.code {
-        case .corruption: return SubjectError(.corruption, error.description)
-        case .io, .noSpace, .failStopped: return SubjectError(.io, error.description)
+        case .corruption: return SubjectError(.corruption, error.detail)
+        case .io, .noSpace, .failStopped: return SubjectError(.io, error.detail)
         default: return SubjectError(.other, error.description)
         }
     }

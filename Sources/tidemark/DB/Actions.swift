@@ -8,7 +8,8 @@ struct Put: DBAction {
     @OptionGroup var store: StoreOptionGroup
     @Argument(help: "Record id: non-empty UTF-8, at most 1024 bytes.") var id: String
     @Option(help: "The record's text.") var content: String = ""
-    @Option(help: "Comma-separated finite numbers; the dimension must match the store's.") var embedding: String?
+    @Option(parsing: .unconditional, help: "Comma-separated finite numbers (a leading minus needs no '='); the dimension must match the store's, and a store with a dimension needs one.")
+    var embedding: String?
     @Option(help: "A JSON object.") var metadata: String?
     @Option(help: "Seconds until the record expires.") var ttl: Double?
 
@@ -17,7 +18,12 @@ struct Put: DBAction {
         let object = try metadata.map { try JSONValue.parseObject($0) } ?? [:]
         let record = Record(id: id, content: content, embedding: vector, metadata: object)
         try record.validate()  // before opening: bad input never creates a store
-        try withStore(store, directory, create: true) { try $0.put(record, ttl: ttl) }
+        try withStore(store, directory, create: true) { store in
+            if vector.isEmpty, let dimension = try store.stats().dimension {
+                throw InputError("--embedding is required: this store's records have \(dimension)-dimensional embeddings")
+            }
+            try store.put(record, ttl: ttl)
+        }
     }
 }
 
@@ -29,7 +35,7 @@ struct Get: DBAction {
 
     func run(directory: String) throws {
         try Record.validateID(id)
-        guard let record = try withStore(store, directory, { try $0.get(id) }) else {
+        guard let record = try withStore(store, directory, readOnly: true, { try $0.get(id) }) else {
             throw StoreError(.notFound, "no record with id '\(id)'")
         }
         if json {
@@ -56,14 +62,15 @@ struct Delete: DBAction {
 struct Search: DBAction {
     static let configuration = CommandConfiguration(commandName: "search", abstract: "Exact nearest-neighbour search.")
     @OptionGroup var store: StoreOptionGroup
-    @Option(help: "The query vector, comma-separated.") var embedding: String
-    @Option(name: .short, help: "How many results.") var k: Int = 10
+    @Option(parsing: .unconditional, help: "The query vector, comma-separated (a leading minus needs no '=').") var embedding: String
+    @Option(name: .short, parsing: .unconditional, help: "How many results: 1 to 1000000.") var k: Int = 10
     @Option(help: "cosine, dot (higher is nearer) or euclidean (lower is nearer).") var metric: SearchMetric = .cosine
     @Option(help: "key=value: only records whose metadata has this key equal to value (JSON, else a string). Repeatable.")
     var filter: [String] = []
     @Flag(help: "One JSON line per result: the record plus \"score\".") var json = false
 
     func run(directory: String) throws {
+        guard (1...1_000_000).contains(k) else { throw InputError("-k must be from 1 to 1000000, got \(k)") }
         let query = try RecordJSON.parseEmbedding(embedding)
         var conditions: [String: JSONValue] = [:]
         for item in filter {
@@ -73,7 +80,7 @@ struct Search: DBAction {
             let text = String(item[item.index(after: equals)...])
             conditions[String(item[..<equals])] = (try? JSONValue.parse(text)) ?? .string(text)
         }
-        let results = try withStore(store, directory) { try $0.search(embedding: query, k: k, metric: metric, filter: conditions) }
+        let results = try withStore(store, directory, readOnly: true) { try $0.search(embedding: query, k: k, metric: metric, filter: conditions) }
         for result in results {
             if json {
                 emit(String(RecordJSON.text(result.record).dropLast()) + ",\"score\":\(result.score)}")
@@ -90,7 +97,7 @@ struct Export: DBAction {
     @Argument(help: "Output file (default: stdout).") var file: String?
 
     func run(directory: String) throws {
-        let records = try withStore(store, directory) { try $0.allRecords() }
+        let records = try withStore(store, directory, readOnly: true) { try $0.allRecords() }
         let text = records.map { RecordJSON.text($0) + "\n" }.joined()
         if let file {
             do {
@@ -123,7 +130,7 @@ struct Stats: DBAction {
     @Flag(help: "Print as JSON.") var json = false
 
     func run(directory: String) throws {
-        let stats = try withStore(store, directory) { try $0.stats() }
+        let stats = try withStore(store, directory, readOnly: true) { try $0.stats() }
         if json {
             emit(try jsonText(stats))
         } else {
@@ -194,6 +201,9 @@ struct Recover: DBAction {
         }
         for lost in report.lost { emit("lost: \(lost)") }
         for removed in report.removedFiles { emit("removed: \(removed)") }
+        if let folder = report.quarantineFolder {
+            emit("quarantined in \(folder) (see \(folder)/report.json): \(report.quarantinedFiles.joined(separator: ", "))")
+        }
         emit("took \(Double(report.durationNanoseconds) / 1e6) ms")
     }
 }

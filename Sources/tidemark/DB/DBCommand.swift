@@ -24,8 +24,13 @@ struct DB: ParsableCommand {
             held in memory (unflushed writes flush to the SQLite cold tier, cold.sqlite, before \
             passing it); --hot-to-cold-age (default 300 s) is how long a record stays unused \
             before `maintain` flushes it to the cold tier and drops it from memory.
+            get, search, export, stats and verify open the store read-only: they write nothing (so \
+            they work on a read-only mount or without write permission). A writer holds an \
+            exclusive lock on DIR/LOCK (which names its pid) for as long as it runs: a second writer, \
+            or a reader while a writer runs, fails at once naming the holder.
             Exit codes: 0 success, 1 not found / problems found / store damaged, 2 bad usage or bad \
-            input (nothing written), 3 I/O failure or disk full.
+            input (nothing written), 3 I/O failure or disk full, 4 the store is locked by another \
+            process (nothing done).
             """
     )
 
@@ -72,6 +77,7 @@ struct DB: ParsableCommand {
         switch error.code {
         case .invalidInput: .badInput
         case .notFound, .corruption: .problem
+        case .locked: .locked
         default: .ioFailure
         }
     }
@@ -109,13 +115,16 @@ struct StoreOptionGroup: ParsableArguments {
     var hotToColdAge: Double = TierOptions().hotToColdAge
 
     /// Opens the store; `create` says whether a missing directory becomes a new store (writes)
-    /// or is reported as not found (reads).
-    func open(_ directory: String, salvage: Bool = false, create: Bool) throws -> Store {
+    /// or is reported as not found (reads). `readOnly` writes nothing (see `StoreOptions`).
+    func open(_ directory: String, salvage: Bool = false, create: Bool, readOnly: Bool = false) throws -> Store {
         if !create, !PosixFileSystem().exists(directory) {
             throw StoreError(.notFound, "no store at \(directory)")
         }
         var options = StoreOptions(syncMode: sync)
         options.salvage = salvage
+        options.readOnly = readOnly
+        options.lockOwner = "pid \(getpid())"
+
         if tiers { options.tiers = TierOptions(hotMemoryBytes: hotMemoryBytes, hotToColdAge: hotToColdAge) }
         let store = try Store.open(
             at: directory, fileSystem: PosixFileSystem(), clock: SystemClock(), random: SystemRandom(), options: options)
@@ -140,9 +149,10 @@ func emit(_ line: String) {
 
 /// Opens the store, runs `body`, and closes it (syncing), also when `body` throws.
 func withStore<T>(
-    _ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, create: Bool = false, _ body: (Store) throws -> T
+    _ options: StoreOptionGroup, _ directory: String, salvage: Bool = false, create: Bool = false, readOnly: Bool = false,
+    _ body: (Store) throws -> T
 ) throws -> T {
-    let store = try options.open(directory, salvage: salvage, create: create)
+    let store = try options.open(directory, salvage: salvage, create: create, readOnly: readOnly)
     do {
         let result = try body(store)
         try store.close()

@@ -1,0 +1,265 @@
+import Foundation
+import Synchronization
+import Testing
+import TidemarkIO
+
+/// The store on a real disk through the CLI, as processes: one writer at a time, read-only
+/// commands that write nothing, and the CLI as a person types it.
+@Suite(.serialized) struct RealDiskCLITests {
+    // MARK: One writer at a time
+
+    /// A started `tidemark` process whose output goes to files (two run at once).
+    final class Running: @unchecked Sendable {
+        let process = Process()
+        let stdoutPath: String, stderrPath: String
+        let finished = Mutex<Date?>(nil)
+
+        init(_ arguments: [String], in directory: TemporaryDirectory, name: String) throws {
+            stdoutPath = directory.file(name + ".out")
+            stderrPath = directory.file(name + ".err")
+            FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+            process.arguments = arguments
+            process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+            process.standardInput = FileHandle.nullDevice
+            process.terminationHandler = { [unowned self] _ in self.finished.withLock { $0 = Date() } }
+        }
+
+        func start() throws { try process.run() }
+        func wait() -> (status: Int32, stdout: String, stderr: String, finished: Date) {
+            process.waitUntilExit()
+            while finished.withLock({ $0 }) == nil { usleep(1000) }
+            return (
+                process.terminationStatus, (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+                (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "", finished.withLock { $0! })
+        }
+    }
+
+    @Test func twoImportersAtOnceOneIsRefusedNamingThePidAndNoAckIsLost() throws {
+        let directory = TemporaryDirectory()
+        let store = directory.file("S")
+        for name in ["A", "B"] {
+            let lines = (0..<3_000).map { "{\"id\":\"\(name)-\($0)\",\"content\":\"\(name) record \($0)\",\"embedding\":[0.5,-0.25]}" }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: directory.file(name + ".jsonl"), atomically: true, encoding: .utf8)
+        }
+        let importers = try ["A", "B"].map {
+            try Running(["db", store, "import", directory.file($0 + ".jsonl"), "--ack"], in: directory, name: $0)
+        }
+        for importer in importers { try importer.start() }
+        let results = importers.map { $0.wait() }
+        let winners = results.indices.filter { results[$0].status == 0 }
+        #expect(winners.count == 1, "\(results.map { ($0.status, $0.stderr) })")
+        guard let winner = winners.first else { return }
+        let loser = 1 - winner
+        #expect(results[loser].status == 4, "\(results[loser].stderr)")
+        #expect(results[loser].stderr.contains("pid \(importers[winner].process.processIdentifier)"), "\(results[loser].stderr)")
+        #expect(results[loser].stderr.contains("LOCK"))
+        #expect(results[loser].stdout.isEmpty)
+        // Refused at once: long before the winner's 3,000 synced commits were done.
+        #expect(results[loser].finished < results[winner].finished)
+
+        let acked = results[winner].stdout.split(separator: "\n").map { String($0.dropFirst("ack ".count)) }
+        #expect(acked.count == 3_000)
+        let exported = try tidemark(["db", store, "export"])
+        #expect(exported.status == 0)
+        let ids = Set(exported.stdout.split(separator: "\n").map { line -> String in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return object["id"] as! String
+        })
+        #expect(Set(acked).isSubset(of: ids))
+        #expect(ids.count == 3_000)
+        #expect(try tidemark(["db", store, "verify"]).status == 0)
+    }
+
+    // MARK: Read-only
+
+    /// A store with records in the cold tier, a checkpoint and the log, closed cleanly.
+    func readableStore(_ directory: TemporaryDirectory) throws -> String {
+        let store = directory.file("S")
+        let lines = (0..<12).map { "{\"id\":\"r\($0)\",\"content\":\"text \($0)\",\"embedding\":[\($0).0,1.0]}" }
+        #expect(try tidemark(["db", store, "import", "-"], input: lines[0..<6].joined(separator: "\n")).status == 0)
+        #expect(try tidemark(["db", store, "maintain", "--hot-to-cold-age", "0"]).status == 0)
+        #expect(try tidemark(["db", store, "import", "-"], input: lines[6...].joined(separator: "\n")).status == 0)
+        return store
+    }
+
+    /// Every read-only command, each expected to succeed with something in it.
+    func readEverything(_ store: String, via runner: ([String]) throws -> CommandResult) throws {
+        let get = try runner(["db", store, "get", "r1", "--json"])
+        #expect(get.status == 0 && get.stdout.contains("\"r1\""), "get: \(get.stderr)")
+        let export = try runner(["db", store, "export"])
+        #expect(export.status == 0 && export.stdout.split(separator: "\n").count == 12, "export: \(export.stderr)")
+        let stats = try runner(["db", store, "stats", "--json"])
+        #expect(stats.status == 0 && stats.stdout.contains("\"recordCount\":12"), "stats: \(stats.stderr)")
+        let search = try runner(["db", store, "search", "--embedding", "-1,0.5", "-k", "3"])
+        #expect(search.status == 0 && search.stdout.split(separator: "\n").count == 3, "search: \(search.stderr)")
+        let verify = try runner(["db", store, "verify"])
+        #expect(verify.status == 0, "verify: \(verify.stdout) \(verify.stderr)")
+    }
+
+    /// Every file under `path` with its bytes (and every directory name).
+    func snapshot(_ path: String) -> [String: Data] {
+        var files: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let name = enumerator?.nextObject() as? String {
+            files[name] = FileManager.default.contents(atPath: path + "/" + name) ?? Data()
+        }
+        return files
+    }
+
+    func chmod(_ mode: String, _ path: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/chmod")
+        process.arguments = ["-R", mode, path]
+        try process.run()
+        process.waitUntilExit()
+    }
+
+    @Test func readOnlyCommandsWriteNothingInAReadOnlyDirectory() throws {
+        let directory = TemporaryDirectory()
+        let store = try readableStore(directory)
+        let before = snapshot(store)
+        try chmod("a-w", store)
+        defer { try? chmod("u+w", store) }
+        try readEverything(store) { try tidemark($0) }
+        // Root ignores permissions, so the check that counts is that nothing changed.
+        #expect(snapshot(store) == before)
+    }
+
+    @Test func readOnlyCommandsWorkForAUserWithoutWritePermission() throws {
+        guard getuid() == 0 else {
+            // Not root: this user is already one without write permission once it is removed.
+            return
+        }
+        let directory = TemporaryDirectory()
+        let store = try readableStore(directory)
+        let before = snapshot(store)
+        try chmod("a-w", store)
+        try chmod("a+rX", directory.path)
+        defer { try? chmod("u+w", store) }
+        // The executable and its directory must be reachable by nobody.
+        try readEverything(store) { arguments in
+            try runProcess("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", tidemarkExecutable] + arguments)
+        }
+        #expect(snapshot(store) == before)
+    }
+
+    @Test func readOnlyCommandsWorkOnAReadOnlyMount() throws {
+        let directory = TemporaryDirectory()
+        let store = try readableStore(directory)
+        let before = snapshot(store)
+        let mountPoint = directory.file("ro")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let direct = try getuid() == 0 && runProcess("/usr/bin/mount", ["--bind", store, mountPoint]).status == 0
+        if direct {
+            defer { _ = try? runProcess("/usr/bin/umount", [mountPoint]) }
+            guard (try runProcess("/usr/bin/mount", ["-o", "remount,ro,bind", mountPoint])).status == 0 else {
+                Issue.record("bind mount worked but remounting it read-only did not")
+                return
+            }
+            #expect(!FileManager.default.createFile(atPath: mountPoint + "/probe", contents: Data()))
+            try readEverything(mountPoint) { try tidemark($0) }
+        } else {
+            // No mount privilege: a user namespace gives one; every command runs inside it.
+            let probe = try runProcess("/usr/bin/unshare", ["-rm", "true"])
+            guard probe.status == 0 else {
+                print("skipped the read-only mount variant: neither mount --bind nor unshare -rm works here (\(probe.stderr))")
+                return
+            }
+            try readEverything(mountPoint) { arguments in
+                let quoted = ([tidemarkExecutable] + arguments).map { "'" + $0 + "'" }.joined(separator: " ")
+                return try runProcess("/usr/bin/unshare", [
+                    "-rm", "/bin/sh", "-c",
+                    "mount --bind '\(store)' '\(mountPoint)' && mount -o remount,ro,bind '\(mountPoint)' && exec \(quoted)",
+                ])
+            }
+        }
+        #expect(snapshot(store) == before)
+    }
+
+    // MARK: The CLI as a person types it
+
+    @Test func negativeNumbersNeedNoEqualsSignAndKIsValidated() throws {
+        let directory = TemporaryDirectory()
+        let store = directory.file("S")
+        #expect(try tidemark(["db", store, "put", "a", "--embedding", "-0.1,0.2"]).status == 0)
+        #expect(try tidemark(["db", store, "put", "b", "--embedding", "0.3,-0.4"]).status == 0)
+        let found = try tidemark(["db", store, "search", "--embedding", "-0.1,0.2", "-k", "1"])
+        #expect(found.status == 0 && found.stdout.contains("\ta\t"), "\(found)")
+        for k in ["0", "-3"] {
+            let bad = try tidemark(["db", store, "search", "--embedding", "-0.1,0.2", "-k", k])
+            #expect(bad.status == 2 && bad.stderr.contains("-k must be"), "\(bad)")
+        }
+    }
+
+    @Test func putWithoutAnEmbeddingOnAStoreWithADimensionIsRejected() throws {
+        let directory = TemporaryDirectory()
+        let store = directory.file("S")
+        #expect(try tidemark(["db", store, "put", "a", "--embedding", "1,2"]).status == 0)
+        let bare = try tidemark(["db", store, "put", "b", "--content", "no vector"])
+        #expect(bare.status == 2 && bare.stderr.contains("--embedding is required"), "\(bare)")
+        #expect(try tidemark(["db", store, "get", "b"]).status == 1)
+    }
+
+    @Test func recoverListsAsRemovedOnlyFilesThatAreGone() throws {
+        let directory = TemporaryDirectory()
+        let store = directory.file("S")
+        #expect(try tidemark(["db", store, "put", "a", "--embedding", "1,2"]).status == 0)
+        // A rotation that died creating the next segment: 0 bytes, where the writer starts again.
+        try Data().write(to: URL(fileURLWithPath: store + "/wal-0000000000000002.log"))
+        let recovered = try tidemark(["db", store, "recover"])
+        #expect(recovered.status == 0, "\(recovered)")
+        for line in recovered.stdout.split(separator: "\n") where line.hasPrefix("removed: ") {
+            let name = String(line.dropFirst("removed: ".count))
+            #expect(!FileManager.default.fileExists(atPath: store + "/" + name), "listed as removed but present: \(name)")
+        }
+    }
+
+    @Test func errorsAreNotDoubled() throws {
+        let directory = TemporaryDirectory()
+        let store = directory.file("S")
+        #expect(try tidemark(["db", store, "put", "a", "--embedding", "1,2"]).status == 0)
+        #expect(try tidemark(["db", store, "checkpoint"]).status == 0)
+        let checkpoint = try FileManager.default.contentsOfDirectory(atPath: store).first { $0.hasPrefix("checkpoint-") }!
+        let handle = FileHandle(forUpdatingAtPath: store + "/" + checkpoint)!
+        handle.seek(toFileOffset: 50)
+        handle.write(Data("XXXX".utf8))
+        try handle.close()
+        for arguments in [["get", "a"], ["recover"], ["verify"]] {
+            let result = try tidemark(["db", store] + arguments)
+            #expect(result.status == 1)
+            let text = result.stdout + result.stderr
+            #expect(!text.contains("corruption: corruption"), "\(text)")
+            #expect(!text.contains("checkpoint: checkpoint"), "\(text)")
+            #expect(text.contains(checkpoint), "\(text)")
+        }
+    }
+
+    @Test func readmeStoreLinesRunAsWritten() throws {
+        let root = FilePaths.parent(of: FilePaths.parent(of: FilePaths.parent(of: #filePath)))
+        let readme = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## The store, on a real disk").dropFirst().first)
+        let block = try #require(section.components(separatedBy: "```").dropFirst().first)
+        let lines = block.split(separator: "\n").map(String.init).filter { $0.hasPrefix("tidemark ") }
+        #expect(lines.count >= 8)
+        let directory = TemporaryDirectory()
+        let path = FilePaths.parent(of: tidemarkExecutable) + ":/usr/bin:/bin"
+        for line in lines {
+            let result = try runProcess("/bin/sh", ["-c", "cd '\(directory.path)' && PATH='\(path)' " + line])
+            #expect(result.status == 0, "\(line)\n\(result.stdout)\(result.stderr)")
+        }
+    }
+
+    @Test func makeInstallPutsTidemarkOnThePath() throws {
+        let root = FilePaths.parent(of: FilePaths.parent(of: FilePaths.parent(of: #filePath)))
+        let directory = TemporaryDirectory()
+        let prefix = directory.file("prefix")
+        // -o release: the binary under test is already built; install only copies it.
+        let install = try runProcess("/usr/bin/make", ["-s", "-C", root, "-o", "release", "install", "PREFIX=\(prefix)", "TIDEMARK_BIN=\(tidemarkExecutable)"])
+        #expect(install.status == 0, "\(install)")
+        let onPath = try runProcess("/bin/sh", ["-c", "PATH='\(prefix)/bin:/usr/bin:/bin' tidemark db '\(directory.file("S"))' put a --embedding 1,2 && PATH='\(prefix)/bin' tidemark db '\(directory.file("S"))' get a"])
+        #expect(onPath.status == 0 && onPath.stdout.contains("id: a"), "\(onPath)")
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Testing
+import TidemarkIO
+
+@testable import Tidemark
+
+/// `recover --salvage` keeps what it does not understand (quarantine), rebuilds a lost manifest,
+/// keeps a damaged checkpoint's other records; and losses of synced data are reported, never
+/// silent. One test per damage kind, each checking that every record intact somewhere survives.
+@Suite struct SalvageTests {
+    let fs = PosixFileSystem()
+
+    func salvage(_ directory: TemporaryDirectory, _ options: StoreOptions = StoreOptions()) throws -> Store {
+        var options = options
+        options.salvage = true
+        return try openStore(directory, options: options)
+    }
+
+    /// The quarantine folder holds `names` and a report naming each.
+    func expectQuarantined(_ store: Store, _ directory: TemporaryDirectory, _ names: [String]) throws {
+        let folder = try #require(store.recovery.quarantineFolder)
+        #expect(Set(store.recovery.quarantinedFiles) == Set(names))
+        let report = try JSONSerialization.jsonObject(with: Data(try fs.readFile(directory.file(folder + "/report.json")))) as! [[String: Any]]
+        #expect(Set(report.map { $0["file"] as! String }) == Set(names))
+        for name in names { #expect(fs.exists(directory.file(folder + "/" + name)), "\(name)") }
+    }
+
+    func ids(_ store: Store) throws -> [String] { try store.allRecords().map(\.id) }
+
+    /// A store with a-e in a checkpoint and f-h in the log after it, closed cleanly.
+    func checkpointedStore(_ directory: TemporaryDirectory, kept: Int = 2) throws -> StoreOptions {
+        var options = StoreOptions()
+        options.checkpointsKept = kept
+        let store = try openStore(directory, options: options)
+        for id in ["a", "b", "c", "d", "e"] { try store.put(record(id)) }
+        try store.checkpoint()
+        for id in ["f", "g", "h"] { try store.put(record(id)) }
+        try store.close()
+        return options
+    }
+
+    func checkpointName(_ directory: TemporaryDirectory) throws -> String {
+        try #require(try fs.listDirectory(directory.path).filter { $0.hasPrefix("checkpoint-") }.last)
+    }
+
+    @Test func lostManifestIsRebuiltFromTheCheckpoints() throws {
+        let directory = TemporaryDirectory()
+        let options = try checkpointedStore(directory)
+        try fs.remove(directory.file("MANIFEST"))
+        let refused = try #require(throws: StoreError.self) { try openStore(directory, options: options) }
+        #expect(refused.code == .corruption)
+        #expect(refused.path == directory.file("MANIFEST"), "\(refused)")
+        #expect(!(try Store.verify(at: directory.path, fileSystem: fs).isClean))
+        let checkpoint = try checkpointName(directory)
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "b", "c", "d", "e", "f", "g", "h"])
+        #expect(store.recovery.lost.contains { $0.file == "MANIFEST" })
+        #expect(!store.recovery.removedFiles.contains(checkpoint))
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+    }
+
+    @Test func garbageManifestIsQuarantinedAndRebuilt() throws {
+        let directory = TemporaryDirectory()
+        let options = try checkpointedStore(directory)
+        try fs.writeFileAtomically(directory.file("MANIFEST"), Array("not a manifest at all".utf8))
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "b", "c", "d", "e", "f", "g", "h"])
+        try expectQuarantined(store, directory, ["MANIFEST"])
+    }
+
+    @Test func checkpointWithOneDamagedRecordKeepsTheOthers() throws {
+        let directory = TemporaryDirectory()
+        let options = try checkpointedStore(directory, kept: 1)  // no older checkpoint to fall back to
+        let checkpoint = try checkpointName(directory)
+        // Overwrite 4 bytes inside the third record's body (header 40 bytes, then per record
+        // length u32 | CRC u32 | body).
+        var bytes = try fs.readFile(directory.file(checkpoint))
+        var offset = CheckpointFile.headerSize
+        for _ in 0..<2 { offset += 8 + Int(try ByteReader(bytes[offset...]).readU32()) }
+        for index in 0..<4 { bytes[offset + 12 + index] ^= 0x5A }
+        try fs.writeFileAtomically(directory.file(checkpoint), bytes)
+        #expect(throws: StoreError.self) { try openStore(directory, options: options) }
+
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "b", "d", "e", "f", "g", "h"])
+        let lost = try #require(store.recovery.lost.first { $0.file == checkpoint })
+        #expect(lost.offset == Int64(offset), "\(lost)")
+        try expectQuarantined(store, directory, [checkpoint])
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+    }
+
+    /// Three segments (a-c, d-f, g-i): damage to the middle one loses at most its records.
+    func threeSegments(_ directory: TemporaryDirectory) throws -> (StoreOptions, [String]) {
+        var options = StoreOptions()
+        options.segmentSizeLimit = 400
+        let store = try openStore(directory, options: options)
+        for id in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] { try store.put(record(id)) }
+        try store.close()
+        let segments = try segmentNames(directory)
+        #expect(segments.count >= 3)
+        return (options, segments)
+    }
+
+    @Test func segmentWithADamagedHeaderIsQuarantined() throws {
+        let directory = TemporaryDirectory()
+        let (options, segments) = try threeSegments(directory)
+        let middle = segments[1]
+        let inMiddle = try SegmentScan.scan(fileSystem: fs, path: directory.file(middle), maxPayload: 1 << 20).result.get().frames
+            .flatMap { try RecordCoding.decodeOperations($0.frame.payload) }
+            .compactMap { operation -> String? in if case .put(let record) = operation { record.id } else { nil } }
+        #expect(!inMiddle.isEmpty)
+        try flipBit(directory.file(middle), at: 3)
+        let store = try salvage(directory, options)
+        let lostIDs = Set(["a", "b", "c", "d", "e", "f", "g", "h", "i"]).subtracting(try ids(store))
+        #expect(!lostIDs.isEmpty && lostIDs.isSubset(of: inMiddle), "\(lostIDs) \(inMiddle)")
+        #expect(store.recovery.lost.contains { $0.file == middle && $0.offset == 0 })
+        try expectQuarantined(store, directory, [middle])
+    }
+
+    @Test func damagedFrameInAFinishedSegmentLosesOnlyThatFrame() throws {
+        let directory = TemporaryDirectory()
+        let (options, segments) = try threeSegments(directory)
+        let first = segments[0]
+        let scan = try SegmentScan.scan(fileSystem: fs, path: directory.file(first), maxPayload: 1 << 20).result.get()
+        let victim = scan.frames[1]
+        try flipBit(directory.file(first), at: Int64(victim.offset + Frame.headerSize + 2))
+        let refused = try #require(throws: StoreError.self) { try openStore(directory, options: options) }
+        #expect(refused.offset == Int64(victim.offset))
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "c", "d", "e", "f", "g", "h", "i"])
+        #expect(store.recovery.lost.contains { $0.file == first && $0.offset == Int64(victim.offset) })
+        try expectQuarantined(store, directory, [first])
+    }
+
+    // MARK: Losses reported, never silent
+
+    @Test func syncedTailCutAtAFrameBoundaryIsALossNotATornTail() throws {
+        let directory = TemporaryDirectory()
+        let store = try openStore(directory)
+        for id in ["a", "b", "c", "d", "e"] { try store.put(record(id)) }
+        try store.close()
+        let segment = try segmentNames(directory)[0]
+        let frames = try SegmentScan.scan(fileSystem: fs, path: directory.file(segment), maxPayload: 1 << 20).result.get().frames
+        let cut = Int64(frames[3].offset)  // d and e gone, at a frame boundary: no damage to see
+        let file = try fs.open(directory.file(segment), options: .readWrite)
+        try file.truncate(to: cut)
+        try file.close()
+
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        let problem = try #require(report.problems.first)
+        #expect(problem.file == segment && problem.offset == cut, "\(report)")
+        #expect(problem.message.contains("LSNs 4...5"), "\(problem)")
+        let refused = try #require(throws: StoreError.self) { try openStore(directory) }
+        #expect(refused.code == .corruption && refused.offset == cut)
+        let salvaged = try salvage(directory)
+        #expect(try ids(salvaged) == ["a", "b", "c"])
+        #expect(salvaged.recovery.lost.contains { $0.file == segment && $0.offset == cut && $0.message.contains("4...5") })
+    }
+
+    @Test func emptiedLastSegmentAfterACleanCloseIsALoss() throws {
+        let directory = TemporaryDirectory()
+        var options = StoreOptions()
+        options.segmentSizeLimit = 400
+        let store = try openStore(directory, options: options)
+        for id in ["a", "b", "c", "d", "e", "f"] { try store.put(record(id)) }
+        try store.close()
+        let last = try segmentNames(directory).last!
+        let file = try fs.open(directory.file(last), options: .readWrite)
+        try file.truncate(to: 0)
+        try file.close()
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        #expect(report.problems.contains { $0.file == last && $0.offset == 0 }, "\(report)")
+        #expect(throws: StoreError.self) { try openStore(directory, options: options) }
+    }
+
+    @Test func manifestVersion1IsStillRead() throws {
+        var writer = ByteWriter()
+        writer.raw(Manifest.magic)
+        writer.u32(1)
+        writer.u32(1)
+        writer.u64(7)
+        writer.u32(0xABCD)
+        writer.u32(CRC32C.checksum(writer.bytes))
+        let manifest = try Manifest.decode(writer.bytes, path: "MANIFEST")
+        #expect(manifest.checkpoints == [Manifest.Entry(lsn: 7, fileChecksum: 0xABCD)])
+        #expect(manifest.durableLSN == 0)
+        #expect(manifest.provenDurableLSN == 7)
+    }
+
+    // MARK: The cold tier
+
+    /// a-d flushed to the cold tier (the checkpoint relies on it), e-f in the hot tier and log.
+    func tieredStore(_ directory: TemporaryDirectory) throws -> StoreOptions {
+        var options = StoreOptions()
+        options.tiers = TierOptions(hotToColdAge: 0)
+        let store = try openStore(directory, options: options)
+        for id in ["a", "b", "c", "d"] { try store.put(record(id)) }
+        #expect(try store.runMaintenance().flushed == 4)
+        for id in ["e", "f"] { try store.put(record(id)) }
+        try store.close()
+        return options
+    }
+
+    @Test func missingColdTierIsReportedAndSalvageCarriesOn() throws {
+        let directory = TemporaryDirectory()
+        let options = try tieredStore(directory)
+        try fs.remove(directory.file(ColdTier.fileName))
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        #expect(report.problems.contains { $0.file == ColdTier.fileName }, "\(report)")
+        #expect(throws: StoreError.self) { try openStore(directory, options: options) }
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["e", "f"])
+        #expect(store.recovery.lost.contains { $0.file == ColdTier.fileName })
+        try store.close()
+        let reopened = try openStore(directory, options: options)
+        #expect(try ids(reopened) == ["e", "f"])
+    }
+
+    @Test func garbageColdTierIsQuarantinedAndSalvageCarriesOn() throws {
+        let directory = TemporaryDirectory()
+        let options = try tieredStore(directory)
+        try fs.writeFileAtomically(directory.file(ColdTier.fileName), Array(repeating: 0x42, count: 8192))
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        #expect(report.problems.contains { $0.file == ColdTier.fileName }, "\(report)")
+        let refused = try #require(throws: StoreError.self) { try openStore(directory, options: options) }
+        #expect(refused.code == .corruption, "\(refused)")
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["e", "f"])
+        try expectQuarantined(store, directory, [ColdTier.fileName])
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+    }
+
+    /// Rows that disagree with `meta` (a count off by one, a vector without its record) are
+    /// damage `verify` finds, though every row's checksum holds.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "needs the sqlite3 shell"))
+    func coldTierRowsThatDisagreeWithMetaAreReported() throws {
+        let directory = TemporaryDirectory()
+        _ = try tieredStore(directory)
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+        func sqlite(_ sql: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            process.arguments = [directory.file(ColdTier.fileName), sql]
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        func coldProblems() throws -> [String] {
+            try Store.verify(at: directory.path, fileSystem: fs).problems.filter { $0.file == ColdTier.fileName }.map(\.message)
+        }
+        try sqlite("UPDATE meta SET value = value + 1 WHERE key = 'count'")
+        let countProblems = try coldProblems()
+        #expect(countProblems.contains { $0.contains("meta table says 5 records") }, "\(countProblems)")
+        try sqlite("UPDATE meta SET value = value - 1 WHERE key = 'count'; INSERT INTO vectors VALUES ('zz', x'0000803f', 0, NULL)")
+        let orphanProblems = try coldProblems()
+        #expect(orphanProblems.contains { $0.contains("1 vectors without a record") }, "\(orphanProblems)")
+    }
+
+    @Test func coldTierADeadWriterNeverSetUpIsNotDamage() throws {
+        let directory = TemporaryDirectory()
+        let store = try openStore(directory)
+        try store.put(record("a"))
+        try store.close()
+        try fs.writeFileAtomically(directory.file(ColdTier.fileName), [])  // killed right after creating it
+        let report = try Store.verify(at: directory.path, fileSystem: fs)
+        #expect(report.isClean && report.warnings.contains { $0.file == ColdTier.fileName }, "\(report)")
+        var options = StoreOptions()
+        options.tiers = TierOptions()
+        options.readOnly = true
+        let reader = try openStore(directory, options: options)
+        #expect(try ids(reader) == ["a"])
+        try reader.close()
+        #expect(try fs.readFile(directory.file(ColdTier.fileName)).isEmpty)
+    }
+}
