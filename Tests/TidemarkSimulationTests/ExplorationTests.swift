@@ -23,7 +23,8 @@ struct ExplorationTests {
         faults.killInOperation = .zero
         var scenario = Scenario(
             name: canary ?? "store", subject: SubjectConfiguration(kind: .tidemark, options: options), workload: workload,
-            faults: faults, seeds: 3, expect: canary == nil ? .pass : .violation)
+            faults: faults, seeds: 3, expect: canary == nil ? .pass : .violation,
+            expectInvariants: canary == nil ? [] : [.durability, .prefixConsistency])
         scenario.exploration = exploration
         return scenario
     }
