@@ -373,11 +373,21 @@ private struct Execution {
         let start = fileSystem.callCount
         let probe = RecordValue(id: "liveness-probe", content: "after recovery", embedding: Array(repeating: 0.5, count: max(1, run.scenario.workload.embeddingDimensions)), metadata: [:])
         let write = subject.perform(.put(record: probe))
+        // Damage that struck earlier may surface only now (a flipped page SQLite reads first at
+        // this write): detecting it is the subject's duty, not a liveness failure.
+        if case .corruptionDetected(let message) = write, damage.corruptionFired {
+            stop("the liveness probe's put detected corruption: \(message)")
+            return
+        }
         guard case .acknowledged = write else {
             fail(Violation(.liveness, "after recovery on a healthy disk a put was not acknowledged: \(write)", stepIndex: index))
             return
         }
         let checkpoint = subject.perform(.checkpoint)
+        if case .corruptionDetected(let message) = checkpoint, damage.corruptionFired {
+            stop("the liveness probe's checkpoint detected corruption: \(message)")
+            return
+        }
         guard case .done = checkpoint else {
             fail(Violation(.liveness, "after recovery on a healthy disk a checkpoint failed: \(checkpoint)", stepIndex: index))
             return
