@@ -123,22 +123,7 @@ public final class Campaign: Sendable {
                 progress(Progress(scenario: scenario.name, round: round, done: done, total: total, failed: failedSoFar))
             }
         }
-        let jobs = max(1, min(options.jobs, pending.count))
-        if jobs == 1 {
-            worker()
-        } else {
-            let group = DispatchGroup()
-            for _ in 0..<jobs {
-                group.enter()
-                let thread = Thread {
-                    worker()
-                    group.leave()
-                }
-                thread.stackSize = 8 << 20
-                thread.start()
-            }
-            group.wait()
-        }
+        runOnThreads(max(1, min(options.jobs, pending.count)), worker)
         let elapsed = Double(clock.monotonicNanoseconds() - began) / 1e9
         state.withLock { $0.scenarios[scenarioIndex].tally.elapsedSeconds += elapsed }
     }

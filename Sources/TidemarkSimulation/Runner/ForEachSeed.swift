@@ -19,22 +19,27 @@ func forEachSeed<T: Sendable>(
             progress(finished.add(1, ordering: .relaxed).newValue, value)
         }
     }
-    let threads = max(1, min(jobs, count))
-    if threads == 1 {
-        worker()
-    } else {
-        let group = DispatchGroup()
-        for _ in 0..<threads {
-            group.enter()
-            let thread = Thread {
-                worker()
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        group.wait()
-    }
+    runOnThreads(max(1, min(jobs, count)), worker)
     return slots.withLock { $0.compactMap { $0 } }
 }
 
+
+/// Runs `worker` on `count` threads at once (on the caller's thread when one), each with an
+/// 8 MiB stack for the deep recursion of recovery and SQLite, and returns when all have.
+func runOnThreads(_ count: Int, _ worker: @escaping @Sendable () -> Void) {
+    if count <= 1 {
+        worker()
+        return
+    }
+    let group = DispatchGroup()
+    for _ in 0..<count {
+        group.enter()
+        let thread = Thread {
+            worker()
+            group.leave()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    group.wait()
+}
