@@ -82,7 +82,9 @@ enum Search {
         }
 
         mutating func offer(id: String, vector: UnsafeBufferPointer<Float>) {
-            let score = query.withUnsafeBufferPointer { Kernels.score($0, queryNorm, vector, Kernels.norm(vector), metric) }
+            // Only cosine reads the vector's norm: skip the second pass over it otherwise.
+            let vectorNorm = metric == .cosine ? Kernels.norm(vector) : 0
+            let score = query.withUnsafeBufferPointer { Kernels.score($0, queryNorm, vector, vectorNorm, metric) }
             if kept.count == k, let worst = kept.last, !isBetter((id, score), than: worst) { return }
             let position = kept.firstIndex { !isBetter($0, than: (id, score)) } ?? kept.count
             kept.insert((id, score), at: position)

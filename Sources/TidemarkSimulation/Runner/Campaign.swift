@@ -132,7 +132,7 @@ public final class Campaign: Sendable {
 extension Scenario {
     /// Whether a violation of `invariant` is what this scenario expects (a canary doing its job).
     public func allows(_ invariant: Invariant) -> Bool {
-        expect == .violation && (expectInvariants.isEmpty || expectInvariants.contains(invariant))
+        expect == .violation && expectInvariants.contains(invariant)
     }
 }
 
