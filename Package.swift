@@ -85,7 +85,7 @@ let package = Package(
         ),
         // MARK: Reports
         .target(name: "TidemarkReports"),
-        .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"]),
+        .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"], exclude: ["Fixtures"]),
         // MARK: Traces of real programs (strace), replayed into the simulated disk
         .target(name: "TidemarkTrace", dependencies: ["TidemarkIO", "TidemarkSimulatedDisk"]),
         .testTarget(name: "TidemarkTraceTests", dependencies: ["TidemarkTrace", "TidemarkIO", "TidemarkSimulatedDisk"]),
