@@ -6,7 +6,7 @@
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsqlite3-dev faketime libfaketime chromium strace sqlite3 python3-plyvel
 
-.PHONY: deps build test run release bench install fuzz fuzz-build clean
+.PHONY: deps build test run release bench sqlite-matrix install fuzz fuzz-build clean
 
 RUN_OUT ?= Reports/latest
 
@@ -44,6 +44,12 @@ run: release
 ## raw fdatasync loop and SQLite, as a table. Opt-in and never part of `make test`. BENCH_FLAGS adds flags.
 bench: release
 	.build/release/tidemark bench $(BENCH_FLAGS)
+
+## sqlite-matrix: SQLite in every journal mode x synchronous setting, explored under every
+## persistence model (Scripts/sqlite-matrix.py); prints the table the README quotes. Opt-in.
+SQLITE_MATRIX_SEEDS ?= 20
+sqlite-matrix: release
+	Scripts/sqlite-matrix.py --tidemark .build/release/tidemark --seeds $(SQLITE_MATRIX_SEEDS) --out Reports/sqlite-matrix
 
 ## install: the release CLI into $(PREFIX)/bin (default /usr/local/bin, on PATH), so every
 ## `tidemark ...` line in the README and the reports runs as printed. DESTDIR stages it.
