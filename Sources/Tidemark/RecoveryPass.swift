@@ -260,6 +260,7 @@ struct RecoveryPass {
     private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> Int {
         var unproven = 0
         let name = scan.name
+        state.reserveCapacity(forAdding: scan.frames.reduce(0) { $0 + RecordCoding.declaredOperationCount($1.frame.payload) })
         for item in scan.frames where cutAt == nil || item.offset < cutAt! {
             let frame = item.frame
             guard frame.lsn > lastLSN else { continue }  // covered by the checkpoint
