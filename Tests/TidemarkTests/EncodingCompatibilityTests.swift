@@ -88,4 +88,27 @@ import TidemarkIO
         #expect(RecordCoding.declaredOperationCount(bogus[...]) == 10)
         #expect(RecordCoding.declaredOperationCount([1, 0][...]) == 0)
     }
+    /// Strings decode as `String(validating:)` decides, ASCII fast path or not: invalid UTF-8
+    /// (truncated, stray continuation, overlong, surrogate, 0xFF) is refused at its offset.
+    @Test func stringsDecodeAsTheValidatingInitializerDecides() {
+        let cases: [[UInt8]] = [
+            [], Array("wal-0000000000000001".utf8), Array("é ü 😀 日本".utf8), Array("a\u{0}b\u{7F}".utf8),
+            [0xC3], [0x80], [0x61, 0xC0, 0x80], [0xED, 0xA0, 0x80], [0x61, 0xFF], [0xF4, 0x90, 0x80, 0x80],
+        ]
+        for bytes in cases {
+            var writer = ByteWriter()
+            writer.u32(UInt32(bytes.count))
+            writer.raw(bytes)
+            var reader = ByteReader(writer.bytes[...])
+            let expected = String(validating: bytes, as: UTF8.self)
+            do {
+                let text = try reader.string()
+                #expect(text == expected && text.utf8.elementsEqual(bytes), "\(bytes)")
+            } catch let error as FormatError {
+                #expect(expected == nil && error.offset == 4, "\(bytes)")
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
 }
