@@ -24,6 +24,8 @@ struct RecoveryPass {
     var quarantine: Quarantine
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
+    /// Each segment is read into this one buffer in turn (`SegmentScan.scan(…reusing:)`).
+    private var segmentBuffer: [UInt8] = []
 
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions) {
         (self.directory, self.fileSystem, self.options) = (directory, fileSystem, options)
@@ -199,7 +201,8 @@ struct RecoveryPass {
         let name = segment.name
         let scanned: (bytes: Int, result: Result<SegmentScan, FormatError>)
         do {
-            scanned = try SegmentScan.scan(fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes)
+            scanned = try SegmentScan.scan(
+                fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes, reusing: &segmentBuffer)
         } catch {
             throw fsError(error, name)
         }
