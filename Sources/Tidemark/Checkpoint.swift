@@ -23,6 +23,8 @@ enum CheckpointFile {
     static func encode(_ state: StoreState, lsn: UInt64) -> [UInt8] {
         let records = state.records.values.sorted { $0.id < $1.id }
         var writer = ByteWriter()
+        // One allocation of the whole file: growing it by doubling would copy it about twice.
+        writer.bytes.reserveCapacity(headerSize + records.reduce(20) { $0 + 8 + RecordCoding.encodedSize(of: $1) })
         writer.raw(magic)
         writer.u32(version)
         writer.u32(state.requiresColdTier ? flagRequiresColdTier : 0)
@@ -31,11 +33,13 @@ enum CheckpointFile {
         writer.u32(UInt32(state.dimension ?? 0))
         writer.u32(CRC32C.checksum(writer.bytes))
         for (index, record) in records.enumerated() {
-            var entry = ByteWriter()
-            RecordCoding.encode(record, into: &entry)
-            writer.u32(UInt32(entry.bytes.count))
-            writer.u32(entryChecksum(entry.bytes[...], lsn: lsn, index: index))
-            writer.raw(entry.bytes)
+            // Encoded in place after a blank length and checksum, which are filled in after.
+            let entryStart = writer.bytes.count
+            writer.u64(0)
+            RecordCoding.encode(record, into: &writer)
+            let checksum = entryChecksum(writer.bytes[(entryStart + 8)...], lsn: lsn, index: index)
+            writer.patchU32(UInt32(writer.bytes.count - entryStart - 8), at: entryStart)
+            writer.patchU32(checksum, at: entryStart + 4)
         }
         let trailerStart = writer.bytes.count
         writer.raw(trailerMagic)

@@ -79,6 +79,14 @@ enum RecordCoding {
         }
     }
 
+    /// The operation count a commit's payload declares, bounded by what its bytes can hold (the
+    /// smallest operation, a delete of a one-byte id, takes 6): a capacity hint, not a check.
+    static func declaredOperationCount(_ bytes: ArraySlice<UInt8>) -> Int {
+        var reader = ByteReader(bytes)
+        guard let count = try? reader.u32() else { return 0 }
+        return min(Int(count), reader.remaining / 6)
+    }
+
     static func decodeOperations(_ bytes: ArraySlice<UInt8>) throws -> [LogOperation] {
         var reader = ByteReader(bytes)
         let count = Int(try reader.u32())

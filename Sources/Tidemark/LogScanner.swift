@@ -47,8 +47,17 @@ struct SegmentScan {
     static func scan(
         fileSystem: any FileSystem, path: String, maxPayload: Int
     ) throws -> (bytes: Int, result: Result<SegmentScan, FormatError>) {
-        let bytes = try fileSystem.readFile(path)
-        return (bytes.count, scan(bytes, path: path, maxPayload: maxPayload))
+        var buffer: [UInt8] = []
+        return try scan(fileSystem: fileSystem, path: path, maxPayload: maxPayload, reusing: &buffer)
+    }
+
+    /// The same, reading into `buffer` (recovery keeps one for all its segments; the scan's
+    /// frames are slices of it, so it is reused once the scan is dropped).
+    static func scan(
+        fileSystem: any FileSystem, path: String, maxPayload: Int, reusing buffer: inout [UInt8]
+    ) throws -> (bytes: Int, result: Result<SegmentScan, FormatError>) {
+        try fileSystem.readFile(path, into: &buffer)
+        return (buffer.count, scan(buffer, path: path, maxPayload: maxPayload))
     }
 
     /// Walks the bytes of the segment file at `path`.

@@ -24,6 +24,8 @@ struct RecoveryPass {
     var quarantine: Quarantine
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
+    /// Each segment is read into this one buffer in turn (`SegmentScan.scan(…reusing:)`).
+    private var segmentBuffer: [UInt8] = []
 
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions) {
         (self.directory, self.fileSystem, self.options) = (directory, fileSystem, options)
@@ -199,7 +201,8 @@ struct RecoveryPass {
         let name = segment.name
         let scanned: (bytes: Int, result: Result<SegmentScan, FormatError>)
         do {
-            scanned = try SegmentScan.scan(fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes)
+            scanned = try SegmentScan.scan(
+                fileSystem: fileSystem, path: path(name), maxPayload: options.maxFramePayloadBytes, reusing: &segmentBuffer)
         } catch {
             throw fsError(error, name)
         }
@@ -260,6 +263,7 @@ struct RecoveryPass {
     private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> Int {
         var unproven = 0
         let name = scan.name
+        state.reserveCapacity(forAdding: scan.frames.reduce(0) { $0 + RecordCoding.declaredOperationCount($1.frame.payload) })
         for item in scan.frames where cutAt == nil || item.offset < cutAt! {
             let frame = item.frame
             guard frame.lsn > lastLSN else { continue }  // covered by the checkpoint

@@ -55,13 +55,23 @@ struct StoreState: Sendable, Hashable {
                 if dimension == nil, !record.embedding.isEmpty { dimension = record.embedding.count }
                 storage[record.id] = record
                 vectors?.set(record)
-                deletedIDs?.remove(record.id)
+                // Hashing the id again for an empty set would cost as much as the insert.
+                if deletedIDs?.isEmpty == false { deletedIDs?.remove(record.id) }
             case .delete(let id):
                 storage[id] = nil
                 vectors?.remove(id)
                 deletedIDs?.insert(id)
             }
         }
+    }
+
+    /// Makes room for `additional` more records at once, at least doubling, so a replay that
+    /// knows a segment's operation count rehashes the dictionary once per segment at most
+    /// rather than at every doubling record by record.
+    mutating func reserveCapacity(forAdding additional: Int) {
+        let needed = storage.count + additional
+        guard needed > storage.capacity else { return }
+        storage.reserveCapacity(max(needed, 2 * storage.capacity))
     }
 
     /// Builds the vector table if there is none (kept from then on by `apply`).

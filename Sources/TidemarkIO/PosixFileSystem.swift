@@ -142,19 +142,38 @@ public final class PosixFileHandle: FileHandleProtocol {
         // Uninitialized: zero-filling first cost as much as the read itself on a large segment.
         var failure: Int32?
         let buffer = [UInt8](unsafeUninitializedCapacity: count) { raw, initialized in
-            while initialized < count {
-                let n = pread(fd, raw.baseAddress! + initialized, count - initialized, off_t(offset) + off_t(initialized))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if n == 0 { return }
-                initialized += n
-            }
+            (initialized, failure) = Self.preadFully(fd, into: UnsafeMutableRawPointer(raw.baseAddress), count: count, at: offset)
         }
         if let failure { throw FileSystemError.fromErrno(failure, operation: "pread", path: path) }
         return buffer
+    }
+
+    /// `pread(2)` into `buffer`'s storage, kept when it is large enough (its pages are mapped
+    /// already; zeroing them again costs a fraction of faulting fresh ones in).
+    public func read(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws {
+        let fd = try fd()
+        try HandleRules.validateRead(options, offset: offset, count: count, path: path)
+        // Only the growth is zero-filled first: the old contents are overwritten or cut.
+        if buffer.count < count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
+        let (done, failure) = buffer.withUnsafeMutableBytes { Self.preadFully(fd, into: $0.baseAddress, count: count, at: offset) }
+        buffer.removeLast(buffer.count - done)
+        if let failure { throw FileSystemError.fromErrno(failure, operation: "pread", path: path) }
+    }
+
+    /// Reads until `count` bytes, end of file or an error (its errno), retrying `EINTR`.
+    private static func preadFully(_ fd: Int32, into base: UnsafeMutableRawPointer?, count: Int, at offset: Int64) -> (Int, Int32?) {
+        guard let base, count > 0 else { return (0, nil) }
+        var done = 0
+        while done < count {
+            let n = pread(fd, base + done, count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return (done, errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return (done, nil)
     }
 
     /// `pwrite(2)`, looped over short writes and `EINTR`.

@@ -155,8 +155,21 @@ struct PendingSnapshot: Sendable {
 
     /// Files reachable from the root in `entries`.
     static func reachableFiles(_ entries: [Int: [String: NodeRef]]) -> Set<Int> {
+        // The walk's order and paths (a sort and a string per entry) do not matter here, and
+        // this runs for every crash state materialised.
         var files: Set<Int> = []
-        walk(entries) { _, _, _, node in if !node.isDirectory { files.insert(node.id) } }
+        var visited: Set<Int> = [0]
+        var queue = [0]
+        while let directory = queue.popLast() {
+            guard let children = entries[directory] else { continue }
+            for node in children.values {
+                if !node.isDirectory {
+                    files.insert(node.id)
+                } else if visited.insert(node.id).inserted {
+                    queue.append(node.id)
+                }
+            }
+        }
         return files
     }
 }

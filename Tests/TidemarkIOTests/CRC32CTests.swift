@@ -37,6 +37,36 @@ struct CRC32CTests {
         }
     }
 
+    /// Buffers long enough for the three-way interleaved blocks (3 × 256 and 3 × 8192 bytes),
+    /// at lengths around each boundary and at unaligned starts, against the portable tables.
+    @Test(.enabled(if: CRC32C.hardwareAvailable, "needs SSE4.2"))
+    func interleavedBlocksEqualPortable() {
+        var random = SplitMix(seed: 12)
+        let bytes = (0..<100_003).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        let lengths = [767, 768, 769, 1_000, 24_575, 24_576, 24_577, 49_152 + 768 + 5, 100_000]
+        bytes.withUnsafeBytes { all in
+            for start in 0..<3 {
+                for length in lengths {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<start + length])
+                    let seed = UInt32(truncatingIfNeeded: random.next())
+                    #expect(CRC32C.hardware(slice, continuing: seed) == CRC32C.portable(slice, continuing: seed), "length \(length) at \(start)")
+                }
+            }
+        }
+    }
+
+    private struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     @Test func everySingleBitFlipChangesTheChecksum() {
         var bytes = Array("tidemark frame payload".utf8)
         let original = CRC32C.checksum(bytes)

@@ -25,6 +25,30 @@ private func removeTree(_ path: String) {
 struct PosixFileSystemTests {
     let fs = PosixFileSystem()
 
+    /// Reading into a buffer gives what a plain read gives (short at end of file, empty past
+    /// it, the whole file through `readFile`), and keeps the buffer's storage when it fits.
+    @Test func readIntoABufferMatchesAPlainReadAndReusesItsStorage() throws {
+        let dir = TemporaryDirectory()
+        let path = FilePaths.join(dir.path, "segment")
+        let bytes = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        try fs.writeFileAtomically(path, bytes)
+        let file = try fs.open(path, options: .read)
+        defer { try? file.close() }
+        var buffer: [UInt8] = []
+        try fs.readFile(path, into: &buffer)
+        #expect(buffer == bytes)
+        let storage = buffer.withUnsafeBufferPointer { $0.baseAddress }
+        for (offset, count) in [(0, 100), (69_990, 100), (70_000, 5), (123, 0), (5, 69_995)] {
+            try file.read(at: Int64(offset), count: count, into: &buffer)
+            #expect(buffer == (try file.read(at: Int64(offset), count: count)), "\(offset)+\(count)")
+            #expect(buffer.withUnsafeBufferPointer { $0.baseAddress } == storage || buffer.isEmpty)
+        }
+        let empty = FilePaths.join(dir.path, "empty")
+        try fs.writeFileAtomically(empty, [])
+        try fs.readFile(empty, into: &buffer)
+        #expect(buffer.isEmpty)
+    }
+
     @Test func writeReadSizeTruncate() throws {
         let dir = TemporaryDirectory()
         let path = FilePaths.join(dir.path, "a")

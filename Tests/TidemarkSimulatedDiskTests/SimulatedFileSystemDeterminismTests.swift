@@ -27,6 +27,26 @@ struct SimulatedFileSystemDeterminismTests {
         bitRotPerFileProbability: 0.5, earlyWritebackProbability: 0.1, fsyncErrorProbability: 0.2,
         writeErrorProbability: 0.05, readErrorProbability: 0.1, misdirectedWriteProbability: 0.05)
 
+    /// Reading a file into a reused buffer makes the calls a plain `readFile` makes: the same
+    /// bytes and the same trace hash, read faults included.
+    @Test func readFileIntoABufferTracesAsReadFile() throws {
+        func run(_ read: (SimulatedFileSystem) throws -> [UInt8]) throws -> ([UInt8]?, UInt64) {
+            let fs = SimulatedFileSystem(seed: 9, faults: FaultConfiguration(readErrorProbability: 0.3))
+            try fs.writeFileAtomically("/segment", (0..<5_000).map { UInt8(truncatingIfNeeded: $0) })
+            var last: [UInt8]?
+            for _ in 0..<6 { last = (try? read(fs)) ?? last }
+            return (last, fs.traceHash)
+        }
+        var buffer: [UInt8] = []
+        let plain = try run { try $0.readFile("/segment") }
+        let reused = try run { fs in
+            try fs.readFile("/segment", into: &buffer)
+            return buffer
+        }
+        #expect(plain.0 == reused.0 && plain.0?.count == 5_000)
+        #expect(plain.1 == reused.1)
+    }
+
     // MARK: Kill points
 
     @Test func killPointFiresAtExactlyTheNthCall() throws {

@@ -68,4 +68,47 @@ import TidemarkIO
         }
         #expect(frames == 7)  // six puts and a delete
     }
+    /// A checkpoint written by the build before entries were encoded in place (`tidemark db ck
+    /// import --no-tiers` of four records: unicode, escapes, nested metadata, extreme floats, -0,
+    /// an expiry; then `checkpoint`) decodes and encodes back to the very same bytes.
+    static let checkpoint = [UInt8](Data(base64Encoded: "VE1DSEtQVDEBAAAAAAAAAAQAAAAAAAAABAAAAAAAAAADAAAADE9J320AAADkMHePBQAAAGFscGhhCgAAAHBsYWluIHRleHQDAAAAAAAAPwAAoL+CqPs3QQAAAHsia2luZCI6Im5vdGUiLCJuIjo0MiwibmVzdGVkIjp7ImVtcHR5Ijp7fSwibGlzdCI6WzEsInR3byIsWzNdXX19ACsAAADDRoc0BQAAAGRlbHRhBwAAAGV4cGlyZXMDAAAA//9/f///f/8BAAAAAgAAAHt9AEEAAABN8tZ8BQAAAGdhbW1hAAAAAAMAAAAAAAAAAAAAAAAAAIAXAAAAeyJlc2MiOiJhXCJiXFxjXHUwMDAxIn0BAACmVs/P7jhUAAAAwlMR5gkAAADOsmV0YSDinJMsAAAAdW5pY29kZTogw6kgw7wg8J+YgCAicXVvdGVkIiBcIGJhY2sKbmV3IGxpbmUDAAAAAACAPwAAAEAAAEBAAgAAAHt9AFRNQ0tFTkQxBAAAAAAAAABwM/qa")!)
+
+    @Test func oldCheckpointReencodesToTheSameBytes() throws {
+        let state = try CheckpointFile.decode(Self.checkpoint, path: "checkpoint-0000000000000004.ckpt", expectedLSN: 4)
+        #expect(state.records.count == 4)
+        #expect(CheckpointFile.encode(state, lsn: 4) == Self.checkpoint)
+    }
+
+    /// The capacity hint recovery reserves from: a commit's declared count, bounded by its bytes.
+    @Test func declaredOperationCountIsBoundedByThePayload() throws {
+        let header = try SegmentHeader.decode(Self.segment[...])
+        let first = try Frame.decode(Self.segment, at: SegmentHeader.size, segmentID: header.segmentID, maxPayload: 1 << 20).get()
+        #expect(RecordCoding.declaredOperationCount(first.payload) == 1)
+        let bogus: [UInt8] = [0xFF, 0xFF, 0xFF, 0x7F] + [UInt8](repeating: 0, count: 60)
+        #expect(RecordCoding.declaredOperationCount(bogus[...]) == 10)
+        #expect(RecordCoding.declaredOperationCount([1, 0][...]) == 0)
+    }
+    /// Strings decode as `String(validating:)` decides, ASCII fast path or not: invalid UTF-8
+    /// (truncated, stray continuation, overlong, surrogate, 0xFF) is refused at its offset.
+    @Test func stringsDecodeAsTheValidatingInitializerDecides() {
+        let cases: [[UInt8]] = [
+            [], Array("wal-0000000000000001".utf8), Array("é ü 😀 日本".utf8), Array("a\u{0}b\u{7F}".utf8),
+            [0xC3], [0x80], [0x61, 0xC0, 0x80], [0xED, 0xA0, 0x80], [0x61, 0xFF], [0xF4, 0x90, 0x80, 0x80],
+        ]
+        for bytes in cases {
+            var writer = ByteWriter()
+            writer.u32(UInt32(bytes.count))
+            writer.raw(bytes)
+            var reader = ByteReader(writer.bytes[...])
+            let expected = String(validating: bytes, as: UTF8.self)
+            do {
+                let text = try reader.string()
+                #expect(text == expected && text.utf8.elementsEqual(bytes), "\(bytes)")
+            } catch let error as FormatError {
+                #expect(expected == nil && error.offset == 4, "\(bytes)")
+            } catch {
+                Issue.record("unexpected \(error)")
+            }
+        }
+    }
 }

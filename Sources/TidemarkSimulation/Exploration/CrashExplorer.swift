@@ -116,9 +116,9 @@ public final class CrashExplorer: @unchecked Sendable {
         faults: FaultConfiguration, wallNanoseconds: Int64
     ) {
         let damage = DiskDamage(faults: faults, disk: fileSystem)
-        let check = { [unowned self] (clone: SimulatedFileSystem) -> RecoveredVerdict in
+        let check = { [unowned self] (clone: SimulatedFileSystem, image: UInt64) -> RecoveredVerdict in
             var model = model
-            return self.verdict(on: clone, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
+            return self.verdict(on: clone, image: image, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
                                 damage: damage, wallNanoseconds: wallNanoseconds)
         }
         let traceHash = fileSystem.traceHash
@@ -128,7 +128,7 @@ public final class CrashExplorer: @unchecked Sendable {
             pinnedReached = true
             let clone = fileSystem.crashClone(crash.pin)
             pending.append { [unowned self] in
-                if case .violation(let violation) = check(clone) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
+                if case .violation(let violation) = check(clone, clone.imageHash) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
             }
         case .explore(let persistence, let budget):
             // Process kills only: the one state is built below; enumerate no more than one.
@@ -144,7 +144,7 @@ public final class CrashExplorer: @unchecked Sendable {
         while !pending.isEmpty { pending.removeFirst()() }
     }
 
-    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem) -> RecoveredVerdict) {
+    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem, UInt64) -> RecoveredVerdict) {
         let states = powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)]
         statistics.points += 1
         statistics.statesEnumerated += states.count
@@ -152,13 +152,15 @@ public final class CrashExplorer: @unchecked Sendable {
         if powerLoss && set.truncated { statistics.truncatedPoints += 1 }
         var seen: Set<UInt64> = []
         var witnesses = OrderingWitnesses(set: set, violates: {
-            if case .violation = check($0) { return true } else { return false }
+            if case .violation = check($0, $0.imageHash) { return true } else { return false }
         })
         for state in states {
             let clone = set.materialize(state)
-            guard seen.insert(clone.imageHash).inserted else { continue }
+            // Hashed once: the verdict looks the image up among those already recovered.
+            let image = clone.imageHash
+            guard seen.insert(image).inserted else { continue }
             statistics.statesChecked += 1
-            switch check(clone) {
+            switch check(clone, image) {
             case .ok, .lossReported: break
             case .refused: statistics.refused += 1
             case .violation(let violation):
@@ -176,12 +178,11 @@ public final class CrashExplorer: @unchecked Sendable {
         }
     }
 
-    /// Recovers a fresh subject on `clone` (once per image) and judges it.
+    /// Recovers a fresh subject on `clone` (once per image, `clone.imageHash`) and judges it.
     private func verdict(
-        on clone: SimulatedFileSystem, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
+        on clone: SimulatedFileSystem, image: UInt64, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
         damage: DiskDamage, wallNanoseconds: Int64
     ) -> RecoveredVerdict {
-        let image = clone.imageHash
         let outcome: Recovered
         if let known = recovered[image] {
             outcome = known
