@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 @testable import TidemarkSimulation
 
@@ -94,8 +95,8 @@ struct ExplorationTests {
     }
 
     @Test func sequenceNumbersDoNotSplitACause() {
-        #expect(Vulnerability.generic("/store/wal-000000000000000c.log") == "/store/wal-….log")
-        #expect(Vulnerability.generic("/store/checkpoint-0000000000000012.ckpt.tmp") == "/store/checkpoint-….ckpt.tmp")
-        #expect(Vulnerability.generic("/db/cafe/MANIFEST") == "/db/cafe/MANIFEST")
+        #expect(CauseFinder.generic("/store/wal-000000000000000c.log") == "/store/wal-….log")
+        #expect(CauseFinder.generic("/store/checkpoint-0000000000000012.ckpt.tmp") == "/store/checkpoint-….ckpt.tmp")
+        #expect(CauseFinder.generic("/db/cafe/MANIFEST") == "/db/cafe/MANIFEST")
     }
 }

@@ -83,6 +83,8 @@ public struct RunResult: Sendable {
     public var trace: [TraceEvent] = []
     /// Set when the violation is a crash state found by exploration: the state to replay.
     public var pinnedCrash: PinnedCrash?
+    /// Exhaustive exploration: every vulnerability this seed showed (a campaign tallies them).
+    public var vulnerabilities: [VulnerabilityTally] = []
 
     public var passed: Bool { violation == nil }
 }
