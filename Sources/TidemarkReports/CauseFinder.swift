@@ -12,9 +12,10 @@
 /// - `atomicity: <change> torn across sectors | grew the file without its data | left garbage
 ///   in unlanded sectors`;
 /// - `ordering: <A> must persist before <B>`, the pair found by asking the bounded family's
-///   states (`violates`) about each change the state lost, in issue order: the shortest prefix
-///   that breaks the subject (its last change persisted without the next), else the first later
-///   change whose persistence without the lost one breaks it;
+///   states (`violates`) about the changes the state lost, latest first, until one pair is one
+///   the state shows (A lost, B kept): the shortest prefix that breaks the subject (its last
+///   change persisted without the next), else the first later change whose persistence without
+///   the lost one breaks it;
 /// - `page cache: nothing lost, <point>, already breaks it`: what a process kill leaves.
 public struct CauseFinder {
     /// One pending change's fate in a state (nil in `fates`: its fate cannot show, e.g. data of
@@ -51,8 +52,11 @@ public struct CauseFinder {
             if case .partial(let how) = fates[index] { return "atomicity: \(changes[index]) \(how)" }
         }
         guard let firstLost = lost.first else { return "page cache: nothing lost, \(Self.generic(point)), already breaks it (so does a process kill)" }
-        for candidate in lost {
-            if let pair = pair(firstLost: candidate) {
+        // The latest lost change with a witness this state shows (it lost the one and kept the
+        // other): a change lost only because an earlier one was (a rename with its create) then
+        // names the same pair as the states that lost it alone.
+        for candidate in lost.reversed() {
+            if let pair = pair(firstLost: candidate), fates[pair.lost] != .kept, fates[pair.kept] == .kept {
                 return "ordering: \(changes[pair.lost]) must persist before \(changes[pair.kept])"
             }
         }
@@ -95,6 +99,11 @@ public struct CauseFinder {
         }
         pairs[lost] = found
         return found
+    }
+
+    /// How a change that landed in part landed, as causes word it.
+    public static func partialLanding(garbage: Bool, grewWithoutData: Bool) -> String {
+        garbage ? "left garbage in unlanded sectors" : grewWithoutData ? "grew the file without its data" : "torn across sectors"
     }
 
     /// Sequence numbers become "…": runs of decimal digits, and runs of eight or more hex
