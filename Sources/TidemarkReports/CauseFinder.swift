@@ -9,13 +9,14 @@
 ///   (an acknowledged or synced operation, or a line it printed): when the invariant says so,
 ///   the first change the state lost; when only a checker judges (a trace), the change the
 ///   longest breaking prefix lacks, so every state that lost it, whatever else it lost, groups;
-/// - `atomicity: <change> torn across sectors | grew the file without its data | left garbage
-///   in unlanded sectors`;
 /// - `ordering: <A> must persist before <B>`, the pair found by asking the bounded family's
 ///   states (`violates`) about the changes the state lost, latest first, until one pair is one
 ///   the state shows (A lost, B kept): the shortest prefix that breaks the subject (its last
 ///   change persisted without the next), else the first later change whose persistence without
-///   the lost one breaks it;
+///   the lost one breaks it (a pair of whole changes, so it explains the state even when some
+///   other write in it landed in part);
+/// - else `atomicity: <change> torn across sectors | grew the file without its data | left
+///   garbage in unlanded sectors`, the first change the state kept in part;
 /// - `page cache: nothing lost, <point>, already breaks it`: what a process kill leaves.
 public struct CauseFinder {
     /// One pending change's fate in a state (nil in `fates`: its fate cannot show, e.g. data of
@@ -48,9 +49,6 @@ public struct CauseFinder {
         if let first = lost.first, let needed = durablyNeeded(firstLost: first, durabilityInvariant: durabilityInvariant) {
             return "durability: \(changes[needed]) was still pending"
         }
-        for index in indices {
-            if case .partial(let how) = fates[index] { return "atomicity: \(changes[index]) \(how)" }
-        }
         guard let firstLost = lost.first else { return "page cache: nothing lost, \(Self.generic(point)), already breaks it (so does a process kill)" }
         // The latest lost change with a witness this state shows (it lost the one and kept the
         // other): a change lost only because an earlier one was (a rename with its create) then
@@ -59,6 +57,10 @@ public struct CauseFinder {
             if let pair = pair(firstLost: candidate), fates[pair.lost] != .kept, fates[pair.kept] == .kept {
                 return "ordering: \(changes[pair.lost]) must persist before \(changes[pair.kept])"
             }
+        }
+        // No whole-change witness explains the state: a change that landed in part is the suspect.
+        for index in indices {
+            if case .partial(let how) = fates[index] { return "atomicity: \(changes[index]) \(how)" }
         }
         guard let kept = indices.last(where: { fates[$0] == .kept }) else {
             return "loss: \(changes[firstLost]) and everything after it lost"
