@@ -178,6 +178,9 @@ public enum HTMLRenderer {
             ? "violation of \(scenario.expectedInvariants.joined(separator: ", "))" : scenario.expect.rawValue
         out += "<p class=\"expectation \(scenario.expectationMet ? "met" : "unmet")\"><strong>Expected \(h(expected)).</strong> \(h(scenario.expectationMessage))</p>\n"
 
+        if let figures = scenario.exploration {
+            out += "<p class=\"exploration\"><strong>Exhaustive exploration.</strong> \(h(ReportFormat.exploration(figures)))</p>\n"
+        }
         out += "<dl class=\"tiles\">\n"
         let tiles: [(String, String, String)] = [
             ("Runs", ReportFormat.grouped(scenario.runs), ""),

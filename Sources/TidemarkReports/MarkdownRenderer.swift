@@ -113,6 +113,7 @@ public enum MarkdownRenderer {
             ReportFormat.grouped(scenario.recoveries),
         ]))
         out.append("")
+        if let figures = scenario.exploration { out += ["- Exhaustive exploration: \(inline(ReportFormat.exploration(figures)))"] }
         for (title, counts) in [
             ("Faults injected", scenario.faults), ("Crash points", scenario.crashPoints),
             ("Recovery paths", scenario.recoveryPaths), ("Operations", scenario.operations),
