@@ -17,7 +17,8 @@
 ///   other write in it landed in part);
 /// - else `atomicity: <change> torn across sectors | grew the file without its data | left
 ///   garbage in unlanded sectors`, the first change the state kept in part;
-/// - `page cache: nothing lost, <point>, already breaks it`: what a process kill leaves.
+/// - `page cache: nothing lost already breaks it`: what a process kill leaves breaks the
+///   subject; one cause wherever it happens (the reproducer's state names the point).
 public struct CauseFinder {
     /// One pending change's fate in a state (nil in `fates`: its fate cannot show, e.g. data of
     /// a file no name reaches).
@@ -40,16 +41,16 @@ public struct CauseFinder {
         self.violates = violates
     }
 
-    /// The cause of a violating state with these `fates` (aligned with `changes`) at `point`.
+    /// The cause of a violating state with these `fates` (aligned with `changes`).
     /// `durabilityInvariant`: whether the broken invariant is a durability promise; nil when no
     /// invariant is known (a checker's verdict), then the prefixes decide.
-    public mutating func cause(fates: [Fate?], durabilityInvariant: Bool?, point: String) -> String {
+    public mutating func cause(fates: [Fate?], durabilityInvariant: Bool?) -> String {
         let indices = fates.indices.filter { fates[$0] != nil }
         let lost = indices.filter { fates[$0] != .kept }
         if let first = lost.first, let needed = durablyNeeded(firstLost: first, durabilityInvariant: durabilityInvariant) {
             return "durability: \(changes[needed]) was still pending"
         }
-        guard let firstLost = lost.first else { return "page cache: nothing lost, \(Self.generic(point)), already breaks it (so does a process kill)" }
+        guard let firstLost = lost.first else { return "page cache: nothing lost already breaks it (so does a process kill)" }
         // The latest lost change with a witness this state shows (it lost the one and kept the
         // other): a change lost only because an earlier one was (a rename with its create) then
         // names the same pair as the states that lost it alone.

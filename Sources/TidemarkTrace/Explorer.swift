@@ -217,7 +217,7 @@ public struct Explorer {
                     members[FamilyMember(length: length, dropping: dropping)].flatMap(verdict)
                 }
             }
-            let cause = finders[point]!.cause(fates: state.fates, durabilityInvariant: nil, point: state.point.label)
+            let cause = finders[point]!.cause(fates: state.fates, durabilityInvariant: nil)
             if groups[cause] == nil {
                 order.append(cause)
                 let reference = results.first { $0.id == results[index].duplicateOf } ?? results[index]

@@ -168,7 +168,7 @@ public final class CrashExplorer: @unchecked Sendable {
             case .violation(let violation):
                 statistics.violatingStates += 1
                 if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
-                let cause = Vulnerability.cause(of: state, at: point, invariant: violation.invariant, finder: &finder)
+                let cause = Vulnerability.cause(of: state, invariant: violation.invariant, finder: &finder)
                 let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
                 if let known = vulnerabilities[key] {
                     vulnerabilities[key] = (known.finding, known.states + 1)
