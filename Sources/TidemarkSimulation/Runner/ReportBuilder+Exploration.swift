@@ -44,6 +44,7 @@ extension ReportBuilder {
                 FailureReport(seed: failure.seed, invariant: failure.violation.invariant.rawValue, message: failure.violation.message,
                               failureFile: failure.failureFile, operationIndex: failure.violation.stepIndex)
             },
+            distinctViolations: runFailures.count + vulnerabilities.count,
             invariantViolations: invariants, reportDir: reportDir,
             exploration: figures(group), vulnerabilities: vulnerabilities)
     }

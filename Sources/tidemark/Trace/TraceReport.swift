@@ -18,7 +18,7 @@ enum TraceReport {
         let scenario = ScenarioReport(
             name: name, file: input.file, subject: "trace", configuration: configuration, expect: .pass,
             runs: 1, passed: failed ? 0 : 1, failed: failed ? 1 : 0,
-            expectationMet: !failed && result.complete, expectationMessage: message,
+            expectationMet: !failed && result.complete, expectationMessage: message, distinctViolations: result.vulnerabilities.count,
             invariantViolations: failed ? ["checker": 1] : [:],
             exploration: ExplorationFigures(
                 models: [input.model], stateBudget: input.enumerator ? input.stateBudget : 0, points: result.points,
