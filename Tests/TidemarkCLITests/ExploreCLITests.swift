@@ -40,6 +40,26 @@ struct ExploreCLITests {
         #expect(replay.stdout.contains("\"invariant\":\"durability\"") && replay.stdout.contains("\"reproduced\":true"))
     }
 
+    /// `tidemark run` on an `exploration: exhaustive` canary writes the same report, vulnerability
+    /// list first, each vulnerability pinned in a failure file that replays.
+    @Test func aCampaignOfAnExhaustiveScenarioListsItsVulnerabilities() throws {
+        let directory = TemporaryDirectory()
+        let canary = try String(contentsOfFile: "\(VerifierCLITests.scenarios)/canary-no-directory-sync.yaml", encoding: .utf8)
+        try (canary + "exploration: exhaustive\nstateBudget: 32\n").write(toFile: directory.file("explored.yaml"), atomically: true, encoding: .utf8)
+        let result = try tidemark(["run", directory.file("explored.yaml"), "--seeds", "1", "--jobs", "1", "--json", "--out", directory.file("out")])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let summary = try JSONDecoder().decode(CampaignSummary.self, from: Data(result.stdout.utf8))
+        let vulnerabilities = try #require(summary.scenarios.first?.vulnerabilities)
+        #expect(vulnerabilities.contains { $0.cause == "durability: create /store/wal-….log was still pending" }, "\(vulnerabilities.map(\.cause))")
+        #expect(vulnerabilities.allSatisfy { $0.seeds == [1] && $0.reproduce.hasPrefix("tidemark replay ") })
+        let markdown = try String(contentsOfFile: directory.file("out/summary.md"), encoding: .utf8)
+        #expect(markdown.range(of: "## Vulnerabilities")!.lowerBound < markdown.range(of: "## Scenarios")!.lowerBound)
+        #expect(markdown.contains("### 1. "))
+        let first = vulnerabilities[0]
+        let replay = try tidemark(["replay", String(first.reproduce.dropFirst("tidemark replay ".count)), "--json"])
+        #expect(replay.status == 0 && replay.stdout.contains("\"reproduced\":true"), "stderr: \(replay.stderr)")
+    }
+
     @Test func exitCodes() throws {
         let directory = TemporaryDirectory()
         // A safe scenario, clean: 0; bad usage or input: 2.
