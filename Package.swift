@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "TidemarkSimulationTests",
             dependencies: [
-                "TidemarkSimulation", "TidemarkSimulatedDisk", "TidemarkIO",
+                "TidemarkSimulation", "TidemarkSimulatedDisk", "TidemarkIO", "TidemarkReports",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -87,8 +87,8 @@ let package = Package(
         .target(name: "TidemarkReports"),
         .testTarget(name: "TidemarkReportsTests", dependencies: ["TidemarkReports"], exclude: ["Fixtures"]),
         // MARK: Traces of real programs (strace), replayed into the simulated disk
-        .target(name: "TidemarkTrace", dependencies: ["TidemarkIO", "TidemarkSimulatedDisk"]),
-        .testTarget(name: "TidemarkTraceTests", dependencies: ["TidemarkTrace", "TidemarkIO", "TidemarkSimulatedDisk"]),
+        .target(name: "TidemarkTrace", dependencies: ["TidemarkIO", "TidemarkSimulatedDisk", "TidemarkReports"]),
+        .testTarget(name: "TidemarkTraceTests", dependencies: ["TidemarkTrace", "TidemarkIO", "TidemarkSimulatedDisk", "TidemarkReports"]),
         // MARK: CLI
         .executableTarget(
             name: "tidemark",

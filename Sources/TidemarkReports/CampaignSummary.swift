@@ -1,4 +1,5 @@
-/// The `--json` shape of `tidemark run`: the campaign without timelines.
+/// The `--json` shape of `tidemark run`: the campaign without timelines, with the vulnerability
+/// lists of exhaustive scenarios.
 public struct CampaignSummary: Codable, Sendable {
     public struct Failure: Codable, Sendable {
         public var seed: UInt64
@@ -22,6 +23,8 @@ public struct CampaignSummary: Codable, Sendable {
         public var runsPerSecond: Double
         public var fsCallsPerSecond: Double
         public var reportDir: String
+        /// Exhaustive scenarios: the vulnerability list (absent in random mode).
+        public var vulnerabilities: [VulnerabilityReport]?
     }
     public var expectationsMet: Bool
     public var scenarios: [Scenario]
@@ -38,7 +41,7 @@ public struct CampaignSummary: Codable, Sendable {
                 faults: scenario.faults, crashes: scenario.crashes, recoveries: scenario.recoveries,
                 runsPerSecond: scenario.runsPerSecond.isFinite ? scenario.runsPerSecond : 0,
                 fsCallsPerSecond: scenario.fsCallsPerSecond.isFinite ? scenario.fsCallsPerSecond : 0,
-                reportDir: scenario.reportDir)
+                reportDir: scenario.reportDir, vulnerabilities: scenario.vulnerabilities)
         }
     }
 }

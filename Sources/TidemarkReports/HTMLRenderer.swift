@@ -27,6 +27,7 @@ public enum HTMLRenderer {
             """
         out += header(report)
         out += "<main>\n"
+        out += vulnerabilities(report)
         out += scenarioTable(report)
         if report.scenarios.contains(where: { !$0.failures.isEmpty }) {
             out += legend()
@@ -93,6 +94,37 @@ public enum HTMLRenderer {
         return out
     }
 
+    // MARK: Vulnerabilities
+
+    /// The first section: one card per vulnerability (unexpected first) with its cause, the
+    /// invariant, the models it shows under, its counts and the command that recreates it.
+    private static func vulnerabilities(_ report: CampaignReport) -> String {
+        var out = "<section class=\"card vulnerabilities\" aria-labelledby=\"vulnerabilities-heading\">\n<h2 id=\"vulnerabilities-heading\">Vulnerabilities</h2>\n"
+        let all = report.vulnerabilities
+        if all.isEmpty { return out + "<p class=\"empty\">\(h(ReportFormat.noVulnerabilities(report)))</p>\n</section>\n" }
+        let unexpected = all.filter { !$0.vulnerability.expected }.count
+        out += "<p class=\"muted\">\(all.count) found by exhaustive crash exploration, \(unexpected) unexpected (listed first).</p>\n"
+        for (number, entry) in all.enumerated() {
+            let vulnerability = entry.vulnerability
+            let id = "vulnerability-\(number + 1)"
+            out += "<article class=\"failure \(vulnerability.expected ? "expected" : "unexpected")\" id=\"\(id)\" aria-labelledby=\"\(id)-heading\">\n"
+            out += "<h4 id=\"\(id)-heading\">\(number + 1). <span class=\"cause-kind\">\(h(vulnerability.kind))</span> \(h(String(vulnerability.cause.dropFirst(vulnerability.kind.count + 1))))"
+            out += vulnerability.expected ? " <span class=\"pill neutral\">expected</span>" : " <span class=\"pill fail\">unexpected</span>"
+            out += "</h4>\n<dl class=\"inline-facts\">"
+            let facts: [(String, String)] = [
+                ("Scenario", entry.scenario.name), ("Invariant broken", vulnerability.invariant),
+                ("Persistence models", ReportFormat.models(vulnerability)), ("Crash states", ReportFormat.grouped(vulnerability.states)),
+                ("Seeds", ReportFormat.seeds(vulnerability.seeds)),
+            ]
+            for (name, value) in facts { out += "<div><dt>\(h(name))</dt><dd>\(h(value))</dd></div>" }
+            out += "</dl>\n<p class=\"message\">\(h(vulnerability.message))</p>\n"
+            out += "<p class=\"muted state\">\(h(vulnerability.state))</p>\n"
+            out += "<pre class=\"replay\" aria-label=\"Command that recreates this crash state\"><code><span class=\"prompt\" aria-hidden=\"true\">$ </span>\(h(vulnerability.reproduce))</code></pre>\n"
+            out += "</article>\n"
+        }
+        return out + "</section>\n"
+    }
+
     private static func pill(_ met: Bool) -> String {
         met ? "<span class=\"pill pass\">✓ met</span>" : "<span class=\"pill fail\">✗ not met</span>"
     }
@@ -146,6 +178,9 @@ public enum HTMLRenderer {
             ? "violation of \(scenario.expectedInvariants.joined(separator: ", "))" : scenario.expect.rawValue
         out += "<p class=\"expectation \(scenario.expectationMet ? "met" : "unmet")\"><strong>Expected \(h(expected)).</strong> \(h(scenario.expectationMessage))</p>\n"
 
+        if let figures = scenario.exploration {
+            out += "<p class=\"exploration\"><strong>Exhaustive exploration.</strong> \(h(ReportFormat.exploration(figures)))</p>\n"
+        }
         out += "<dl class=\"tiles\">\n"
         let tiles: [(String, String, String)] = [
             ("Runs", ReportFormat.grouped(scenario.runs), ""),
@@ -312,6 +347,8 @@ public enum HTMLRenderer {
         .facts { display: flex; flex-wrap: wrap; gap: 8px 28px; margin: 0; }
         .facts dt, .tiles dt, .inline-facts dt { color: var(--muted); font-size: 11.5px; text-transform: uppercase; letter-spacing: .05em; }
         .facts dd { margin: 0; font-weight: 600; }
+        .cause-kind { text-transform: uppercase; letter-spacing: .04em; font-size: 12px; color: var(--accent); }
+        .vulnerabilities .state { overflow-wrap: anywhere; margin: 4px 0; }
         .card { background: #ffffff; border: 1px solid var(--line); border-radius: 12px; padding: 18px 20px; margin: 16px 0; }
         .scenario.unmet { border-left: 5px solid var(--fail); }
         .scenario.met { border-left: 5px solid var(--pass); }

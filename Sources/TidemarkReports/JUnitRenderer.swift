@@ -3,7 +3,8 @@ import Foundation
 /// Renders a campaign report as JUnit XML for CI systems.
 ///
 /// One `<testsuite>` per scenario holding one `<testcase>` for the scenario's expectation
-/// (with a `<failure>` when it was not met) and one per listed failure. A failure the scenario
+/// (with a `<failure>` when it was not met), one per vulnerability exploration found (named by
+/// its cause) and one per listed failure. A failure the scenario
 /// expected (a `violation` scenario breaking an invariant it allows) is a passing test case
 /// whose details go to `<system-out>`: the JUnit failure count then agrees with
 /// `expectationsMet`, so CI turns red exactly when the campaign did not do what it should.
@@ -32,6 +33,7 @@ public enum JUnitRenderer {
         report.scenarios.reduce(0) { sum, scenario in
             sum + (scenario.expectationMet ? 0 : 1)
                 + scenario.failures.filter { !scenario.isExpected($0) }.count
+                + (scenario.vulnerabilities ?? []).filter { !$0.expected }.count
         }
     }
 
@@ -52,6 +54,12 @@ public enum JUnitRenderer {
         }
         expectation += "    </testcase>\n"
         cases.append(expectation)
+
+        for vulnerability in scenario.vulnerabilities ?? [] {
+            let (testCase, failed) = vulnerabilityCase(vulnerability, className: className)
+            cases.append(testCase)
+            if failed { failures += 1 }
+        }
 
         for failure in scenario.failures {
             let details = """
@@ -86,6 +94,26 @@ public enum JUnitRenderer {
         xml += cases.joined()
         xml += "  </testsuite>\n"
         return (xml, tests, failures)
+    }
+
+    /// A vulnerability's test case: a `<failure>` when the scenario did not expect it.
+    private static func vulnerabilityCase(_ vulnerability: VulnerabilityReport, className: String) -> (xml: String, failed: Bool) {
+        let details = """
+            cause: \(vulnerability.cause)
+            invariant: \(vulnerability.invariant)
+            persistence models: \(ReportFormat.models(vulnerability))
+            crash states: \(vulnerability.states), seeds: \(ReportFormat.seeds(vulnerability.seeds))
+            message: \(vulnerability.message)
+            state: \(vulnerability.state)
+            reproduce: \(vulnerability.reproduce)
+            """
+        var xml = "    <testcase classname=\"\(attribute(className))\" name=\"\(attribute("vulnerability: \(vulnerability.cause)"))\">\n"
+        if vulnerability.expected {
+            xml += "      <system-out>\(text("expected vulnerability\n" + details))</system-out>\n"
+        } else {
+            xml += "      <failure type=\"\(attribute(vulnerability.invariant))\" message=\"\(attribute(vulnerability.cause))\">\(text(details))</failure>\n"
+        }
+        return (xml + "    </testcase>\n", !vulnerability.expected)
     }
 
     private static func time(_ seconds: Double) -> String {

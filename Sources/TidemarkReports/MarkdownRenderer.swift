@@ -25,6 +25,8 @@ public enum MarkdownRenderer {
                 + " · Expected violations: \(ReportFormat.grouped(totals.expectedViolations))")
         if report.inProgress { out.append("- **In progress**: the numbers so far; timelines and failure files come when the campaign ends.") }
         out.append("")
+        out += vulnerabilities(report)
+        out.append("")
         out.append("## Scenarios")
         out.append("")
         if report.scenarios.isEmpty {
@@ -62,6 +64,31 @@ public enum MarkdownRenderer {
         return "FAIL: \(unmet) of \(count) scenario\(count == 1 ? "" : "s") did not meet \(count == 1 ? "its expectation" : "their expectations")"
     }
 
+    /// The first section: every vulnerability with its cause, invariant, models, counts and the
+    /// command that recreates it; one line when there are none.
+    static func vulnerabilities(_ report: CampaignReport) -> [String] {
+        var out = ["## Vulnerabilities", ""]
+        let all = report.vulnerabilities
+        if all.isEmpty { return out + [ReportFormat.noVulnerabilities(report)] }
+        let unexpected = all.filter { !$0.vulnerability.expected }.count
+        out.append("\(all.count) found by exhaustive crash exploration, \(unexpected) unexpected (listed first).")
+        for (number, entry) in all.enumerated() {
+            let vulnerability = entry.vulnerability
+            out.append("")
+            out.append("### \(number + 1). \(inline(vulnerability.cause))")
+            out.append("")
+            out.append("- Scenario: \(inline(entry.scenario.name)) · Invariant broken: \(inline(vulnerability.invariant))"
+                + (vulnerability.expected ? " (expected)" : " (**unexpected**)"))
+            out.append("- Persistence models: \(inline(ReportFormat.models(vulnerability)))")
+            out.append("- Crash states: \(ReportFormat.grouped(vulnerability.states)) · Seeds: \(inline(ReportFormat.seeds(vulnerability.seeds)))")
+            out.append("- Verdict: \(inline(vulnerability.message))")
+            out.append("- State: \(inline(vulnerability.state))")
+            out.append("")
+            out += fenced(vulnerability.reproduce, info: "sh")
+        }
+        return out
+    }
+
     private static func section(_ scenario: ScenarioReport) -> [String] {
         var out: [String] = []
         out.append("## Scenario \(inline(scenario.name))")
@@ -86,6 +113,7 @@ public enum MarkdownRenderer {
             ReportFormat.grouped(scenario.recoveries),
         ]))
         out.append("")
+        if let figures = scenario.exploration { out += ["- Exhaustive exploration: \(inline(ReportFormat.exploration(figures)))"] }
         for (title, counts) in [
             ("Faults injected", scenario.faults), ("Crash points", scenario.crashPoints),
             ("Recovery paths", scenario.recoveryPaths), ("Operations", scenario.operations),

@@ -69,6 +69,10 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
     public var runsPerSecond: Double, fsCallsPerSecond: Double, fsCalls: Int
     /// Directory holding this scenario's failure files.
     public var reportDir: String
+    /// Exhaustive exploration: what it covered and the vulnerabilities it found (nil for a
+    /// scenario run in random mode only, and in reports written before exploration was reported).
+    public var exploration: ExplorationFigures?
+    public var vulnerabilities: [VulnerabilityReport]?
 
     public init(
         name: String, file: String = "", subject: String,
@@ -79,8 +83,10 @@ public struct ScenarioReport: Codable, Sendable, Equatable {
         crashPoints: [String: Int] = [:], recoveryPaths: [String: Int] = [:],
         operations: [String: Int] = [:], knobsFired: [String: Int]? = nil, invariantViolations: [String: Int] = [:],
         runsPerSecond: Double = 0, fsCallsPerSecond: Double = 0, fsCalls: Int = 0,
-        reportDir: String = ""
+        reportDir: String = "", exploration: ExplorationFigures? = nil, vulnerabilities: [VulnerabilityReport]? = nil
     ) {
+        self.exploration = exploration
+        self.vulnerabilities = vulnerabilities
         self.name = name
         self.file = file
         self.subject = subject

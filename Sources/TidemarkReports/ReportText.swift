@@ -31,9 +31,9 @@ enum MarkupEscaping {
 }
 
 /// POSIX shell quoting for commands shown to copy and paste.
-enum ShellQuoting {
+public enum ShellQuoting {
     /// Leaves plain paths alone and single-quotes anything else (`'` becomes `'\''`).
-    static func quote(_ word: String) -> String {
+    public static func quote(_ word: String) -> String {
         let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@%")
         if !word.isEmpty, word.allSatisfy({ plain.contains($0) }) { return word }
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"

@@ -1,4 +1,5 @@
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 
 /// One pending change (a write, a truncate, a directory operation) a crash may keep or lose.
@@ -27,6 +28,35 @@ public struct PendingChange: Sendable, Hashable, Codable {
     }
 
     var isDirectoryOperation: Bool { kind != "write" && kind != "truncate" }
+
+    /// The change without offsets, lengths or sequence numbers, as causes name it:
+    /// "write to /….log", "rename /….dbtmp → /CURRENT".
+    public var generic: String {
+        let path = CauseFinder.generic(self.path)
+        switch kind {
+        case "write": return "write to \(path)"
+        case "truncate": return "truncate of \(path)"
+        case "createFile": return "create \(path)"
+        case "createDirectory": return "mkdir \(path)"
+        case "remove": return "remove \(path)"
+        case "rename":
+            let arrow = summary.range(of: " -> ") ?? summary.range(of: " → ")
+            let destination = arrow.map { String(summary[$0.upperBound...].prefix { $0 != " " }) } ?? "?"
+            return "rename \(path) → \(CauseFinder.generic(destination))"
+        default: return "\(kind) \(path)"
+        }
+    }
+}
+
+/// Which member of ALICE's bounded family a state is: changes `0..<length` kept (in issue
+/// order) except `dropping`. The cause finder asks the family's verdicts.
+public struct FamilyMember: Sendable, Hashable {
+    public var length: Int
+    public var dropping: Int?
+    public init(length: Int, dropping: Int?) {
+        self.length = length
+        self.dropping = dropping
+    }
 }
 
 /// One state a power loss may leave: which pending changes it kept and lost, and the disk as it
@@ -35,6 +65,11 @@ public struct CrashCandidate {
     public var kept: [PendingChange]
     public var lost: [PendingChange]
     public var disk: SimulatedFileSystem
+    /// Every pending change at the point, in issue order, and its fate in this state.
+    public var changes: [PendingChange] = []
+    public var fates: [CauseFinder.Fate] = []
+    /// The bounded-family members this state is (several when legality makes them equal).
+    public var family: [FamilyMember] = []
 }
 
 /// The boundary between exploration and enumeration: the distinct crash states of a disk at one
@@ -93,21 +128,26 @@ public struct PrefixCrashStates: CrashStateSource {
         let upperBound = probe.pendingWriteCount() + probe.pendingDirectoryOperationCount()
         let all = crash(probe, suppressing: Set(0..<upperBound))
         let issued = all.sorted(by: PendingChange.issueOrder)
-        var wishes: [Set<Int>] = []  // positions in `issued` to keep
-        for k in 0...issued.count { wishes.append(Set(0..<k)) }
+        var wishes: [FamilyMember] = []  // positions in `issued` to keep
+        for k in 0...issued.count { wishes.append(FamilyMember(length: k, dropping: nil)) }
         if omitOne, issued.count >= 2 {
             for k in 2...issued.count {
-                for j in 0..<(k - 1) { wishes.append(Set(0..<k).subtracting([j])) }
+                for j in 0..<(k - 1) { wishes.append(FamilyMember(length: k, dropping: j)) }
             }
         }
         var candidates: [CrashCandidate] = []
         let probeIndex = Dictionary(uniqueKeysWithValues: all.enumerated().map { (Key($0.element), $0.offset) })
         for wish in wishes.prefix(budget) {
-            let wanted = Set(wish.map { Key(issued[$0]) })
+            let wanted = Set((0..<wish.length).filter { $0 != wish.dropping }.map { Key(issued[$0]) })
             // First guess: the decision indices of the probe (exact unless a dependent change
             // of a lost one takes no decision).
             let guess = Set(wanted.compactMap { probeIndex[$0] })
-            candidates.append(try candidate(keeping: wanted, of: issued, guess: guess, makeDisk))
+            var candidate = try candidate(keeping: wanted, of: issued, guess: guess, makeDisk)
+            let kept = Set(candidate.kept.map(Key.init))
+            candidate.changes = issued
+            candidate.fates = issued.map { kept.contains(Key($0)) ? .kept : .lost }
+            candidate.family = [wish]
+            candidates.append(candidate)
         }
         return candidates
     }
@@ -192,6 +232,13 @@ public struct EnumeratedCrashStates: CrashStateSource {
 
     public func crashStates(_ makeDisk: () throws -> SimulatedFileSystem) throws -> [CrashCandidate] {
         let set = try makeDisk().crashStates(model: model, budget: budget)
+        let changes = set.changes.map { PendingChange(kind: $0.kind.rawValue, path: $0.path, callIndex: $0.key.callIndex, summary: $0.summary) }
+        var members: [[ChangeFate]: [FamilyMember]] = [:]
+        for length in 0...set.changes.count {
+            for dropping in [nil] + (0..<max(0, length - 1)).map(Optional.some) {
+                members[set.prefixState(length, dropping: dropping).fates, default: []].append(FamilyMember(length: length, dropping: dropping))
+            }
+        }
         return set.states.map { state in
             var kept: [PendingChange] = [], lost: [PendingChange] = []
             for (change, fate) in zip(state.changes, state.fates) {
@@ -200,7 +247,11 @@ public struct EnumeratedCrashStates: CrashStateSource {
                     kind: change.kind.rawValue, path: change.path, callIndex: change.key.callIndex, summary: summary)
                 if fate.isKept { kept.append(pending) } else { lost.append(pending) }
             }
-            return CrashCandidate(kept: kept, lost: lost, disk: set.materialize(state))
+            let fates: [CauseFinder.Fate] = state.fates.map { fate in
+                fate.isKept ? .kept : fate.isPartial ? .partial(CauseFinder.partialLanding(garbage: fate.garbage, grewWithoutData: fate.grewWithoutData)) : .lost
+            }
+            return CrashCandidate(
+                kept: kept, lost: lost, disk: set.materialize(state), changes: changes, fates: fates, family: members[state.fates] ?? [])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 
 /// Where crash states are explored: just before each persistence point (fsync, fdatasync,
@@ -36,6 +37,11 @@ public struct ExploredState: Sendable {
     public var kept: [PendingChange]
     public var lost: [PendingChange]
     public var image: DiskImage
+    /// Every pending change at the point (issue order), its fate here, and the bounded-family
+    /// members this state is (for `CauseFinder`).
+    public var changes: [PendingChange]
+    public var fates: [CauseFinder.Fate]
+    public var family: [FamilyMember]
 }
 
 /// The crash states of a trace, point by point, through a `CrashStateSource`.
@@ -57,7 +63,8 @@ public struct TraceStates {
         }
         return try candidates.enumerated().map { index, candidate in
             ExploredState(id: "\(point.operation).\(index)", point: point, kept: candidate.kept, lost: candidate.lost,
-                          image: try DiskImage.read(candidate.disk))
+                          image: try DiskImage.read(candidate.disk), changes: candidate.changes, fates: candidate.fates,
+                          family: candidate.family)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import TidemarkIO
+import TidemarkReports
 
 /// `tidemark trace explore`: every crash state of a trace, deduplicated, materialised into a
 /// fresh directory each and judged by the user's checker; inconsistent states grouped into
@@ -46,14 +47,15 @@ public struct Explorer {
         public var checkerOutput: [String]?
     }
 
-    /// A group of inconsistent states with the same cause, as far as the trace can tell: the
-    /// first change they lost and, when the state kept a later change, the last such change.
+    /// A group of inconsistent states with the same cause (`CauseFinder`, the grouping the
+    /// in-process explorer uses).
     public struct Vulnerability: Codable, Sendable {
-        /// "durability": the checker needed a change that was lost with everything after it (the
-        /// program acknowledged before it was durable); "ordering": a later change reached the
-        /// disk without an earlier one the checker needed first.
+        /// "durability": the checker needed a change the program's output relied on (it printed
+        /// before the change was durable); "ordering": a later change reached the disk without
+        /// an earlier one the checker needed first; "atomicity": a write landed in part.
         public var kind: String
-        public var summary: String
+        /// The cause: "ordering: rename /….dbtmp → /CURRENT must persist before remove /MANIFEST-…".
+        public var cause: String
         public var states: [String]
         public var example: String
         public var checkerOutput: [String]
@@ -189,60 +191,43 @@ public struct Explorer {
         "#\(operationOf(change.callIndex).map(String.init) ?? "?") \(change.summary)"
     }
 
-    /// The same change in another run of the same code: digits (log numbers, offsets, sizes)
-    /// replaced, so "append to 000005.log" and "append to 000007.log" group together.
-    static func pattern(_ change: PendingChange) -> String {
-        var out = ""
-        var inDigits = false
-        for character in change.summary {
-            if character.isNumber { if !inDigits { out.append("N") }; inDigits = true } else { out.append(character); inDigits = false }
-        }
-        return out
-    }
-
-    /// Groups inconsistent states by the first change they lost (as a pattern, so a loop's
-    /// iterations group together). A group is a durability vulnerability when one of its states
-    /// lost that change with everything after it, an ordering one when every state kept some
-    /// later change.
+    /// Groups inconsistent states by cause (`CauseFinder`), asking each point's bounded family
+    /// for the verdicts the cause needs: the states the source produced for those members.
     static func group(explored: [ExploredState], results: [StateResult], operationOf: (Int) -> Int?) -> [Vulnerability] {
-        var groups: [String: Vulnerability] = [:]
-        var laterKept: [String: [String]] = [:]
-        var order: [String] = []
-        for (state, result) in zip(explored, results) where result.verdict == .inconsistent {
-            let firstLost = state.lost.first
-            let key = firstLost.map(pattern) ?? ""
-            let later = firstLost.flatMap { lost in state.kept.last { PendingChange.issueOrder(lost, $0) } }
-            if groups[key] == nil {
-                order.append(key)
-                let reference = results.first { $0.id == result.duplicateOf } ?? result
-                groups[key] = Vulnerability(
-                    kind: firstLost == nil ? "inconsistent without loss" : "ordering",
-                    summary: firstLost.map { name($0, operationOf) } ?? "the checker fails with every pending change kept (\(state.point.label))",
-                    states: [], example: result.id, checkerOutput: reference.checkerOutput ?? [])
+        func verdict(_ index: Int) -> Bool? {
+            let result = results[index]
+            let original = result.duplicateOf.flatMap { id in results.first { $0.id == id } } ?? result
+            switch original.verdict {
+            case .inconsistent: return true
+            case .consistent: return false
+            case .unchecked, .duplicate: return nil
             }
-            groups[key]!.states.append(result.id)
-            if firstLost != nil {
-                if let later {
-                    let text = name(later, operationOf)
-                    if !(laterKept[key] ?? []).contains(text) { laterKept[key, default: []].append(text) }
-                } else {
-                    groups[key]!.kind = "durability"
+        }
+        var finders: [Int: CauseFinder] = [:]
+        var groups: [String: Vulnerability] = [:]
+        var order: [String] = []
+        for (index, state) in explored.enumerated() where results[index].verdict == .inconsistent {
+            let point = state.point.operation
+            if finders[point] == nil {
+                var members: [FamilyMember: Int] = [:]
+                for (other, candidate) in explored.enumerated() where candidate.point.operation == point {
+                    for member in candidate.family where members[member] == nil { members[member] = other }
+                }
+                finders[point] = CauseFinder(changes: state.changes.map(\.generic)) { length, dropping in
+                    members[FamilyMember(length: length, dropping: dropping)].flatMap(verdict)
                 }
             }
-        }
-        return order.map { key in
-            var vulnerability = groups[key]!
-            switch vulnerability.kind {
-            case "durability":
-                vulnerability.summary += " lost: the output before the crash point relied on it"
-            case "ordering":
-                let kept = laterKept[key] ?? []
-                vulnerability.summary += " lost while later changes reached the disk: "
-                    + kept.prefix(3).joined(separator: "; ") + (kept.count > 3 ? "; …" : "")
-            default: break
+            let cause = finders[point]!.cause(fates: state.fates, durabilityInvariant: nil)
+            if groups[cause] == nil {
+                order.append(cause)
+                let reference = results.first { $0.id == results[index].duplicateOf } ?? results[index]
+                groups[cause] = Vulnerability(
+                    kind: String(cause.prefix { $0 != ":" }), cause: cause, states: [], example: results[index].id,
+                    checkerOutput: reference.checkerOutput ?? [])
             }
-            return vulnerability
+            groups[cause]!.states.append(results[index].id)
         }
+        return order.map { groups[$0]! }.sorted { $0.states.count > $1.states.count }
     }
 }
 

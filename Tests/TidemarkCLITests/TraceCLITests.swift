@@ -23,8 +23,21 @@ import TidemarkIO
         return (result.status, json)
     }
 
+    /// The causes in the report `--json` prints (the campaign report model).
     func summaries(_ json: [String: Any]) -> [String] {
-        (json["vulnerabilities"] as? [[String: Any]] ?? []).map { "[\($0["kind"] ?? "")] \($0["summary"] ?? "")" }
+        vulnerabilities(json).map { "\($0["cause"] ?? "")" }
+    }
+
+    func vulnerabilities(_ json: [String: Any]) -> [[String: Any]] {
+        scenario(json)["vulnerabilities"] as? [[String: Any]] ?? []
+    }
+
+    func scenario(_ json: [String: Any]) -> [String: Any] {
+        (json["scenarios"] as? [[String: Any]])?.first ?? [:]
+    }
+
+    func figures(_ json: [String: Any]) -> [String: Any] {
+        scenario(json)["exploration"] as? [String: Any] ?? [:]
     }
 
     @Test func recordShowsALoggedRenameWithItsOutput() throws {
@@ -72,8 +85,8 @@ import TidemarkIO
         let trace = try record(directory, ["env", env, "TIDEMARK_FLAGS=--no-tiers", "sh", Self.examples + "/tidemark-db/workload.sh", directory.file("dir"), "2"])
         let (status, json) = try explore(trace, check: "\(env) sh \(Self.examples)/tidemark-db/check.sh {dir}")
         #expect(status == 0, "\(summaries(json))")
-        #expect((json["statesChecked"] as? Int ?? 0) > 5)
-        #expect(json["complete"] as? Bool == true)
+        #expect((figures(json)["statesChecked"] as? Int ?? 0) > 5)
+        #expect(scenario(json)["expectationMet"] as? Bool == true)
         // The in-process verifier says the same of the store under power loss (a few seeds here;
         // `make run` runs the scenario's own count).
         let scenario = FilePaths.join(FilePaths.parent(of: Self.examples), "Scenarios/power-loss.yaml")
@@ -88,7 +101,7 @@ import TidemarkIO
         let (status, json) = try explore(trace, check: "sh \(Self.examples)/sqlite/check.sh {dir}")
         #expect(status == 1)
         #expect(summaries(json).count == 1)
-        #expect(summaries(json).first?.hasPrefix("[durability]") == true)
+        #expect(summaries(json).first == "durability: remove /db-journal was still pending")
         #expect(summaries(json).first?.contains("remove /db-journal") == true)
     }
 
@@ -97,7 +110,7 @@ import TidemarkIO
         let trace = try record(directory, ["sh", Self.examples + "/sqlite/workload.sh", directory.file("dir"), "wal", "1"])
         let (status, json) = try explore(trace, check: "sh \(Self.examples)/sqlite/check.sh {dir}")
         #expect(status == 0, "\(summaries(json))")
-        #expect((json["unmodelled"] as? [String])?.isEmpty == true)
+        #expect((scenario(json)["configuration"] as? [String: String])?["unmodelled"] == nil)
     }
 
     /// The simulated disk's enumerator (torn and garbled writes, every legal subset up to the
@@ -110,7 +123,8 @@ import TidemarkIO
         for (model, expected) in [("weakest", Int32(1)), ("ext4-ordered", 0), ("no-powersafe-overwrite", 1)] {
             let (status, json) = try explore(trace, check: check, model: model, extra: ["--enumerator"])
             #expect(status == expected, "\(model): \(summaries(json))")
-            #expect((json["enumerator"] as? String ?? "").contains(model), "\(json["enumerator"] ?? "")")
+            let enumerator = (scenario(json)["configuration"] as? [String: String])?["enumerator"] ?? ""
+            #expect(enumerator.contains(model), "\(enumerator)")
         }
         let bad = try tidemark(["trace", "explore", trace, "--check", check, "--model", "ext5"])
         #expect(bad.status == 2 && bad.stderr.contains("--enumerator"))
@@ -123,13 +137,15 @@ import TidemarkIO
         let (status, json) = try explore(trace, check: check)
         #expect(status == 1)
         let found = summaries(json)
-        #expect(found.contains { $0.hasPrefix("[ordering]") && $0.contains("rename /000002.dbtmp -> /CURRENT") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("ordering:") && $0.contains("rename /….dbtmp → /CURRENT") }, "\(found)")
         // Prefixes alone (ext4 data=ordered keeps metadata in order) never show it.
         let (orderedStatus, ordered) = try explore(trace, check: check, model: "ext4-ordered")
         #expect(orderedStatus == 0, "\(summaries(ordered))")
         // The state explore names is materialised again and fails the checker the same way.
-        let vulnerability = try #require((json["vulnerabilities"] as? [[String: Any]])?.first { ($0["summary"] as? String ?? "").contains("CURRENT") })
-        let id = try #require(vulnerability["example"] as? String)
+        let vulnerability = try #require(vulnerabilities(json).first { ($0["cause"] as? String ?? "").contains("CURRENT") })
+        let reproduce = try #require(vulnerability["reproduce"] as? String)
+        #expect(reproduce.hasPrefix("tidemark trace materialize \(trace) --state "))
+        let id = String(try #require(reproduce.split(separator: " ").drop { $0 != "--state" }.dropFirst().first))
         let out = directory.file("state")
         let materialized = try tidemark(["trace", "materialize", trace, "--state", id, "--out", out])
         #expect(materialized.status == 0)

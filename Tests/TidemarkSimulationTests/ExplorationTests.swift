@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 @testable import TidemarkSimulation
 
@@ -83,6 +84,41 @@ struct ExplorationTests {
         let failure = try FailureFile.load(from: try #require(outcome.failures.first).failureFile)
         #expect(failure.crash != nil)
         #expect(failure.run.execute().violation?.invariant == failure.invariant)
+        // Every vulnerability the seeds showed is tallied and pinned in a failure file that
+        // replays, and the report lists them.
+        let vulnerabilities = try #require(outcome.vulnerabilities)
+        #expect(!vulnerabilities.isEmpty)
+        for vulnerability in vulnerabilities {
+            let pinned = try FailureFile.load(from: try #require(vulnerability.failureFile))
+            #expect(pinned.crash == vulnerability.reproducer)
+            #expect(pinned.run.execute().violation?.invariant == vulnerability.invariant, "\(vulnerability.cause)")
+        }
+        let report = ReportBuilder.scenarioReport(outcome, reportDir: directory)
+        #expect(report.vulnerabilities?.map(\.cause) == vulnerabilities.map(\.cause))
+        let scenario = Self.scenario(canary: "skipDirectorySyncOnNewSegment")
+        for (listed, vulnerability) in zip(report.vulnerabilities ?? [], vulnerabilities) {
+            #expect(listed.reproduce == "tidemark replay \(vulnerability.failureFile!)")
+            #expect(listed.expected == scenario.allows(vulnerability.invariant))
+        }
+        #expect(report.exploration?.statesChecked ?? 0 > 0)
+    }
+
+    /// A pinned failure shrinks: each candidate plan finds the pinned state again by step and
+    /// call offset, and the shrunk file replays to the same invariant and trace hash.
+    @Test func shrinkingAPinnedFailureKeepsItsCrashState() throws {
+        let scenario = Self.scenario(canary: "skipDirectorySyncOnNewSegment")
+        let outcome = Exploration.explore(scenario, seed: 1, settings: ExplorationSettings())
+        // The finding pinned latest in the run: the most steps before it to remove.
+        let finding = try #require(outcome.findings.map(\.finding).max { $0.crash.point.fsCall < $1.crash.point.fsCall })
+        var failure = FailureFile(scenarioFile: "test", scenario: scenario, run: SimulationRun(scenario: scenario, seed: 1), result: outcome.run)
+        failure.pin(finding)
+        let shrunk = Shrinker(failure: failure).shrink()
+        #expect(shrunk.operationsAfter < shrunk.operationsBefore)
+        let pinned = try #require(shrunk.failure.crash)
+        #expect(pinned.point.stepIndex < finding.crash.point.stepIndex, "steps before the pinned point were removed")
+        let replayed = shrunk.failure.run.execute()
+        #expect(replayed.violation?.invariant == finding.violation.invariant)
+        #expect(Hex.digits16(replayed.traceHash) == shrunk.failure.traceHash)
     }
 
     @Test func processKillsOnlyExploreThePageCacheAlone() {
@@ -94,8 +130,8 @@ struct ExplorationTests {
     }
 
     @Test func sequenceNumbersDoNotSplitACause() {
-        #expect(Vulnerability.generic("/store/wal-000000000000000c.log") == "/store/wal-….log")
-        #expect(Vulnerability.generic("/store/checkpoint-0000000000000012.ckpt.tmp") == "/store/checkpoint-….ckpt.tmp")
-        #expect(Vulnerability.generic("/db/cafe/MANIFEST") == "/db/cafe/MANIFEST")
+        #expect(CauseFinder.generic("/store/wal-000000000000000c.log") == "/store/wal-….log")
+        #expect(CauseFinder.generic("/store/checkpoint-0000000000000012.ckpt.tmp") == "/store/checkpoint-….ckpt.tmp")
+        #expect(CauseFinder.generic("/db/cafe/MANIFEST") == "/db/cafe/MANIFEST")
     }
 }

@@ -113,7 +113,7 @@ func renameTrace(syncsData: Bool) -> TraceFile {
         let result = try explore(renameTrace(syncsData: false), check: checker)
         #expect(result.vulnerabilities.count == 1)
         #expect(result.vulnerabilities[0].kind == "durability")
-        #expect(result.vulnerabilities[0].summary.contains("write 3 bytes at 0 to /a.tmp"))
+        #expect(result.vulnerabilities[0].cause == "durability: write to /a.tmp was still pending", "\(result.vulnerabilities[0].cause)")
         #expect(result.complete)
     }
 

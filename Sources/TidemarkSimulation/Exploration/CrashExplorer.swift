@@ -1,4 +1,5 @@
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 
 /// Where in a run a crash state was taken: before the `fsCall`-th file-system call (or after an
@@ -151,9 +152,13 @@ public final class CrashExplorer: @unchecked Sendable {
         if powerLoss && set.family == .bounded { statistics.boundedPoints += 1 }
         if powerLoss && set.truncated { statistics.truncatedPoints += 1 }
         var seen: Set<UInt64> = []
-        var witnesses = OrderingWitnesses(set: set, violates: {
-            if case .violation = check($0, $0.imageHash) { return true } else { return false }
-        })
+        var finder = CauseFinder(changes: set.changes.map(Vulnerability.generic)) { length, dropping in
+            let state = set.prefixState(length, dropping: dropping)
+            // A dropped change may take the one meant to be kept with it: then no witness.
+            if dropping != nil, !(state.fates[length - 1].isKept && state.matters[length - 1]) { return nil }
+            let clone = set.materialize(state)
+            if case .violation = check(clone, clone.imageHash) { return true } else { return false }
+        }
         for state in states {
             let clone = set.materialize(state)
             // Hashed once: the verdict looks the image up among those already recovered.
@@ -166,7 +171,7 @@ public final class CrashExplorer: @unchecked Sendable {
             case .violation(let violation):
                 statistics.violatingStates += 1
                 if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
-                let cause = Vulnerability.cause(of: state, at: point, invariant: violation.invariant) { witnesses.pair(firstLost: $0) }
+                let cause = Vulnerability.cause(of: state, invariant: violation.invariant, finder: &finder)
                 let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
                 if let known = vulnerabilities[key] {
                     vulnerabilities[key] = (known.finding, known.states + 1)
@@ -217,50 +222,5 @@ public final class CrashExplorer: @unchecked Sendable {
         }
         let readBack = Result { () throws(SubjectError) in try subject.readAll() }
         return Recovered(openError: nil, readBack: readBack, reportedPossibleLoss: info.reportedPossibleLoss)
-    }
-}
-
-/// Which pair of changes an ordering violation at one point relies on, asked of the bounded
-/// family's states (memoised per point; each image is recovered once anyway):
-/// - if keeping everything before the first lost change already breaks the subject, the
-///   shortest such prefix: its last change persisted without the next one;
-/// - else the first later change `k` such that keeping everything up to `k` except the lost
-///   change breaks it: the lost change had to persist before `k`.
-struct OrderingWitnesses {
-    let set: CrashStateSet
-    let violates: (SimulatedFileSystem) -> Bool
-    private var prefixViolates: [Int: Bool] = [:]
-    private var pairs: [Int: (lost: Int, kept: Int)?] = [:]
-
-    init(set: CrashStateSet, violates: @escaping (SimulatedFileSystem) -> Bool) {
-        self.set = set
-        self.violates = violates
-    }
-
-    private mutating func prefixBreaks(_ length: Int) -> Bool {
-        if let known = prefixViolates[length] { return known }
-        let result = violates(set.materialize(set.prefixState(length, dropping: nil)))
-        prefixViolates[length] = result
-        return result
-    }
-
-    mutating func pair(firstLost lost: Int) -> (lost: Int, kept: Int)? {
-        if let known = pairs[lost] { return known }
-        var found: (lost: Int, kept: Int)?
-        if prefixBreaks(lost) {
-            // Nil when even the empty prefix breaks: no ordering, a loss.
-            if let shortest = (0...lost).first(where: { prefixBreaks($0) }), shortest > 0 { found = (shortest, shortest - 1) }
-        } else {
-            for kept in (lost + 1)..<set.changes.count {
-                let state = set.prefixState(kept + 1, dropping: lost)
-                guard state.fates[kept].isKept, state.matters[kept] else { continue }
-                if violates(set.materialize(state)) {
-                    found = (lost, kept)
-                    break
-                }
-            }
-        }
-        pairs[lost] = found
-        return found
     }
 }

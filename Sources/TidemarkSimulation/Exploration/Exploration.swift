@@ -21,6 +21,10 @@ public struct Exploration {
         }
     }
 
+    /// The counters an explored seed adds to a campaign's crash points and faults.
+    static let pointsCounter = "explored persistence points"
+    static let statesCounter = "explored crash states"
+
     public var options: Options
     /// Builds the subject instead of the scenario's (tests).
     public var subjectFactory: SimulationRun.SubjectFactory?
@@ -46,8 +50,11 @@ public struct Exploration {
         /// states among the crash points and faults.
         public var result: RunResult {
             var result = run
-            result.crashPoints["explored persistence points", default: 0] += statistics.points
-            result.faults["explored crash states", default: 0] += statistics.statesChecked
+            result.crashPoints[Exploration.pointsCounter, default: 0] += statistics.points
+            result.faults[Exploration.statesCounter, default: 0] += statistics.statesChecked
+            result.vulnerabilities = findings.map {
+                VulnerabilityTally(cause: $0.finding.cause, invariant: $0.finding.violation.invariant, states: $0.states, seeds: [seed])
+            }
             if result.violation == nil, let first = findings.first?.finding {
                 result.violation = first.violation
                 result.traceHash = first.traceHash
@@ -193,6 +200,29 @@ public struct ExplorationOutcome: Sendable {
 
     /// Distinct crash states checked per second of exploring (per core).
     public var statesPerSecond: Double { exploringSeconds > 0 ? Double(statistics.statesChecked) / exploringSeconds : 0 }
+}
+
+/// A vulnerability as a campaign counts it over seeds (`tidemark run` on an `exploration:
+/// exhaustive` scenario): its failure file is written when the campaign ends.
+public struct VulnerabilityTally: Codable, Sendable, Equatable {
+    public var cause: String
+    public var invariant: Invariant
+    public var states: Int
+    public var seeds: [UInt64]
+
+    /// Adds `other`'s vulnerabilities: the same cause and invariant add up.
+    static func merge(_ list: [VulnerabilityTally], _ other: [VulnerabilityTally]) -> [VulnerabilityTally] {
+        var merged = list
+        for entry in other {
+            if let index = merged.firstIndex(where: { $0.cause == entry.cause && $0.invariant == entry.invariant }) {
+                merged[index].states += entry.states
+                merged[index].seeds += entry.seeds
+            } else {
+                merged.append(entry)
+            }
+        }
+        return merged
+    }
 }
 
 extension CrashExplorer.Statistics {

@@ -125,6 +125,9 @@ public struct CampaignTally: Codable, Sendable, Equatable {
     public var invariantViolations: [String: Int] = [:]
     /// In completion order; sorted by seed when read.
     public var failingRuns: [FailingRun] = []
+    /// Exhaustive scenarios: vulnerabilities over the seeds (nil in random mode and in shards
+    /// written before they were tallied).
+    public var vulnerabilities: [VulnerabilityTally]?
     /// Wall-clock seconds spent on this scenario (summed over rounds and shards).
     public var elapsedSeconds: Double = 0
 
@@ -142,6 +145,7 @@ public struct CampaignTally: Codable, Sendable, Equatable {
         operations = result.operations
         knobsFired = Dictionary(uniqueKeysWithValues: Set(result.knobsFired).map { ($0, 1) })
         stoppedEarly = result.stoppedEarly == nil ? 0 : 1
+        if !result.vulnerabilities.isEmpty { vulnerabilities = result.vulnerabilities }
         if let violation = result.violation {
             invariantViolations = [violation.invariant.rawValue: 1]
             failingRuns = [FailingRun(seed: result.seed, violation: violation, traceHash: Hex.digits16(result.traceHash))]
@@ -161,6 +165,7 @@ public struct CampaignTally: Codable, Sendable, Equatable {
         knobsFired.merge(other.knobsFired, uniquingKeysWith: +)
         invariantViolations.merge(other.invariantViolations, uniquingKeysWith: +)
         failingRuns += other.failingRuns
+        if let more = other.vulnerabilities { vulnerabilities = VulnerabilityTally.merge(vulnerabilities ?? [], more) }
         elapsedSeconds += other.elapsedSeconds
     }
 }

@@ -18,7 +18,19 @@ public enum ReportBuilder {
             knobsFired: outcome.tally.knobsFired,
             invariantViolations: outcome.tally.invariantViolations,
             runsPerSecond: outcome.runsPerSecond, fsCallsPerSecond: outcome.fsCallsPerSecond, fsCalls: outcome.tally.fsCalls,
-            reportDir: reportDir)
+            reportDir: reportDir, exploration: explorationFigures(outcome),
+            vulnerabilities: outcome.vulnerabilities.map { $0.map { report($0, scenario: outcome.scenario, safeUnder: []) } })
+    }
+
+    /// An exhaustive scenario's figures in a campaign: the counters its seeds added up.
+    static func explorationFigures(_ outcome: ScenarioOutcome) -> ExplorationFigures? {
+        guard let settings = outcome.scenario.exploration else { return nil }
+        let tally = outcome.tally
+        return ExplorationFigures(
+            models: [settings.model.rawValue], stateBudget: settings.stateBudget,
+            points: tally.crashPoints[Exploration.pointsCounter] ?? 0, statesEnumerated: nil,
+            statesChecked: tally.faults[Exploration.statesCounter] ?? 0,
+            violatingStates: (tally.vulnerabilities ?? []).reduce(0) { $0 + $1.states })
     }
 
     static func failureReport(_ failure: ScenarioOutcome.Failure) -> FailureReport {

@@ -13,6 +13,8 @@ public struct ScenarioOutcome: Sendable {
     public var failures: [Failure]
     /// Distinct violations among all failing runs (kept or not).
     public var distinctViolations: Int
+    /// Exhaustive scenarios, final report: the vulnerabilities, each with its failure file.
+    public var vulnerabilities: [Vulnerability]?
 
     public struct Failure: Sendable {
         public var seed: UInt64
@@ -60,6 +62,9 @@ public struct ScenarioOutcome: Sendable {
             failures.append(failure)
         }
         self.failures = failures
+        if final, let settings = scenario.exploration, let tallied = tally.vulnerabilities {
+            vulnerabilities = try Self.pinned(tallied, scenario: scenario, file: file, settings: settings, failureDirectory: options.failureDirectory)
+        }
     }
 
     public var runs: Int { tally.runs }

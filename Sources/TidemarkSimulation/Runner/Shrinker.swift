@@ -1,11 +1,12 @@
 /// Minimizes a failing run: delta debugging (Zeller's ddmin) first over the plan's steps, then
 /// over the fault decisions (suppressing each means the benign outcome), keeping only changes
-/// after which the run still breaks the same invariant.
+/// after which the run still breaks the same invariant. A failure that pins a crash state is
+/// shrunk over its steps with the pin re-identified in each candidate (`Shrinker+Pinned`).
 public final class Shrinker {
     public var failure: FailureFile
     /// Upper bound on replays, so a stubborn case still ends.
     public var maxRuns: Int
-    public private(set) var runs = 0
+    public internal(set) var runs = 0
 
     public init(failure: FailureFile, maxRuns: Int = 500) {
         self.failure = failure
@@ -23,6 +24,7 @@ public final class Shrinker {
 
     /// Shrinks; `progress` is told the run count and current plan size now and then.
     public func shrink(progress: (Int, Int) -> Void = { _, _ in }) -> Outcome {
+        if let crash = failure.crash { return shrinkPinned(crash, progress: progress) }
         let scenario = failure.scenario
         let invariant = failure.invariant
         let seed = failure.seed
@@ -66,7 +68,7 @@ public final class Shrinker {
     }
 
     /// ddmin: the smallest sublist (1-minimal within the run budget) for which `fails` holds.
-    private func minimize<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
+    func minimize<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
         var current = items
         var granularity = 2
         while current.count >= 2 && runs < maxRuns {

@@ -83,6 +83,12 @@ public struct RunResult: Sendable {
     public var trace: [TraceEvent] = []
     /// Set when the violation is a crash state found by exploration: the state to replay.
     public var pinnedCrash: PinnedCrash?
+    /// The file-system call count when each step began (and, last, when the final crash and
+    /// recovery began), for the steps the run reached: shrinking re-identifies a pinned crash
+    /// state by step and offset.
+    public var stepStarts: [Int] = []
+    /// Exhaustive exploration: every vulnerability this seed showed (a campaign tallies them).
+    public var vulnerabilities: [VulnerabilityTally] = []
 
     public var passed: Bool { violation == nil }
 }
@@ -166,6 +172,7 @@ private struct Execution {
         for (index, step) in run.plan.steps.enumerated() {
             if result.violation != nil || stopped { return }
             let start = fileSystem.callCount
+            result.stepStarts.append(start)
             switch step {
             case .operation(let operation, let killAfterCalls, let crash):
                 perform(operation, at: index, killAfterCalls: dryRun ? nil : killAfterCalls, crash: crash ?? CrashSpec(powerLoss: true))
@@ -177,6 +184,7 @@ private struct Execution {
         if dryRun || result.violation != nil || stopped { return }
         // Damage the last recovery wrote (and did not sync) shows only at one more crash.
         fileSystem.faults = .none
+        result.stepStarts.append(fileSystem.callCount)
         planCrashReports = result.crashReports.count
         planDecisions = fileSystem.decisions.count
         crashAndRecover(CrashSpec(powerLoss: true), at: run.plan.steps.count, during: "after the last recovery")

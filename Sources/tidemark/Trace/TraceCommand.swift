@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 import TidemarkTrace
 
@@ -175,8 +177,11 @@ struct TraceExplore: ParsableCommand {
     @Option(help: "Where states are materialised while checked (default: a new temporary directory).")
     var work: String?
 
-    @Flag(help: "Print the result as JSON.")
+    @Flag(help: "Print the report (report.json's model) as JSON.")
     var json = false
+
+    @Option(help: "Write the report here: report.json, summary.md, index.html, junit.xml, vulnerabilities first.")
+    var out: String?
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -195,12 +200,13 @@ struct TraceExplore: ParsableCommand {
         let explorer = Explorer(states: TraceStates(trace: trace, source: input.source), options: options)
         let result = withTraceErrors { try explorer.run(traceName: file) }
         if self.work == nil { try? FileManager.default.removeItem(atPath: work) }
+        let report = TraceReport.report(result, input: input, check: check, jobs: jobs, createdAt: ISO8601DateFormatter().string(from: Date()))
+        if let out { try ReportWriter.write(report, to: out) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            print(String(decoding: try ReportWriter.encode(report), as: UTF8.self), terminator: "")
         } else {
             print(Self.text(result, model: input.model, file: file, stateFlags: input.stateFlags))
+            if let out { print("Report: \(FilePaths.join(out, ReportWriter.htmlFileName))") }
         }
         if !result.vulnerabilities.isEmpty { throw ExitCode(CLIExit.problem.rawValue) }
     }
@@ -219,7 +225,7 @@ struct TraceExplore: ParsableCommand {
         } else {
             lines.append("\(result.inconsistent) inconsistent states, \(result.vulnerabilities.count) vulnerabilit\(result.vulnerabilities.count == 1 ? "y" : "ies"):")
             for (number, vulnerability) in result.vulnerabilities.enumerated() {
-                lines.append("  \(number + 1). [\(vulnerability.kind)] \(vulnerability.summary)")
+                lines.append("  \(number + 1). \(vulnerability.cause)")
                 lines.append("     \(vulnerability.states.count) states, e.g. \(vulnerability.example) (tidemark trace materialize \(file)\(stateFlags) --state \(vulnerability.example) --out DIR)")
                 for line in vulnerability.checkerOutput.prefix(3) { lines.append("     checker: \(line)") }
             }

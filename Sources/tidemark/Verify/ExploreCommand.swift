@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TidemarkIO
+import TidemarkReports
 import TidemarkSimulatedDisk
 import TidemarkSimulation
 
@@ -16,6 +17,8 @@ struct Explore: ParsableCommand {
             bounded family), recovers a fresh subject on each distinct disk image and checks the \
             same invariants. Violating states are grouped by cause (the ordering or atomicity the \
             subject relied on); each vulnerability gets a failure file that `tidemark replay` takes. \
+            The report (report.json, summary.md, index.html, junit.xml in --out) lists the \
+            vulnerabilities first. \
             Exit status: 0 when every scenario met its expectation, 1 when one did not, 2 on bad \
             usage or a bad scenario.
             """)
@@ -41,10 +44,10 @@ struct Explore: ParsableCommand {
     @Option(help: "Parallel jobs (default: the number of cores). Results do not depend on it.")
     var jobs: Int?
 
-    @Option(help: "Output directory for exploration.json and failure files (default: Reports/<timestamp>-explore-<name>).")
+    @Option(help: "Output directory for the report (report.json, summary.md, index.html, junit.xml) and failure files (default: Reports/<timestamp>-explore-<name>).")
     var out: String?
 
-    @Flag(help: "Print the result as JSON on stdout instead of tables.")
+    @Flag(help: "Print the report (report.json's model) as JSON on stdout instead of tables.")
     var json = false
 
     func validate() throws {
@@ -82,19 +85,22 @@ struct Explore: ParsableCommand {
                 })
             }
         }
-        let summary = ExplorationJSON(outcomes)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try jsonText(summary).write(toFile: FilePaths.join(directory, "exploration.json"), atomically: true, encoding: .utf8)
+        let scenarioReports = ReportBuilder.scenarioReports(outcomes, reportDir: directory)
+        let report = CampaignReport(
+            name: "\(createdAt.replacingOccurrences(of: ":", with: "-"))-explore-\(name)", createdAt: createdAt, build: BuildInfo.identity,
+            jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount, durationSeconds: outcomes.reduce(0) { $0 + $1.elapsedSeconds },
+            expectationsMet: scenarioReports.allSatisfy(\.expectationMet), scenarios: scenarioReports)
+        try ReportWriter.write(report, to: directory)
         if json {
-            print(try jsonText(summary))
+            print(String(decoding: try ReportWriter.encode(report), as: UTF8.self), terminator: "")
         } else {
-            printTables(outcomes)
-            print("Written: \(FilePaths.join(directory, "exploration.json"))")
+            printTables(outcomes, report: report)
+            print("Report: \(FilePaths.join(directory, ReportWriter.htmlFileName))")
         }
-        if !summary.expectationsMet { throw ExitCode(CLIExit.problem.rawValue) }
+        if !report.expectationsMet { throw ExitCode(CLIExit.problem.rawValue) }
     }
 
-    private func printTables(_ outcomes: [ExplorationOutcome]) {
+    private func printTables(_ outcomes: [ExplorationOutcome], report: CampaignReport) {
         let progress = ProgressLine(label: "")
         let header = ["scenario", "model", "seeds", "points", "states", "distinct", "recovered", "states/s/core", "vulns", "result"]
         let rows = outcomes.map { outcome in
@@ -115,7 +121,7 @@ struct Explore: ParsableCommand {
                 print("    \(outcome.scenario.name) seed \(failure.seed): the run's own crash broke \(failure.violation.invariant.rawValue): \(failure.failureFile)")
             }
         }
-        let vulnerabilities = ExplorationJSON.merged(outcomes)
+        let vulnerabilities = report.vulnerabilities
         if vulnerabilities.isEmpty {
             print("No vulnerabilities.")
         } else {
@@ -123,19 +129,19 @@ struct Explore: ParsableCommand {
             printTable(
                 header: ["#", "scenario", "invariant", "states", "seeds", "broken under", "cause"],
                 rows: vulnerabilities.enumerated().map { index, entry in
-                    ["\(index + 1)", entry.scenario, entry.vulnerability.invariant.rawValue, "\(entry.vulnerability.states)",
-                     "\(entry.vulnerability.seeds.count)", entry.brokenUnder.joined(separator: ","), entry.vulnerability.cause]
+                    ["\(index + 1)", entry.scenario.name, entry.vulnerability.invariant, "\(entry.vulnerability.states)",
+                     "\(entry.vulnerability.seeds.count)", entry.vulnerability.brokenUnder.joined(separator: ","), entry.vulnerability.cause]
                 },
                 leftColumns: [1, 2, 5, 6])
             for (index, entry) in vulnerabilities.enumerated() {
                 let vulnerability = entry.vulnerability
                 print("  \(index + 1). \(vulnerability.message)")
-                if !entry.safeUnder.isEmpty { print("     safe under \(entry.safeUnder.joined(separator: ", ")), broken under \(entry.brokenUnder.joined(separator: ", "))") }
-                print("     at \(vulnerability.reproducer.point.label), seed \(vulnerability.reproducerSeed): \(vulnerability.reproducer.state)")
-                print("     replay: tidemark replay \(vulnerability.failureFile ?? "?")")
+                if !vulnerability.safeUnder.isEmpty { print("     safe under \(vulnerability.safeUnder.joined(separator: ", ")), broken under \(vulnerability.brokenUnder.joined(separator: ", "))") }
+                print("     at \(vulnerability.state)")
+                print("     \(vulnerability.reproduce)")
             }
         }
-        print(ExplorationJSON.expectationsMet(outcomes) ? "All expectations met." : progress.paint("Some expectations NOT met.", code: "31"))
+        print(report.expectationsMet ? "All expectations met." : progress.paint("Some expectations NOT met.", code: "31"))
     }
 }
 
@@ -166,100 +172,5 @@ func printTable(header: [String], rows: [[String]], leftColumns: Set<Int>) {
                 ? (index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0))
                 : String(repeating: " ", count: widths[index] - cell.count) + cell
         }.joined(separator: "  "))
-    }
-}
-
-/// `tidemark explore --json` and `exploration.json`.
-struct ExplorationJSON: Encodable {
-    struct RunFailure: Encodable {
-        var seed: UInt64
-        var invariant: String
-        var message: String
-        var failureFile: String
-    }
-    struct ScenarioSummary: Encodable {
-        var name: String
-        var file: String
-        var expect: String
-        var expectationMet: Bool
-        var expectationMessage: String
-        var model: String
-        var stateBudget: Int
-        var seeds: Int
-        var points: Int
-        var statesEnumerated: Int
-        var statesChecked: Int
-        var recoveries: Int
-        var boundedPoints: Int
-        var truncatedPoints: Int
-        var violatingStates: Int
-        var exploringSeconds: Double
-        var statesPerSecondPerCore: Double
-        var secondsToFirstCatch: Double?
-        var vulnerabilities: [Vulnerability]
-        var runFailures: [RunFailure]
-    }
-    /// One vulnerability over every model explored: where it shows and where it does not.
-    struct Merged: Encodable {
-        var scenario: String
-        var vulnerability: Vulnerability
-        var brokenUnder: [String]
-        var safeUnder: [String]
-    }
-    var expectationsMet: Bool
-    var scenarios: [ScenarioSummary]
-    var vulnerabilities: [Merged]
-
-    /// Vulnerabilities by scenario, cause and invariant across models (the first model's
-    /// reproducer and counts, most states first).
-    static func merged(_ outcomes: [ExplorationOutcome]) -> [Merged] {
-        var merged: [Merged] = []
-        for outcome in outcomes {
-            let explored = outcomes.filter { $0.scenario.name == outcome.scenario.name }.map(\.settings.model.rawValue)
-            for vulnerability in outcome.vulnerabilities {
-                if let index = merged.firstIndex(where: {
-                    $0.scenario == outcome.scenario.name && $0.vulnerability.cause == vulnerability.cause
-                        && $0.vulnerability.invariant == vulnerability.invariant
-                }) {
-                    merged[index].brokenUnder.append(outcome.settings.model.rawValue)
-                    merged[index].safeUnder.removeAll { $0 == outcome.settings.model.rawValue }
-                } else {
-                    merged.append(Merged(
-                        scenario: outcome.scenario.name, vulnerability: vulnerability, brokenUnder: [outcome.settings.model.rawValue],
-                        safeUnder: explored.filter { $0 != outcome.settings.model.rawValue }))
-                }
-            }
-        }
-        return merged.sorted { $0.vulnerability.states > $1.vulnerability.states }
-    }
-
-    /// With several models a safe scenario must be clean under each; a canary must be caught
-    /// under the weakest model explored (a stronger one may rightly hide it).
-    static func expectationsMet(_ outcomes: [ExplorationOutcome]) -> Bool {
-        Dictionary(grouping: outcomes, by: \.scenario.name).values.allSatisfy { group in
-            if group[0].scenario.expect == .pass { return group.allSatisfy(\.expectation.met) }
-            let weakest = PersistenceModel.allCases.compactMap { model in group.first { $0.settings.model == model } }.first!
-            return weakest.expectation.met
-        }
-    }
-
-    init(_ outcomes: [ExplorationOutcome]) {
-        expectationsMet = Self.expectationsMet(outcomes)
-        vulnerabilities = Self.merged(outcomes)
-        scenarios = outcomes.map { outcome in
-            let statistics = outcome.statistics
-            return ScenarioSummary(
-                name: outcome.scenario.name, file: outcome.file, expect: outcome.scenario.expect.rawValue,
-                expectationMet: outcome.expectation.met, expectationMessage: outcome.expectation.message,
-                model: outcome.settings.model.rawValue, stateBudget: outcome.settings.stateBudget, seeds: outcome.seeds,
-                points: statistics.points, statesEnumerated: statistics.statesEnumerated, statesChecked: statistics.statesChecked,
-                recoveries: statistics.recoveries, boundedPoints: statistics.boundedPoints,
-                truncatedPoints: statistics.truncatedPoints, violatingStates: statistics.violatingStates,
-                exploringSeconds: outcome.exploringSeconds, statesPerSecondPerCore: outcome.statesPerSecond,
-                secondsToFirstCatch: outcome.secondsToFirstCatch, vulnerabilities: outcome.vulnerabilities,
-                runFailures: outcome.runFailures.map {
-                    RunFailure(seed: $0.seed, invariant: $0.violation.invariant.rawValue, message: $0.violation.message, failureFile: $0.failureFile)
-                })
-        }
     }
 }
