@@ -18,7 +18,7 @@ extension VectorIndex {
         let random = SeededRandom(seed: options.seed)
         let (sample, total) = try reservoirSample(size: options.sampleSize, dimension: dimension, random: random, scan: scan)
         let sampleCount = sample.count / dimension
-        let listCount = max(1, min(options.lists ?? Int(Double(total).squareRoot() / 2), max(sampleCount, 1)))
+        let listCount = max(1, min(options.lists ?? Int(Double(total).squareRoot()), max(sampleCount, 1)))
         let centroids = trainCentroids(sample: sample, dimension: dimension, lists: listCount, iterations: options.iterations, random: random)
         var assignment: [UInt32] = []
         assignment.reserveCapacity(total)
@@ -73,17 +73,13 @@ extension VectorIndex {
         return (sample, seen)
     }
 
-    /// Lloyd's k-means (squared Euclidean) from `lists` distinct sample vectors drawn at random;
-    /// a centroid that loses every vector keeps its place.
+    /// Lloyd's k-means (squared Euclidean), seeded by k-means++ (each next centroid a sample
+    /// vector drawn with probability proportional to its squared distance from the nearest one
+    /// so far, so well-separated groups each get one), each iteration splitting outsized lists.
     static func trainCentroids(sample: [Float], dimension: Int, lists: Int, iterations: Int, random: SeededRandom) -> [Float] {
         let count = sample.count / dimension
         guard count > 0 else { return [Float](repeating: 0, count: lists * dimension) }
-        var order = Array(0..<count)
-        for index in 0..<min(lists, count) {
-            order.swapAt(index, index + Int(random.next(below: UInt64(count - index))))
-        }
-        var centroids: [Float] = []
-        for list in 0..<lists { centroids.append(contentsOf: sample[order[list % count] * dimension..<(order[list % count] + 1) * dimension]) }
+        var centroids = seedCentroids(sample: sample, dimension: dimension, lists: lists, random: random)
         for _ in 0..<iterations {
             var sums = [Double](repeating: 0, count: lists * dimension)
             var members = [Int](repeating: 0, count: lists)
@@ -97,6 +93,59 @@ extension VectorIndex {
             }
             for list in 0..<lists where members[list] > 0 {
                 for index in 0..<dimension { centroids[list * dimension + index] = Float(sums[list * dimension + index] / Double(members[list])) }
+            }
+            splitLargeLists(&centroids, members: &members, dimension: dimension)
+        }
+        return centroids
+    }
+
+    /// While some list holds over three times the mean and another under a third of it (or none),
+    /// the small one's centroid moves next to the large one's, splitting it: in many dimensions a
+    /// centroid averaging a few groups drifts towards the middle of everything and draws in ever
+    /// more groups (lists of 27,000 beside empty ones at a million vectors without this).
+    private static func splitLargeLists(_ centroids: inout [Float], members: inout [Int], dimension: Int) {
+        let mean = max(1, members.reduce(0, +) / max(1, members.count))
+        while true {
+            let largest = members.indices.max { (members[$0], $1) < (members[$1], $0) }!
+            let smallest = members.indices.min { (members[$0], $0) < (members[$1], $1) }!
+            guard members[largest] > 3 * mean, members[smallest] * 3 < mean, largest != smallest else { return }
+            for index in 0..<dimension {
+                let value = centroids[largest * dimension + index]
+                let nudge = max(abs(value), 1e-3) * 1e-3
+                (centroids[smallest * dimension + index], centroids[largest * dimension + index]) = (value + nudge, value - nudge)
+            }
+            (members[smallest], members[largest]) = (members[largest] / 2, members[largest] - members[largest] / 2)
+        }
+    }
+
+    /// k-means++ seeding over the sample (a repeated vector can be chosen twice only when every
+    /// vector is already some centroid).
+    private static func seedCentroids(sample: [Float], dimension: Int, lists: Int, random: SeededRandom) -> [Float] {
+        let count = sample.count / dimension
+        func row(_ index: Int) -> ArraySlice<Float> { sample[index * dimension..<(index + 1) * dimension] }
+        var centroids = Array(row(Int(random.next(below: UInt64(count)))))
+        var nearest = [Float](repeating: .infinity, count: count)
+        sample.withUnsafeBufferPointer { all in
+            for list in 1..<max(lists, 1) {
+                let last = Array(centroids[(list - 1) * dimension..<list * dimension])
+                var total = 0.0
+                last.withUnsafeBufferPointer { centre in
+                    for index in 0..<count {
+                        nearest[index] = min(nearest[index], squaredDistance(UnsafeBufferPointer(rebasing: all[index * dimension..<(index + 1) * dimension]), centre))
+                        total += Double(nearest[index])
+                    }
+                }
+                var chosen = count - 1
+                if total > 0 {
+                    var target = Double(random.next() >> 11) * 0x1.0p-53 * total
+                    for index in 0..<count {
+                        target -= Double(nearest[index])
+                        if target < 0, nearest[index] > 0 { chosen = index; break }
+                    }
+                } else {
+                    chosen = Int(random.next(below: UInt64(count)))
+                }
+                centroids.append(contentsOf: row(chosen))
             }
         }
         return centroids

@@ -2,7 +2,7 @@ import TidemarkIO
 
 /// How to build the approximate index (`Store.buildVectorIndex`).
 public struct VectorIndexOptions: Sendable, Hashable {
-    /// Inverted lists (k-means centroids); nil: about √N / 2 for N cold vectors (at least 1).
+    /// Inverted lists (k-means centroids); nil: about √N for N cold vectors (at least 1).
     public var lists: Int?
     /// Vectors the centroids are trained on (a seeded uniform sample of the cold tier).
     public var sampleSize: Int

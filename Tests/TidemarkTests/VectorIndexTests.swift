@@ -15,13 +15,13 @@ struct VectorIndexTests {
         return options
     }
 
-    /// `count` vectors around 20 random centres (noise a fifth of the spread), deterministic.
-    static func clustered(_ count: Int, seed: UInt64 = 7) -> [Record] {
+    /// `count` vectors around `groups` random centres (noise a fifth of the spread), deterministic.
+    static func clustered(_ count: Int, groups: Int = 20, dimension: Int = dimension, seed: UInt64 = 7) -> [Record] {
         let random = SeededRandom(seed: seed)
         func uniform() -> Float { Float(Double(random.next() >> 11) * 0x1.0p-53 * 2 - 1) }
-        let centres = (0..<20).map { _ in (0..<dimension).map { _ in uniform() } }
+        let centres = (0..<groups).map { _ in (0..<dimension).map { _ in uniform() } }
         return (0..<count).map { number in
-            let centre = centres[Int(random.next() % 20)]
+            let centre = centres[Int(random.next() % UInt64(groups))]
             return record(String(format: "r%05d", number), centre.map { $0 + uniform() * 0.2 })
         }
     }
@@ -132,6 +132,21 @@ struct VectorIndexTests {
         #expect(try search().first?.record == newcomer)
         try store.checkpoint()
         #expect(try search().first?.record == newcomer)
+    }
+
+    /// 200 separated groups in 128 dimensions into 50 lists. From randomly drawn sample vectors,
+    /// a centroid that averages a few groups drifts towards the middle of everything and draws in
+    /// ever more groups (lists of 27,000 and empty ones at a million); k-means++ seeding and
+    /// splitting outsized lists keep the largest within 3.5 times the mean
+    /// (random seeding: 5.2 times; k-means++ alone: 4.0; both: 3.3).
+    @Test func listsAreBalancedOverSeparatedGroups() throws {
+        let directory = TemporaryDirectory()
+        let store = try loadedStore(directory, Self.clustered(6_000, groups: 200, dimension: 128))
+        defer { try? store.close() }
+        try store.buildVectorIndex(VectorIndexOptions(lists: 50, sampleSize: 2_000))
+        let index = try VectorIndex.load(path: store.vectorIndexPath, fileSystem: PosixFileSystem())
+        let counts = index.lists.map(\.count)
+        #expect(counts.min()! > 0 && counts.max()! <= 7 * 6_000 / 50 / 2, "list sizes \(counts.sorted())")
     }
 
     @Test func sameSeedSameIndex() throws {

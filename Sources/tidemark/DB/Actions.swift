@@ -109,7 +109,7 @@ struct IndexAction: DBAction {
         commandName: "index", abstract: "Build the approximate vector index (IVF) of the cold tier, or show its status.")
     @OptionGroup var store: StoreOptionGroup
     @Argument(help: "build or status.") var verb: String
-    @Option(help: "Inverted lists (default: about the square root of the vectors, halved).") var lists: Int?
+    @Option(help: "Inverted lists (default: about the square root of the number of vectors).") var lists: Int?
     @Option(help: "Vectors the centroids are trained on.") var sample: Int = VectorIndexOptions().sampleSize
     @Option(help: "k-means iterations.") var iterations: Int = VectorIndexOptions().iterations
     @Option(help: "Seed of the sample and the initial centroids (same seed, same store: same index).") var seed: UInt64 = VectorIndexOptions().seed
