@@ -214,25 +214,35 @@ final class ColdTier {
         }
     }
 
-    /// Every vector of `dimension` floats, in table order, checked against its row checksum:
-    /// `body(id, vector, expiresAt)`, the vector valid only during the call. Reads only the
-    /// `vectors` table.
-    func forEachVector(dimension: Int, _ body: (String, UnsafeBufferPointer<Float>, Int64?) throws -> Void) throws {
+    /// Every vector of `dimension` floats, in table order (id order), checked against its row
+    /// checksum: `body(id, vector, expiresAt)`, the id's UTF-8 bytes and the vector valid only
+    /// during the call. Reads only the `vectors` table and allocates nothing per row, so a scan
+    /// can make a `String` of the id only for the rows it keeps.
+    func forEachVector(
+        dimension: Int, _ body: (UnsafeRawBufferPointer, UnsafeBufferPointer<Float>, Int64?) throws -> Void
+    ) throws {
         let statement = try run("scan vectors") { try openConnection().prepare("SELECT id, vector, checksum, expires_at FROM vectors") }
-        var vector = [Float](repeating: 0, count: dimension)
+        let vector = UnsafeMutableBufferPointer<Float>.allocate(capacity: dimension)
+        defer { vector.deallocate() }
         while try run("scan vectors", { try statement.step() }) {
-            guard let id = statement.string(at: 0) else { throw StoreError.corruption("cold tier vector row without an id", path: path, offset: 0) }
             let stored = statement.int64(at: 2)
+            let expiresAt = statement.isNull(at: 3) ? nil : statement.int64(at: 3)
             try statement.withBlob(at: 1) { blob in
-                guard UInt32(truncatingIfNeeded: stored) == Self.checksum(id: id, blob), stored >= 0, stored <= Int64(UInt32.max) else {
-                    throw StoreError.corruption("cold tier vector '\(id)': checksum mismatch", path: path, offset: 0)
+                try statement.withBlob(at: 0) { id in
+                    let crc = CRC32C.checksum(blob, continuing: CRC32C.checksum(id))
+                    guard UInt32(truncatingIfNeeded: stored) == crc, stored >= 0, stored <= Int64(UInt32.max) else {
+                        throw StoreError.corruption("cold tier vector '\(String(decoding: id, as: UTF8.self))': checksum mismatch", path: path, offset: 0)
+                    }
+                    guard blob.count == dimension * 4 else {
+                        throw StoreError.corruption(
+                            "cold tier vector '\(String(decoding: id, as: UTF8.self))' has \(blob.count) bytes, expected \(dimension * 4)",
+                            path: path, offset: 0)
+                    }
+                    // SQLite's blob pointer need not be aligned for Float: one copy into aligned memory.
+                    UnsafeMutableRawBufferPointer(vector).copyMemory(from: blob)
+                    try body(id, UnsafeBufferPointer(vector), expiresAt)
                 }
-                guard blob.count == dimension * 4 else {
-                    throw StoreError.corruption("cold tier vector '\(id)' has \(blob.count) bytes, expected \(dimension * 4)", path: path, offset: 0)
-                }
-                vector.withUnsafeMutableBytes { $0.copyMemory(from: blob) }
             }
-            try vector.withUnsafeBufferPointer { try body(id, $0, statement.isNull(at: 3) ? nil : statement.int64(at: 3)) }
         }
     }
 

@@ -82,9 +82,28 @@ enum Search {
         }
 
         mutating func offer(id: String, vector: UnsafeBufferPointer<Float>) {
-            // Only cosine reads the vector's norm: skip the second pass over it otherwise.
-            let vectorNorm = metric == .cosine ? Kernels.norm(vector) : 0
-            let score = query.withUnsafeBufferPointer { Kernels.score($0, queryNorm, vector, vectorNorm, metric) }
+            offer(id: id, score: score(vector))
+        }
+
+        /// The metric's value for `vector` against the query.
+        func score(_ vector: UnsafeBufferPointer<Float>) -> Double {
+            query.withUnsafeBufferPointer { query in
+                guard metric == .cosine else { return Kernels.score(query, queryNorm, vector, 0, metric) }
+                // One pass for the dot product and the vector's norm (the same sums as two passes).
+                let (dot, squaredNorm) = Kernels.dotAndSquaredNorm(query, vector)
+                let denominator = queryNorm * squaredNorm.squareRoot()
+                return denominator == 0 ? 0 : dot / denominator
+            }
+        }
+
+        /// Whether a record with `score` may be kept (a tie with the worst kept depends on the
+        /// id): a scan makes the id and checks shadowing only for those.
+        func mayKeep(_ score: Double) -> Bool {
+            guard kept.count == k, let worst = kept.last else { return true }
+            return metric == .euclidean ? score <= worst.score : score >= worst.score
+        }
+
+        mutating func offer(id: String, score: Double) {
             if kept.count == k, let worst = kept.last, !isBetter((id, score), than: worst) { return }
             let position = kept.firstIndex { !isBetter($0, than: (id, score)) } ?? kept.count
             kept.insert((id, score), at: position)
@@ -192,6 +211,26 @@ enum Search {
                 offset += 1
             }
             return sum
+        }
+
+        /// `dot(a, b)` and `dot(b, b)` in one pass, each summed exactly as `dot` sums it.
+        static func dotAndSquaredNorm(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> (Double, Double) {
+            var (lanes, squares) = (Lanes(), Lanes())
+            let whole = a.count - a.count % width
+            var offset = 0
+            while offset < whole {
+                let y = load(b, offset)
+                lanes += load(a, offset) * y
+                squares += y * y
+                offset += width
+            }
+            var (sum, squareSum) = (total(lanes), total(squares))
+            while offset < a.count {
+                sum += Double(a[offset]) * Double(b[offset])
+                squareSum += Double(b[offset]) * Double(b[offset])
+                offset += 1
+            }
+            return (sum, squareSum)
         }
 
         static func squaredDistance(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {

@@ -30,6 +30,8 @@ final class TieredState {
     /// them (nil until asked).
     private(set) var tombstones: [String: Bool?]
     private(set) var dimension: Int?
+    /// The approximate index's header, once loaded and found fresh (`TieredState+VectorIndex`).
+    var vectorIndex: VectorIndex?
 
     /// Last-access times of dirty records, kept across a clean close so their ages (which decide
     /// when maintenance flushes them) survive a restart: a cache, checksummed, removed when
@@ -129,15 +131,10 @@ final class TieredState {
     func nearest(to query: [Float], k: Int, metric: SearchMetric, filter: [String: JSONValue], now: Int64) throws -> [SearchResult] {
         guard let dimension = try Search.checkQuery(query, k: k, dimension: dimension) else { return [] }
         var best = Search.Best(k: k, metric: metric, query: query)
-        try hot.forEach { record in
-            guard record.embedding.count == dimension, !record.isExpired(at: now), Search.matches(record, filter) else { return }
-            record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
-        }
-        let shadowed = { (id: String) in self.hot.contains(id) || self.tombstones[id] != nil }
+        offerHot(to: &best, dimension: dimension, filter: filter, now: now)
         if filter.isEmpty {
             try cold.forEachVector(dimension: dimension) { id, vector, expiresAt in
-                guard !(expiresAt.map { $0 <= now } ?? false), !shadowed(id) else { return }
-                best.offer(id: id, vector: vector)
+                try offerCold(id, vector, expiresAt, to: &best, filter: filter, now: now)
             }
         } else {
             try cold.forEach { record in
@@ -147,7 +144,40 @@ final class TieredState {
                 record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
             }
         }
-        return try best.results().map { id, score in
+        return try results(best)
+    }
+
+    func offerHot(to best: inout Search.Best, dimension: Int, filter: [String: JSONValue], now: Int64) {
+        hot.forEach { record in
+            guard record.embedding.count == dimension, !record.isExpired(at: now), Search.matches(record, filter) else { return }
+            record.embedding.withUnsafeBufferPointer { best.offer(id: record.id, vector: $0) }
+        }
+    }
+
+    /// Offers one cold vector (from the cold tier or the index of it) unless it expired, cannot
+    /// make the top `k`, is shadowed by a hot record or tombstone, or fails the filter (which
+    /// then reads its record): the id becomes a `String` only past the score.
+    func offerCold(
+        _ idBytes: UnsafeRawBufferPointer, _ vector: UnsafeBufferPointer<Float>, _ expiresAt: Int64?, to best: inout Search.Best,
+        filter: [String: JSONValue], now: Int64
+    ) throws {
+        guard !(expiresAt.map { $0 <= now } ?? false) else { return }
+        let score = best.score(vector)
+        guard best.mayKeep(score) else { return }
+        let id = String(decoding: idBytes, as: UTF8.self)
+        guard !shadowed(id) else { return }
+        if !filter.isEmpty {
+            guard let record = try cold.get(id), Search.matches(record, filter) else { return }
+        }
+        best.offer(id: id, score: score)
+    }
+
+    /// Whether a hot record or a tombstone hides the cold row of `id`.
+    func shadowed(_ id: String) -> Bool { hot.contains(id) || tombstones[id] != nil }
+
+    /// The kept ids as results, their records from the hot tier or the cold one.
+    func results(_ best: Search.Best) throws -> [SearchResult] {
+        try best.results().map { id, score in
             guard let record = try hot.entry(id)?.record ?? cold.get(id) else {
                 throw StoreError.corruption("cold tier vector '\(id)' has no record row", path: cold.path, offset: 0)
             }

@@ -46,6 +46,32 @@ struct TierCLITests {
         #expect(text.stdout.contains("cold: 3 records"))
     }
 
+    /// `search --approximate` without an index searches exactly and says so; `index build`
+    /// makes one that later searches use; `index status` follows it to stale after a flush.
+    @Test func approximateSearchThroughTheIndex() throws {
+        let directory = TemporaryDirectory()
+        for (id, embedding) in [("a", "1,0,0"), ("b", "0,1,0"), ("c", "0,0,1"), ("d", "1,1,0")] {
+            #expect(try tidemark(["db", directory.store, "put", id, "--embedding", embedding]).status == 0)
+        }
+        #expect(try tidemark(["db", directory.store, "checkpoint"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "index", "status"]).stdout == "vector index missing\n")
+        let fallback = try tidemark(["db", directory.store, "search", "--approximate", "--embedding", "0.9,0.1,0", "-k", "1"])
+        #expect(fallback.status == 0)
+        #expect(fallback.stdout.contains("\ta\t"))
+        #expect(fallback.stderr.contains("vector index is missing") && fallback.stderr.contains("searching exactly instead"), "\(fallback.stderr)")
+        let build = try tidemark(["db", directory.store, "index", "build", "--lists", "2"])
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stdout == "vector index fresh: 4 vectors in 2 lists\n")
+        let search = try tidemark(["db", directory.store, "search", "--approximate", "--probes", "2", "--embedding", "0.9,0.1,0", "-k", "1"])
+        #expect(search.status == 0 && search.stderr.isEmpty, "\(search.stderr)")
+        #expect(search.stdout.contains("\ta\t"))
+        #expect(try tidemark(["db", directory.store, "put", "e", "--embedding", "1,0,1"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "checkpoint"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "index", "status"]).stdout.hasPrefix("vector index stale: built at cold-tier LSN 4"))
+        #expect(try tidemark(["db", directory.store, "index", "rebuild"]).status == 2)
+        #expect(try tidemark(["db", directory.store, "search", "--approximate", "--probes", "0", "--embedding", "1,0,0"]).status == 2)
+    }
+
     @Test func recordsWithATTLAreGoneTwoHoursLater() throws {
         let directory = TemporaryDirectory()
         #expect(try tidemark(["db", directory.store, "put", "brief", "--ttl", "3600"]).status == 0)

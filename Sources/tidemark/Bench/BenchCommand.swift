@@ -18,8 +18,10 @@ struct Bench: ParsableCommand {
             sqlite-get; sqlite-search-N (brute force over a blob column); simulator-trace and \
             simulator-no-trace (simulated file-system calls/s). Only when --only names them: \
             scale-import (a tiered store as the CLI makes it, --scale-records puts in async mode), \
-            scale-import-cpu (its CPU seconds), scale-cli-get, scale-cli-stats, scale-cli-search (one \
-            fresh `tidemark db` process each, timed from spawn to exit), against issue 9's targets. Prints absolute figures, ratios and \
+            scale-import-cpu (its CPU seconds), scale-cli-get, scale-cli-stats, scale-cli-search, \
+            scale-cli-index-build, scale-cli-search-approx (one fresh `tidemark db` process each, timed \
+            from spawn to exit), scale-search-approx and its -cpu (--queries approximate searches in \
+            this process; their recall@10 against brute force), against issue 9's targets. Prints absolute figures, ratios and \
             the targets of issue 12; `--json` prints one sorted-key JSON object instead. Progress goes \
             to stderr.
             """)
@@ -166,6 +168,8 @@ final class BenchRunner: @unchecked Sendable {
     /// The scale workloads' figures: peak RSS after the import and the hot budget it ran with.
     var scalePeakResidentBytes: Int64 = 0
     var scaleBudgetBytes = 0
+    /// Mean recall@10 of the approximate searches against brute force (`scale-search-approx`).
+    var scaleRecall: Double?
     private var workDirectories: [String] = []
     /// Every workload name in the order the table lists them (store, then SQLite, then simulator).
     private(set) var workloadOrder: [String] = []

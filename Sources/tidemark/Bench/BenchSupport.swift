@@ -120,6 +120,17 @@ struct BenchData: Sendable {
         return (0..<dimensions).map { _ in Float(Double(generator.next() >> 11) * 0x1.0p-52 - 1) }
     }
 
+    /// An embedding drawn around one of `clusters` centres (uniform in [-1, 1)) with uniform
+    /// noise of ±0.6 per dimension, as the scale workloads store: real embeddings cluster, and an
+    /// index of uniform noise would measure nothing. Deterministic in `number`.
+    func clusteredEmbedding(_ number: Int, clusters: Int = 1_000) -> [Float] {
+        var generator = SplitMix64(seed: UInt64(number) &+ 0x5CA1_AB1E)
+        var centre = SplitMix64(seed: 0xC3A7_7E25 &+ generator.next() % UInt64(clusters))
+        return (0..<dimensions).map { _ in
+            Float(Double(centre.next() >> 11) * 0x1.0p-52 - 1 + Double(generator.next() >> 11) * 0x1.0p-53 * 1.2 - 0.6)
+        }
+    }
+
     /// The embedding as little-endian float bytes, for an SQLite blob.
     func embeddingBytes(_ number: Int) -> [UInt8] {
         embedding(number).withUnsafeBytes { Array($0) }

@@ -60,7 +60,8 @@ struct Delete: DBAction {
 }
 
 struct Search: DBAction {
-    static let configuration = CommandConfiguration(commandName: "search", abstract: "Exact nearest-neighbour search.")
+    static let configuration = CommandConfiguration(
+        commandName: "search", abstract: "Nearest-neighbour search: exact, or --approximate through the vector index.")
     @OptionGroup var store: StoreOptionGroup
     @Option(parsing: .unconditional, help: "The query vector, comma-separated (a leading minus needs no '=').") var embedding: String
     @Option(name: .short, parsing: .unconditional, help: "How many results: 1 to 1000000.") var k: Int = 10
@@ -68,8 +69,12 @@ struct Search: DBAction {
     @Option(help: "key=value: only records whose metadata has this key equal to value (JSON, else a string). Repeatable.")
     var filter: [String] = []
     @Flag(help: "One JSON line per result: the record plus \"score\".") var json = false
+    @Flag(help: "Search through the vector index (`index build`); without a fresh one, search exactly and say so on stderr.")
+    var approximate = false
+    @Option(help: "With --approximate: inverted lists read per query (more: slower, better recall).") var probes: Int = 8
 
     func run(directory: String) throws {
+        guard probes >= 1 else { throw InputError("--probes must be positive, got \(probes)") }
         guard (1...1_000_000).contains(k) else { throw InputError("-k must be from 1 to 1000000, got \(k)") }
         let query = try RecordJSON.parseEmbedding(embedding)
         var conditions: [String: JSONValue] = [:]
@@ -80,13 +85,46 @@ struct Search: DBAction {
             let text = String(item[item.index(after: equals)...])
             conditions[String(item[..<equals])] = (try? JSONValue.parse(text)) ?? .string(text)
         }
-        let results = try withStore(store, directory, readOnly: true) { try $0.search(embedding: query, k: k, metric: metric, filter: conditions) }
+        let results = try withStore(store, directory, readOnly: true) { store in
+            guard approximate else { return try store.search(embedding: query, k: k, metric: metric, filter: conditions) }
+            do {
+                return try store.search(embedding: query, k: k, metric: metric, filter: conditions, approximate: ApproximateSearch(probes: probes))
+            } catch let error as StoreError where (error.code == .notFound || error.code == .corruption) && error.path == store.vectorIndexPath {
+                printWarning("\(error.description); searching exactly instead")
+                return try store.search(embedding: query, k: k, metric: metric, filter: conditions)
+            }
+        }
         for result in results {
             if json {
                 emit(String(RecordJSON.text(result.record).dropLast()) + ",\"score\":\(result.score)}")
             } else {
                 emit("\(result.score)\t\(result.record.id)\t\(result.record.content)")
             }
+        }
+    }
+}
+
+struct IndexAction: DBAction {
+    static let configuration = CommandConfiguration(
+        commandName: "index", abstract: "Build the approximate vector index (IVF) of the cold tier, or show its status.")
+    @OptionGroup var store: StoreOptionGroup
+    @Argument(help: "build or status.") var verb: String
+    @Option(help: "Inverted lists (default: about the square root of the number of vectors).") var lists: Int?
+    @Option(help: "Vectors the centroids are trained on.") var sample: Int = VectorIndexOptions().sampleSize
+    @Option(help: "k-means iterations.") var iterations: Int = VectorIndexOptions().iterations
+    @Option(help: "Seed of the sample and the initial centroids (same seed, same store: same index).") var seed: UInt64 = VectorIndexOptions().seed
+
+    func run(directory: String) throws {
+        switch verb {
+        case "build":
+            let options = VectorIndexOptions(lists: lists, sampleSize: sample, iterations: iterations, seed: seed)
+            let status = try withStore(store, directory) { try $0.buildVectorIndex(options) }
+            emit("vector index \(status)")
+        case "status":
+            let status = try withStore(store, directory, readOnly: true) { try $0.vectorIndexStatus() }
+            emit("vector index \(status)")
+        default:
+            throw InputError("index: expected build or status, got '\(verb)'")
         }
     }
 }

@@ -7,7 +7,7 @@ import TidemarkIO
 /// and its arguments are captured and parsed here against the action's own command type.
 struct DB: ParsableCommand {
     static let actions: [any DBAction.Type] = [
-        Put.self, Get.self, Delete.self, Search.self, Import.self, Export.self, Checkpoint.self, Stats.self,
+        Put.self, Get.self, Delete.self, Search.self, IndexAction.self, Import.self, Export.self, Checkpoint.self, Stats.self,
         Maintain.self, Verify.self, Recover.self,
     ]
 
