@@ -54,6 +54,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     public var unsafeAppendProbability: Double
     /// Per power loss: the chance bit rot strikes at all.
     public var bitRotPerCrashProbability: Double
+    /// Per pending write that does not survive whole, of any size: the chance every sector it
+    /// touched and did not land holds random bytes, whole sectors, so synced bytes sharing a
+    /// sector with it are garbled too (a disk without powersafe overwrite).
+    public var sectorGarbleProbability: Double
     /// Per durable non-empty file, when bit rot strikes: the chance one bit of it flips.
     public var bitRotPerFileProbability: Double
 
@@ -96,7 +100,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         readErrorProbability: Double = 0,
         latentSectorErrors: [LatentSectorError] = [],
         capacityBytes: Int64? = nil,
-        misdirectedWriteProbability: Double = 0
+        misdirectedWriteProbability: Double = 0,
+        sectorGarbleProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -115,6 +120,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.latentSectorErrors = latentSectorErrors
         self.capacityBytes = capacityBytes
         self.misdirectedWriteProbability = misdirectedWriteProbability
+        self.sectorGarbleProbability = sectorGarbleProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -140,7 +146,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case reorder, tornWriteProbability, sectorSize, garbageProbability, unsafeAppendProbability
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
-        case latentSectorErrors, capacityBytes, misdirectedWriteProbability
+        case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -174,5 +180,6 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         latentSectorErrors = try c.decodeIfPresent([LatentSectorError].self, forKey: .latentSectorErrors) ?? []
         capacityBytes = try c.decodeIfPresent(Int64.self, forKey: .capacityBytes)
         misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
+        sectorGarbleProbability = try probability(.sectorGarbleProbability)
     }
 }

@@ -6,6 +6,8 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case directoryOperationLost
     /// Sectors a torn write did not land hold random bytes.
     case garbage
+    /// A write that did not survive whole garbled every sector it touched and did not land.
+    case sectorGarble
     /// An append that did not survive whole still grew the file.
     case unsafeAppend
     /// A write became durable before any sync.

@@ -24,6 +24,10 @@ import TidemarkIO
 //    zeros or garbage (`unsafeAppendProbability`); a misdirected write lands at its wrong offset.
 //    `reorder: orderedPrefix` keeps only a prefix per file, `subset` any subset. Writes a failed
 //    fsync marked clean never survive.
+//    Without powersafe overwrite (`sectorGarbleProbability`, stream "faults.sectorGarble"), any
+//    write that did not survive whole, a one-sector write too, may leave every sector it touched
+//    and did not land full of random bytes: whole sectors, so synced bytes that share a sector
+//    with the write are garbled too. Sectors are `sectorSize` bytes (512 or 4096).
 // 4. bit rot at rest (`bitRotPerCrashProbability`, then `bitRotPerFileProbability` per file).
 //
 // While running (one stream per kind):
@@ -48,7 +52,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -66,6 +70,7 @@ struct FaultInjector {
         fsyncError = base.stream("faults.fsyncError")
         earlyWriteback = base.stream("faults.earlyWriteback")
         misdirectedWrite = base.stream("faults.misdirectedWrite")
+        sectorGarble = base.stream("faults.sectorGarble")
         crash = base.stream("crash")
     }
 

@@ -280,6 +280,42 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes.allSatisfy { $0 == 0xAA })
     }
 
+    /// A durable file of two sectors and 100 bytes of 0xAA, then 50 unsynced bytes right after
+    /// them (inside the third sector, which the synced bytes share), then a power loss.
+    static func smallWriteAfterSyncedBytes(_ faults: FaultConfiguration, suppress: Set<Int> = [])
+        throws -> (CrashReport, [UInt8], [FaultDecision])
+    {
+        let sector = faults.effectiveSectorSize
+        let fs = SimulatedFileSystem(seed: 3, faults: faults)
+        fs.suppressedDecisions = suppress
+        try Disk.durableFile(fs, "/log", [UInt8](repeating: 0xAA, count: 2 * sector + 100))
+        try Disk.unsyncedWrite(fs, "/log", [UInt8](repeating: 0xBB, count: 50), at: Int64(2 * sector + 100))
+        let report = fs.crash(.powerLoss)
+        return (report, try fs.readFile("/log"), fs.decisions)
+    }
+
+    @Test(arguments: [512, 4096])
+    func aLostSmallWriteGarblesItsWholeSectorSyncedBytesIncluded(sectorSize: Int) throws {
+        let faults = FaultConfiguration(sectorSize: sectorSize, sectorGarbleProbability: 1)
+        let (report, bytes, decisions) = try Self.smallWriteAfterSyncedBytes(faults)
+        #expect(report.writes.map(\.fate) == [.dropped])
+        #expect(report.writes.first?.garbageSectors == [2])
+        #expect(decisions.map(\.kind) == [.writeLost, .sectorGarble])
+        #expect(bytes.count == 2 * sectorSize + 100, "a lost append does not grow the file")
+        #expect(bytes[..<(2 * sectorSize)].allSatisfy { $0 == 0xAA }, "other sectors are untouched")
+        #expect(!bytes[(2 * sectorSize)...].allSatisfy { $0 == 0xAA }, "the synced bytes sharing the sector are garbled")
+
+        let (_, suppressed, _) = try Self.smallWriteAfterSyncedBytes(faults, suppress: [1])
+        #expect(suppressed == [UInt8](repeating: 0xAA, count: 2 * sectorSize + 100), "suppressed: the benign outcome")
+    }
+
+    @Test func withoutSectorGarbleALostSmallWriteLeavesSyncedBytesAlone() throws {
+        let faults = FaultConfiguration(tornWriteProbability: 1, garbageProbability: 1)
+        let (report, bytes, _) = try Self.smallWriteAfterSyncedBytes(faults)
+        #expect(report.writes.map(\.fate) == [.dropped] && report.writes.first?.garbageSectors == [])
+        #expect(bytes == [UInt8](repeating: 0xAA, count: 1124))
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

@@ -45,6 +45,11 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var capacityBytes: IntRange? = nil
     /// Unreadable ranges (latent sector errors): reads overlapping them fail with EIO.
     public var latentSectorErrors: [FaultConfiguration.LatentSectorError] = []
+    // Knobs added later: drawn after all of the above, so a scenario without them keeps its
+    // trace hashes.
+    /// Per pending write not surviving whole, of any size: its unlanded sectors hold random bytes,
+    /// whole sectors, synced neighbours included (no powersafe overwrite).
+    public var sectorGarble = DoubleRange(0)
 
     public init() {}
 
@@ -57,6 +62,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
             let value = range.lower + (range.upper - range.lower) * random.unitDouble()
             return min(1, max(0, value))
         }
+        // A knob added later draws only when the scenario sets it: the swarm stream of a
+        // scenario without it does not move.
+        func drawIfSet(_ range: DoubleRange) -> Double { range.isZero ? 0 : draw(range) }
         var crashes = CrashMix()
         crashes.powerLoss = draw(powerLoss)
         crashes.killInOperation = draw(killInOperation)
@@ -78,6 +86,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.bitRotPerCrashProbability = draw(bitRot)
         disk.bitRotPerFileProbability = disk.bitRotPerCrashProbability > 0 ? 0.5 : 0
         disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
+        disk.sectorGarbleProbability = drawIfSet(sectorGarble)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }
