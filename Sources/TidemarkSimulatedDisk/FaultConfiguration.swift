@@ -74,6 +74,9 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     public var writeErrorProbability: Double
     /// Per read: the chance it fails with `.io`.
     public var readErrorProbability: Double
+    /// Per write a kill point interrupts, when it spans a page boundary: the chance a prefix of
+    /// it, whole 4096-byte pages of the page cache, was copied in before the SIGKILL landed.
+    public var killMidWriteProbability: Double
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -101,7 +104,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         latentSectorErrors: [LatentSectorError] = [],
         capacityBytes: Int64? = nil,
         misdirectedWriteProbability: Double = 0,
-        sectorGarbleProbability: Double = 0
+        sectorGarbleProbability: Double = 0,
+        killMidWriteProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -121,6 +125,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.capacityBytes = capacityBytes
         self.misdirectedWriteProbability = misdirectedWriteProbability
         self.sectorGarbleProbability = sectorGarbleProbability
+        self.killMidWriteProbability = killMidWriteProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -147,6 +152,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
+        case killMidWriteProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -181,5 +187,6 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         capacityBytes = try c.decodeIfPresent(Int64.self, forKey: .capacityBytes)
         misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
         sectorGarbleProbability = try probability(.sectorGarbleProbability)
+        killMidWriteProbability = try probability(.killMidWriteProbability)
     }
 }

@@ -14,6 +14,8 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case earlyWriteback
     /// `sync`/`syncData`/`syncDirectory` failed with `.io`.
     case fsyncError
+    /// A kill point interrupted a write after some of its pages reached the page cache.
+    case killMidWrite
     /// A write failed with `.io` after a prefix.
     case writeError
     /// A read failed with `.io`.

@@ -38,7 +38,11 @@ import TidemarkIO
 //   fits (`capacityBytes`);
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
-// - Kill points (`KillPoint`) halt the process at a chosen call; they are not random.
+// - Kill points (`KillPoint`) halt the process at a chosen call; they are not random. A killed
+//   call is not performed, except that a killed write spanning a page boundary may have copied
+//   a prefix of whole 4096-byte pages into the page cache first (`killMidWriteProbability`,
+//   stream "faults.killMidWrite"): a SIGKILL lands inside a large pwrite, so a write is not
+//   atomic even against a process kill.
 //
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
 // makes the same draw take the benign outcome on the next run (shrinking). Not modelled:
@@ -52,7 +56,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -71,6 +75,7 @@ struct FaultInjector {
         earlyWriteback = base.stream("faults.earlyWriteback")
         misdirectedWrite = base.stream("faults.misdirectedWrite")
         sectorGarble = base.stream("faults.sectorGarble")
+        killMidWrite = base.stream("faults.killMidWrite")
         crash = base.stream("crash")
     }
 

@@ -43,7 +43,8 @@ extension SimulatedFileSystem {
     }
 
     func handleWrite(_ handle: SimulatedFileHandle, _ bytes: [UInt8], at offset: Int64) throws {
-        try performCall(.write, handle.path, offset: offset, length: bytes.count) { index, event in
+        let copyPagesBeforeKill = { (index: Int) in self.copyPagesBeforeKill(handle, bytes, at: offset, callIndex: index) }
+        try performCall(.write, handle.path, offset: offset, length: bytes.count, whenKilled: copyPagesBeforeKill) { index, event in
             let inode = try liveInode(handle)
             try HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)
             event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
@@ -63,6 +64,27 @@ extension SimulatedFileSystem {
             }
             try writeWithinCapacity(inode, bytes, at: offset, path: handle.path, callIndex: index)
         }
+    }
+
+    /// The page cache's page: a write copies page by page, and a SIGKILL lands between two.
+    static let pageSize: Int64 = 4096
+
+    /// A kill point fired on this write: maybe a prefix of whole pages was copied in already.
+    func copyPagesBeforeKill(_ handle: SimulatedFileHandle, _ bytes: [UInt8], at offset: Int64, callIndex: Int) {
+        let probability = injector.configuration.killMidWriteProbability
+        let page = Self.pageSize, end = offset + Int64(bytes.count)
+        let boundaries = bytes.isEmpty ? 0 : (end - 1) / page - offset / page
+        guard probability > 0, boundaries > 0, let inode = try? liveInode(handle),
+            (try? HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)) != nil,
+            (try? Self.checkFileSize(offset, plus: Int64(bytes.count), path: handle.path)) != nil,
+            injector.killMidWrite.chance(probability)
+        else { return }
+        let cut = (offset / page + 1 + Int64(injector.killMidWrite.next(below: UInt64(boundaries)))) * page
+        let copied = Int(cut - offset)
+        guard takeFault(.killMidWrite, path: handle.path, callIndex: callIndex,
+                        outcome: "killed after \(copied) of \(bytes.count) bytes at \(offset) reached the page cache", offset: offset)
+        else { return }
+        try? writeWithinCapacity(inode, Array(bytes[..<copied]), at: offset, path: handle.path, callIndex: callIndex)
     }
 
     func handleSize(_ handle: SimulatedFileHandle) throws -> Int64 {

@@ -316,6 +316,39 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes == [UInt8](repeating: 0xAA, count: 1124))
     }
 
+    /// A durable file of 5 pages of 0xAA; a kill point fires on a write of `count` bytes of 0xBB
+    /// at 1000; then a process kill. Returns what reads see and the decisions.
+    static func killInsideWrite(seed: UInt64, count: Int) throws -> ([UInt8], [FaultDecision]) {
+        let fs = SimulatedFileSystem(seed: seed, faults: FaultConfiguration(killMidWriteProbability: 1))
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 5 * 4096))
+        let handle = try fs.open("/f", options: .readWrite)
+        fs.killPoint = KillPoint(operation: .write)
+        #expect(throws: FileSystemError.self) { try handle.write([UInt8](repeating: 0xBB, count: count), at: 1000) }
+        fs.crash(.processKill)
+        return (try fs.readFile("/f"), fs.decisions)
+    }
+
+    @Test func aKillInsideALargeWriteLeavesAPrefixOfWholePages() throws {
+        var cuts: Set<Int> = []
+        for seed in UInt64(0)..<20 {
+            let (bytes, decisions) = try Self.killInsideWrite(seed: seed, count: 3 * 4096)
+            #expect(decisions.map(\.kind) == [.killMidWrite])
+            let copied = bytes.count { $0 == 0xBB }
+            #expect(copied > 0 && copied < 3 * 4096, "some, not all")
+            #expect((1000 + copied) % 4096 == 0, "the cut falls on a page boundary")
+            #expect(bytes[1000..<(1000 + copied)].allSatisfy { $0 == 0xBB }, "a prefix")
+            #expect(bytes.count == 5 * 4096)
+            cuts.insert(copied)
+        }
+        #expect(cuts.count == 3, "every page boundary inside the write: \(cuts.sorted())")
+    }
+
+    @Test func aKilledWriteWithinOnePageIsNotPerformed() throws {
+        let (bytes, decisions) = try Self.killInsideWrite(seed: 1, count: 3000)
+        #expect(decisions.isEmpty)
+        #expect(bytes == [UInt8](repeating: 0xAA, count: 5 * 4096))
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

@@ -195,6 +195,26 @@ struct InvariantCheckingTests {
         #expect(found[.liveness, default: 0] > 0, "found \(found)")
     }
 
+    /// Process kills only, a state of several pages: overwriting in place and syncing is safe
+    /// while a killed write is never performed, and caught once a kill lands inside it.
+    @Test func aKilledWriteMayLeaveSomeOfItsPages() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero
+        faults.killInOperation = DoubleRange(1)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 1]
+        workload.operationsPerCycle = IntRange(6, 12)
+        workload.cycles = IntRange(3, 5)
+        workload.contentBytes = IntRange(800, 1500)
+        let atomic = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(atomic, bugs: .overwriteInPlace) == [:])
+        faults.killMidWrite = DoubleRange(1)
+        let midWrite = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(midWrite, bugs: []) == [:])
+        let found = Self.violations(midWrite, bugs: .overwriteInPlace)
+        #expect(found.values.reduce(0, +) >= 5, "at least 20% of 25 seeds; found \(found)")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

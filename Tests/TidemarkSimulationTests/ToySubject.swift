@@ -44,6 +44,10 @@ final class ToySubject: Subject {
         /// A reopen refuses with a corruption error whenever corruption is merely configured
         /// (breaks: a refusal needs damage that really fired).
         static let refuseSpuriously = Bugs(rawValue: 1 << 15)
+        /// Persist by overwriting the state file in place with one write (a length, then the
+        /// checksummed state), then syncing: trusts a write to be all or nothing when the process
+        /// is killed (breaks when a SIGKILL lands inside the write: new pages over old ones).
+        static let overwriteInPlace = Bugs(rawValue: 1 << 16)
     }
 
     let fileSystem: any FileSystem
@@ -157,7 +161,8 @@ final class ToySubject: Subject {
     }
 
     /// An empty file is an empty state (a crash between truncate and write leaves one).
-    private func decode(_ bytes: [UInt8]) throws(SubjectError) -> [String: RecordValue] {
+    private func decode(_ file: [UInt8]) throws(SubjectError) -> [String: RecordValue] {
+        let bytes = try unframed(file)
         if bytes.isEmpty { return [:] }
         guard bytes.count >= 4 else { throw SubjectError(.corruption, "state file of \(bytes.count) bytes has no checksum") }
         let json = bytes[4...]
@@ -171,6 +176,16 @@ final class ToySubject: Subject {
         return decoded
     }
 
+    /// The state bytes of the file: all of it, or with `overwriteInPlace` the length-prefixed
+    /// record at its start (stale bytes of a longer older state may follow).
+    private func unframed(_ file: [UInt8]) throws(SubjectError) -> [UInt8] {
+        guard bugs.contains(.overwriteInPlace), !file.isEmpty else { return file }
+        guard file.count >= 4 else { throw SubjectError(.corruption, "state file of \(file.count) bytes has no length") }
+        let length = Int(file[..<4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard length <= file.count - 4 else { throw SubjectError(.corruption, "state of \(length) bytes overruns the file") }
+        return Array(file[4..<(4 + length)])
+    }
+
     private func persist(_ next: [String: RecordValue]) throws {
         try write(next, synced: !(bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync)))
     }
@@ -182,7 +197,15 @@ final class ToySubject: Subject {
         let json = Array(try encoder.encode(next))
         let checksum = CRC32C.checksum(json)
         let bytes = (0..<4).map { UInt8(truncatingIfNeeded: checksum >> (8 * $0)) } + json
-        if !synced {
+        if bugs.contains(.overwriteInPlace) && synced {
+            let length = (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bytes.count) >> (8 * $0)) }
+            let file = try fileSystem.open(statePath, options: [.write, .create])
+            try file.write(length + bytes, at: 0)
+            try file.sync()
+            try file.close()
+            // The entry too: a crash may have left the file created but its entry unsynced.
+            try fileSystem.syncDirectory(directory)
+        } else if !synced {
             let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
             try file.write(bytes, at: 0)
             try file.close()

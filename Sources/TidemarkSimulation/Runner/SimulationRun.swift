@@ -488,7 +488,7 @@ private struct Execution {
             .writeLost: "dropUnsynced", .directoryOperationLost: "dropDirectoryOperation", .garbage: "garbage",
             .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
             .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
-            .sectorGarble: "sectorGarble",
+            .sectorGarble: "sectorGarble", .killMidWrite: "killMidWrite",
         ]
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)

@@ -50,6 +50,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     /// Per pending write not surviving whole, of any size: its unlanded sectors hold random bytes,
     /// whole sectors, synced neighbours included (no powersafe overwrite).
     public var sectorGarble = DoubleRange(0)
+    /// Per write a kill lands on (spanning a page boundary): a prefix of its pages reached the
+    /// page cache first.
+    public var killMidWrite = DoubleRange(0)
 
     public init() {}
 
@@ -87,6 +90,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.bitRotPerFileProbability = disk.bitRotPerCrashProbability > 0 ? 0.5 : 0
         disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
         disk.sectorGarbleProbability = drawIfSet(sectorGarble)
+        disk.killMidWriteProbability = drawIfSet(killMidWrite)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }

@@ -252,7 +252,7 @@ private struct Reader {
             ("unsafeAppend", \.unsafeAppend), ("keepAll", \.keepAll), ("dropDirectoryOperation", \.dropDirectoryOperation),
             ("earlyWriteback", \.earlyWriteback), ("fsyncError", \.fsyncError), ("writeError", \.writeError),
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
-            ("sectorGarble", \.sectorGarble),
+            ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
