@@ -77,6 +77,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// Per write a kill point interrupts, when it spans a page boundary: the chance a prefix of
     /// it, whole 4096-byte pages of the page cache, was copied in before the SIGKILL landed.
     public var killMidWriteProbability: Double
+    /// Per read: the chance the page cache first forgets the file's clean pages, so the read
+    /// comes from the durable image (dirty pages stay): data a failed fsync marked clean reads
+    /// stale, a misdirected write that reached the disk reads misplaced.
+    public var pageEvictionProbability: Double
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -105,7 +109,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         capacityBytes: Int64? = nil,
         misdirectedWriteProbability: Double = 0,
         sectorGarbleProbability: Double = 0,
-        killMidWriteProbability: Double = 0
+        killMidWriteProbability: Double = 0,
+        pageEvictionProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -126,6 +131,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.misdirectedWriteProbability = misdirectedWriteProbability
         self.sectorGarbleProbability = sectorGarbleProbability
         self.killMidWriteProbability = killMidWriteProbability
+        self.pageEvictionProbability = pageEvictionProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -152,7 +158,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
-        case killMidWriteProbability
+        case killMidWriteProbability, pageEvictionProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -188,5 +194,6 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
         sectorGarbleProbability = try probability(.sectorGarbleProbability)
         killMidWriteProbability = try probability(.killMidWriteProbability)
+        pageEvictionProbability = try probability(.pageEvictionProbability)
     }
 }

@@ -18,6 +18,8 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case killMidWrite
     /// A write failed with `.io` after a prefix.
     case writeError
+    /// The page cache forgot a file's clean pages before a read: it came from the disk.
+    case pageEviction
     /// A read failed with `.io`.
     case readError
     /// A write was stored at another offset of its file.

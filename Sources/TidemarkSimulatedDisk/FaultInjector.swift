@@ -38,6 +38,11 @@ import TidemarkIO
 //   fits (`capacityBytes`);
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
+// - eviction of clean pages before a read (`pageEvictionProbability`, stream
+//   "faults.pageEviction"): the read, and every later one, comes from the durable image plus
+//   the dirty pages; recorded only when that changes what the file reads. So data a failed
+//   fsync marked clean reads stale, and a misdirected write that reached the disk reads
+//   misplaced, before any crash.
 // - Kill points (`KillPoint`) halt the process at a chosen call; they are not random. A killed
 //   call is not performed, except that a killed write spanning a page boundary may have copied
 //   a prefix of whole 4096-byte pages into the page cache first (`killMidWriteProbability`,
@@ -56,7 +61,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -76,6 +81,7 @@ struct FaultInjector {
         misdirectedWrite = base.stream("faults.misdirectedWrite")
         sectorGarble = base.stream("faults.sectorGarble")
         killMidWrite = base.stream("faults.killMidWrite")
+        pageEviction = base.stream("faults.pageEviction")
         crash = base.stream("crash")
     }
 

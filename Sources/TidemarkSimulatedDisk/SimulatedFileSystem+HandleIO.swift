@@ -18,6 +18,7 @@ extension SimulatedFileSystem {
             {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
+            evictCleanPagesMaybe(inode, path: handle.path, callIndex: index, offset: offset)
             let size = Int64(inode.volatile.count)
             // Clamp before adding: offset and count come from the caller and may be huge.
             let end = offset < size ? offset + min(Int64(count), size - offset) : offset
@@ -64,6 +65,24 @@ extension SimulatedFileSystem {
             }
             try writeWithinCapacity(inode, bytes, at: offset, path: handle.path, callIndex: index)
         }
+    }
+
+    /// Maybe forgets the clean pages of `inode`: what reads see becomes the durable image, at
+    /// the file's current size (that lives in the inode, not in pages), under the dirty pages.
+    func evictCleanPagesMaybe(_ inode: SimulatedInode, path: String, callIndex: Int, offset: Int64) {
+        let probability = injector.configuration.pageEvictionProbability
+        guard probability > 0, injector.pageEviction.chance(probability) else { return }
+        var image = inode.durable
+        image.resize(to: inode.volatile.count)
+        for change in inode.pending {
+            if change.isTruncate { image.resize(to: Int(change.offset)) } else { image.write(change.bytes, at: Int(change.offset)) }
+        }
+        image.resize(to: inode.volatile.count)
+        guard image != inode.volatile,
+            takeFault(.pageEviction, path: path, callIndex: callIndex,
+                      outcome: "clean pages evicted: reads come from the disk", offset: offset)
+        else { return }
+        inode.volatile = image
     }
 
     /// The page cache's page: a write copies page by page, and a SIGKILL lands between two.

@@ -349,6 +349,21 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes == [UInt8](repeating: 0xAA, count: 5 * 4096))
     }
 
+    @Test func anEvictedPageAfterAFailedFsyncReadsStale() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 8192))
+        fs.faults = FaultConfiguration(fsyncErrorProbability: 1)
+        let handle = try fs.open("/f", options: .readWrite)
+        try handle.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        #expect(throws: FileSystemError.self) { try handle.sync() }
+        try handle.write([UInt8](repeating: 0xCC, count: 100), at: 4096)  // dirty: stays
+        #expect(try handle.read(at: 0, count: 1) == [0xBB], "marked clean, still cached")
+        fs.faults = FaultConfiguration(pageEvictionProbability: 1)
+        #expect(try handle.read(at: 0, count: 1) == [0xAA], "evicted: the disk never got it")
+        #expect(try handle.read(at: 4096, count: 1) == [0xCC], "dirty pages are not evicted")
+        #expect(fs.decisions.map(\.kind) == [.fsyncError, .pageEviction], "the second read changed nothing")
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

@@ -215,6 +215,25 @@ struct InvariantCheckingTests {
         #expect(found.values.reduce(0, +) >= 5, "at least 20% of 25 seeds; found \(found)")
     }
 
+    /// Process kills only, fsync EIO: a toy that trusts a retried fsync serves its state from
+    /// the page cache, right until the cache forgets the pages the failure marked clean (the run's
+    /// final power loss catches some seeds without eviction; eviction catches it in the plan).
+    @Test func aRetriedFsyncIsCaughtOnceThePageCacheForgets() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero
+        faults.fsyncError = DoubleRange(0.2)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 4, .get: 2, .reopen: 1]
+        let cached = Self.scenario("toy", faults: faults, workload: workload)
+        let withoutEviction = Self.violations(cached, bugs: .retryFailedSync).values.reduce(0, +)
+        faults.evictCleanPages = DoubleRange(0.5)
+        let evicting = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(evicting, bugs: []) == [:])
+        let found = Self.violations(evicting, bugs: .retryFailedSync)
+        let caught = found.values.reduce(0, +)
+        #expect(caught >= 5 && caught >= 2 * withoutEviction, "\(caught) of 25 seeds (\(found)), \(withoutEviction) without eviction")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

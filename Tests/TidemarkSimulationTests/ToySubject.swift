@@ -48,6 +48,10 @@ final class ToySubject: Subject {
         /// checksummed state), then syncing: trusts a write to be all or nothing when the process
         /// is killed (breaks when a SIGKILL lands inside the write: new pages over old ones).
         static let overwriteInPlace = Bugs(rawValue: 1 << 16)
+        /// Retry a failed fsync of the new state once and trust the retry (fsyncgate): the pages
+        /// the failure marked clean are only in the page cache, so the state reads right until
+        /// the page cache forgets them (breaks durability without any power loss).
+        static let retryFailedSync = Bugs(rawValue: 1 << 17)
     }
 
     let fileSystem: any FileSystem
@@ -204,6 +208,14 @@ final class ToySubject: Subject {
             try file.sync()
             try file.close()
             // The entry too: a crash may have left the file created but its entry unsynced.
+            try fileSystem.syncDirectory(directory)
+        } else if bugs.contains(.retryFailedSync) && synced {
+            let temp = statePath + ".tmp"
+            let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try file.write(bytes, at: 0)
+            do { try file.sync() } catch { try file.sync() }
+            try file.close()
+            try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)
         } else if !synced {
             let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])

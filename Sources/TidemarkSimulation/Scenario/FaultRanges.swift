@@ -53,6 +53,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     /// Per write a kill lands on (spanning a page boundary): a prefix of its pages reached the
     /// page cache first.
     public var killMidWrite = DoubleRange(0)
+    /// Per read call: the page cache forgets the file's clean pages first (reads then come from
+    /// the disk: stale after a failed fsync).
+    public var evictCleanPages = DoubleRange(0)
 
     public init() {}
 
@@ -91,6 +94,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
         disk.sectorGarbleProbability = drawIfSet(sectorGarble)
         disk.killMidWriteProbability = drawIfSet(killMidWrite)
+        disk.pageEvictionProbability = drawIfSet(evictCleanPages)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }

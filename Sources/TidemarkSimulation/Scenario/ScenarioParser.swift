@@ -253,6 +253,7 @@ private struct Reader {
             ("earlyWriteback", \.earlyWriteback), ("fsyncError", \.fsyncError), ("writeError", \.writeError),
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
             ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
+            ("evictCleanPages", \.evictCleanPages),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
