@@ -81,6 +81,11 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// comes from the durable image (dirty pages stay): data a failed fsync marked clean reads
     /// stale, a misdirected write that reached the disk reads misplaced.
     public var pageEvictionProbability: Double
+    /// Per write: the chance background writeback of the file's pending writes fails at once:
+    /// the pages are marked clean (readable, never durable) and the error is recorded on the
+    /// file (Linux errseq). Each descriptor open then reports it once, at its next sync, after
+    /// writing back what is dirty by then; one opened later never sees it.
+    public var writebackErrorProbability: Double
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -110,7 +115,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         misdirectedWriteProbability: Double = 0,
         sectorGarbleProbability: Double = 0,
         killMidWriteProbability: Double = 0,
-        pageEvictionProbability: Double = 0
+        pageEvictionProbability: Double = 0,
+        writebackErrorProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -132,6 +138,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.sectorGarbleProbability = sectorGarbleProbability
         self.killMidWriteProbability = killMidWriteProbability
         self.pageEvictionProbability = pageEvictionProbability
+        self.writebackErrorProbability = writebackErrorProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -143,7 +150,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
 
     /// Whether calls may fail with EIO or ENOSPC: then a subject that refuses on them does right.
     public var injectsIOErrors: Bool {
-        fsyncErrorProbability > 0 || writeErrorProbability > 0 || readErrorProbability > 0
+        fsyncErrorProbability > 0 || writebackErrorProbability > 0 || writeErrorProbability > 0 || readErrorProbability > 0
             || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
 
@@ -158,7 +165,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
-        case killMidWriteProbability, pageEvictionProbability
+        case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -195,5 +202,6 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         sectorGarbleProbability = try probability(.sectorGarbleProbability)
         killMidWriteProbability = try probability(.killMidWriteProbability)
         pageEvictionProbability = try probability(.pageEvictionProbability)
+        writebackErrorProbability = try probability(.writebackErrorProbability)
     }
 }

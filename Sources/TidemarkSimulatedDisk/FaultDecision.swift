@@ -16,6 +16,8 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case fsyncError
     /// A kill point interrupted a write after some of its pages reached the page cache.
     case killMidWrite
+    /// Background writeback of a file's pending writes failed (reported at later syncs).
+    case writebackError
     /// A write failed with `.io` after a prefix.
     case writeError
     /// The page cache forgot a file's clean pages before a read: it came from the disk.

@@ -38,6 +38,11 @@ import TidemarkIO
 //   fits (`capacityBytes`);
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
+// - background writeback errors (`writebackErrorProbability`, per write, stream
+//   "faults.writebackError"): the file's pending writes are marked clean, as a failed fsync
+//   marks them, and the error is recorded on the file (Linux errseq): every descriptor open at
+//   that moment reports it once, at its next sync (which still writes back what is dirty by
+//   then); a descriptor opened later never sees it, nor does a second sync of the same one.
 // - eviction of clean pages before a read (`pageEvictionProbability`, stream
 //   "faults.pageEviction"): the read, and every later one, comes from the durable image plus
 //   the dirty pages; recorded only when that changes what the file reads. So data a failed
@@ -61,7 +66,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -82,6 +87,7 @@ struct FaultInjector {
         sectorGarble = base.stream("faults.sectorGarble")
         killMidWrite = base.stream("faults.killMidWrite")
         pageEviction = base.stream("faults.pageEviction")
+        writebackError = base.stream("faults.writebackError")
         crash = base.stream("crash")
     }
 

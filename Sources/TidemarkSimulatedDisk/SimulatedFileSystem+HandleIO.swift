@@ -67,6 +67,19 @@ extension SimulatedFileSystem {
         }
     }
 
+    /// Maybe background writeback of the pending writes fails now: marked clean, never durable,
+    /// reported later to each descriptor open now.
+    func failWritebackMaybe(_ inode: SimulatedInode, path: String, callIndex: Int) {
+        let probability = injector.configuration.writebackErrorProbability
+        guard probability > 0, injector.writebackError.chance(probability),
+            takeFault(.writebackError, path: path, callIndex: callIndex,
+                      outcome: "background writeback failed; \(inode.pending.count) pending changes marked clean")
+        else { return }
+        inode.lostToFsyncError.append(contentsOf: inode.pending)
+        inode.pending.removeAll()
+        inode.writebackErrors += 1
+    }
+
     /// Maybe forgets the clean pages of `inode`: what reads see becomes the durable image, at
     /// the file's current size (that lives in the inode, not in pages), under the dirty pages.
     func evictCleanPagesMaybe(_ inode: SimulatedInode, path: String, callIndex: Int, offset: Int64) {
@@ -124,6 +137,14 @@ extension SimulatedFileSystem {
     func handleSync(_ handle: SimulatedFileHandle, operation: FileOperation) throws {
         try performCall(operation, handle.path) { index, _ in
             let inode = try liveInode(handle)
+            if handle.seenWritebackErrors < inode.writebackErrors {
+                // errseq: this descriptor reports the background error once; what is dirty now
+                // is written back all the same.
+                handle.seenWritebackErrors = inode.writebackErrors
+                inode.flushPending(count: inode.pending.count)
+                untrackIfSettled(inode)
+                throw FileSystemError(.io, "simulated EIO on \(operation.rawValue): background writeback failed", path: handle.path, errno: EIO)
+            }
             if inode.lastSyncFailed {
                 // Linux reports a writeback error once; the next fsync succeeds.
                 inode.lastSyncFailed = false
@@ -223,6 +244,7 @@ extension SimulatedFileSystem {
         }
         inode.pending.append(change)
         trackedInodes[inode.id] = inode
+        failWritebackMaybe(inode, path: path, callIndex: callIndex)
         if injector.earlyWriteback.chance(injector.configuration.earlyWritebackProbability),
             takeFault(.earlyWriteback, path: path, callIndex: callIndex,
                       outcome: "\(inode.pending.count) pending changes written back before any sync")

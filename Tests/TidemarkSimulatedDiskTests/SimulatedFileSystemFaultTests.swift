@@ -364,6 +364,28 @@ struct SimulatedFileSystemFaultTests {
         #expect(fs.decisions.map(\.kind) == [.fsyncError, .pageEviction], "the second read changed nothing")
     }
 
+    @Test func aWritebackErrorIsReportedOnceToEachDescriptorOpenWhenItStruck() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 4096))
+        let writer = try fs.open("/f", options: .readWrite), other = try fs.open("/f", options: .readWrite)
+        fs.faults = FaultConfiguration(writebackErrorProbability: 1)
+        try writer.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        fs.faults = .none
+        let late = try fs.open("/f", options: .readWrite)
+        try late.sync()  // opened after the error: never told
+        #expect(throws: FileSystemError.self) { try writer.sync() }
+        try writer.sync()  // reported once per descriptor
+        try other.write([UInt8](repeating: 0xCC, count: 10), at: 200)
+        #expect(throws: FileSystemError.self) { try other.sync() }
+        try other.sync()
+        #expect(try writer.read(at: 0, count: 1) == [0xBB], "marked clean, still cached")
+        #expect(fs.decisions.map(\.kind) == [.writebackError])
+        fs.crash(.powerLoss)
+        let bytes = try fs.readFile("/f")
+        #expect(bytes[0] == 0xAA, "never durable")
+        #expect(bytes[200] == 0xCC, "the failing sync still wrote back what was dirty")
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

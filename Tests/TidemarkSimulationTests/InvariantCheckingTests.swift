@@ -234,6 +234,21 @@ struct InvariantCheckingTests {
         #expect(caught >= 5 && caught >= 2 * withoutEviction, "\(caught) of 25 seeds (\(found)), \(withoutEviction) without eviction")
     }
 
+    /// errseq: a writeback error is reported to the descriptors open when it struck. A toy that
+    /// syncs through a fresh descriptor is safe while errors come only from fsync itself, and
+    /// caught once background writeback fails.
+    @Test func aFreshDescriptorMissesABackgroundWritebackError() {
+        var faults = Self.powerLoss
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .syncThroughFreshDescriptor).values.reduce(0, +)
+        faults.writebackError = DoubleRange(0.05, 0.2)
+        let erring = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(erring, bugs: []) == [:])
+        let found = Self.violations(erring, bugs: .syncThroughFreshDescriptor)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

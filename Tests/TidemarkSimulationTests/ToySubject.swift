@@ -52,6 +52,10 @@ final class ToySubject: Subject {
         /// the failure marked clean are only in the page cache, so the state reads right until
         /// the page cache forgets them (breaks durability without any power loss).
         static let retryFailedSync = Bugs(rawValue: 1 << 17)
+        /// Write the new state through one descriptor, close it, and fsync through a fresh one
+        /// (as PostgreSQL's checkpointer did): a background writeback error that struck before
+        /// the fresh descriptor was opened is never reported to it (breaks durability).
+        static let syncThroughFreshDescriptor = Bugs(rawValue: 1 << 18)
     }
 
     let fileSystem: any FileSystem
@@ -208,6 +212,16 @@ final class ToySubject: Subject {
             try file.sync()
             try file.close()
             // The entry too: a crash may have left the file created but its entry unsynced.
+            try fileSystem.syncDirectory(directory)
+        } else if bugs.contains(.syncThroughFreshDescriptor) && synced {
+            let temp = statePath + ".tmp"
+            let writer = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try writer.write(bytes, at: 0)
+            try writer.close()
+            let syncer = try fileSystem.open(temp, options: [.read])
+            try syncer.sync()
+            try syncer.close()
+            try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)
         } else if bugs.contains(.retryFailedSync) && synced {
             let temp = statePath + ".tmp"

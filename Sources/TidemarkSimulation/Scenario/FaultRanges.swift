@@ -56,6 +56,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     /// Per read call: the page cache forgets the file's clean pages first (reads then come from
     /// the disk: stale after a failed fsync).
     public var evictCleanPages = DoubleRange(0)
+    /// Per write call: background writeback fails, pages marked clean, error reported once to
+    /// each descriptor open (errseq) at its next sync.
+    public var writebackError = DoubleRange(0)
 
     public init() {}
 
@@ -95,6 +98,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.sectorGarbleProbability = drawIfSet(sectorGarble)
         disk.killMidWriteProbability = drawIfSet(killMidWrite)
         disk.pageEvictionProbability = drawIfSet(evictCleanPages)
+        disk.writebackErrorProbability = drawIfSet(writebackError)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }

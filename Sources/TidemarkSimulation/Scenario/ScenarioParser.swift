@@ -253,7 +253,7 @@ private struct Reader {
             ("earlyWriteback", \.earlyWriteback), ("fsyncError", \.fsyncError), ("writeError", \.writeError),
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
             ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
-            ("evictCleanPages", \.evictCleanPages),
+            ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
