@@ -86,6 +86,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// file (Linux errseq). Each descriptor open then reports it once, at its next sync, after
     /// writing back what is dirty by then; one opened later never sees it.
     public var writebackErrorProbability: Double
+    /// Per `sync`/`syncData` of a file whose pending writes grew it: the chance it fails with
+    /// `.noSpace` (delayed allocation found no blocks at writeback): as a failed fsync, the
+    /// pending writes are marked clean, readable and never durable.
+    public var syncNoSpaceProbability: Double
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -116,7 +120,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         sectorGarbleProbability: Double = 0,
         killMidWriteProbability: Double = 0,
         pageEvictionProbability: Double = 0,
-        writebackErrorProbability: Double = 0
+        writebackErrorProbability: Double = 0,
+        syncNoSpaceProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -139,6 +144,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.killMidWriteProbability = killMidWriteProbability
         self.pageEvictionProbability = pageEvictionProbability
         self.writebackErrorProbability = writebackErrorProbability
+        self.syncNoSpaceProbability = syncNoSpaceProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -150,7 +156,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
 
     /// Whether calls may fail with EIO or ENOSPC: then a subject that refuses on them does right.
     public var injectsIOErrors: Bool {
-        fsyncErrorProbability > 0 || writebackErrorProbability > 0 || writeErrorProbability > 0 || readErrorProbability > 0
+        fsyncErrorProbability > 0 || writebackErrorProbability > 0 || syncNoSpaceProbability > 0
+            || writeErrorProbability > 0 || readErrorProbability > 0
             || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
 
@@ -165,7 +172,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
-        case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability
+        case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability, syncNoSpaceProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -203,5 +210,6 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         killMidWriteProbability = try probability(.killMidWriteProbability)
         pageEvictionProbability = try probability(.pageEvictionProbability)
         writebackErrorProbability = try probability(.writebackErrorProbability)
+        syncNoSpaceProbability = try probability(.syncNoSpaceProbability)
     }
 }

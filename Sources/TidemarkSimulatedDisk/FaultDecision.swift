@@ -18,6 +18,8 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case killMidWrite
     /// Background writeback of a file's pending writes failed (reported at later syncs).
     case writebackError
+    /// `sync`/`syncData` failed with `.noSpace` (delayed allocation at writeback).
+    case syncNoSpace
     /// A write failed with `.io` after a prefix.
     case writeError
     /// The page cache forgot a file's clean pages before a read: it came from the disk.

@@ -38,6 +38,9 @@ import TidemarkIO
 //   fits (`capacityBytes`);
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
+// - ENOSPC from fsync (`syncNoSpaceProbability`, stream "faults.syncNoSpace"): a sync of a
+//   file whose pending writes grew it fails with `.noSpace` (delayed allocation found no blocks
+//   at writeback), and, as after EIO, those writes are marked clean: readable, never durable.
 // - background writeback errors (`writebackErrorProbability`, per write, stream
 //   "faults.writebackError"): the file's pending writes are marked clean, as a failed fsync
 //   marks them, and the error is recorded on the file (Linux errseq): every descriptor open at
@@ -66,7 +69,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, syncNoSpace, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -88,6 +91,7 @@ struct FaultInjector {
         killMidWrite = base.stream("faults.killMidWrite")
         pageEviction = base.stream("faults.pageEviction")
         writebackError = base.stream("faults.writebackError")
+        syncNoSpace = base.stream("faults.syncNoSpace")
         crash = base.stream("crash")
     }
 

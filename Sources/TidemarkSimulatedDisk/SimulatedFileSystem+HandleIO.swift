@@ -159,9 +159,23 @@ extension SimulatedFileSystem {
                 inode.lastSyncFailed = true
                 throw FileSystemError(.io, "simulated EIO on \(operation.rawValue)", path: handle.path, errno: EIO)
             }
+            try failSyncForSpaceMaybe(inode, handle: handle, operation: operation, callIndex: index)
             inode.flushPending(count: inode.pending.count)
             untrackIfSettled(inode)
         }
+    }
+
+    /// Delayed allocation: a sync that must allocate blocks for pending growth may find none.
+    func failSyncForSpaceMaybe(_ inode: SimulatedInode, handle: SimulatedFileHandle, operation: FileOperation, callIndex: Int) throws {
+        let probability = injector.configuration.syncNoSpaceProbability
+        guard probability > 0, inode.volatile.count > inode.durable.count, !inode.pending.isEmpty,
+            injector.syncNoSpace.chance(probability),
+            takeFault(.syncNoSpace, path: handle.path, callIndex: callIndex,
+                      outcome: "enospc at writeback; \(inode.pending.count) pending changes marked clean")
+        else { return }
+        inode.lostToFsyncError.append(contentsOf: inode.pending)
+        inode.pending.removeAll()
+        throw FileSystemError(.noSpace, "simulated ENOSPC on \(operation.rawValue) (delayed allocation)", path: handle.path, errno: ENOSPC)
     }
 
     func handleClose(_ handle: SimulatedFileHandle) throws {

@@ -386,6 +386,22 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes[200] == 0xCC, "the failing sync still wrote back what was dirty")
     }
 
+    @Test func aSyncOfAGrownFileMayFailWithNoSpaceAndDropItsPages() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 100))
+        fs.faults = FaultConfiguration(syncNoSpaceProbability: 1)
+        let handle = try fs.open("/f", options: .readWrite)
+        try handle.write([UInt8](repeating: 0xBB, count: 10), at: 0)
+        try handle.sync()  // an overwrite allocates nothing
+        try handle.write([UInt8](repeating: 0xCC, count: 50), at: 100)
+        let error = #expect(throws: FileSystemError.self) { try handle.sync() }
+        #expect(error?.code == .noSpace)
+        #expect(try handle.read(at: 100, count: 1) == [0xCC], "marked clean, still cached")
+        #expect(fs.decisions.map(\.kind) == [.syncNoSpace])
+        fs.crash(.powerLoss)
+        #expect(try fs.readFile("/f") == [UInt8](repeating: 0xBB, count: 10) + [UInt8](repeating: 0xAA, count: 90))
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

@@ -249,6 +249,20 @@ struct InvariantCheckingTests {
         #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
     }
 
+    /// ENOSPC from fsync (delayed allocation) drops the pages like EIO: a toy that retries it
+    /// as a transient full disk is caught only once fsync can fail that way.
+    @Test func aRetriedNoSpaceFsyncIsCaught() {
+        var faults = Self.powerLoss
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .retrySyncAfterNoSpace).values.reduce(0, +)
+        faults.syncNoSpace = DoubleRange(0.05, 0.2)
+        let full = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(full, bugs: []) == [:])
+        let found = Self.violations(full, bugs: .retrySyncAfterNoSpace)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

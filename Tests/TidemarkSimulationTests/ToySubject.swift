@@ -56,6 +56,9 @@ final class ToySubject: Subject {
         /// (as PostgreSQL's checkpointer did): a background writeback error that struck before
         /// the fresh descriptor was opened is never reported to it (breaks durability).
         static let syncThroughFreshDescriptor = Bugs(rawValue: 1 << 18)
+        /// Take ENOSPC from fsync for a transient full disk and retry the fsync, trusting the
+        /// retry: delayed allocation dropped the pages already (breaks durability).
+        static let retrySyncAfterNoSpace = Bugs(rawValue: 1 << 19)
     }
 
     let fileSystem: any FileSystem
@@ -223,11 +226,13 @@ final class ToySubject: Subject {
             try syncer.close()
             try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)
-        } else if bugs.contains(.retryFailedSync) && synced {
+        } else if (bugs.contains(.retryFailedSync) || bugs.contains(.retrySyncAfterNoSpace)) && synced {
             let temp = statePath + ".tmp"
             let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
             try file.write(bytes, at: 0)
-            do { try file.sync() } catch { try file.sync() }
+            do { try file.sync() } catch let error as FileSystemError where bugs.contains(.retryFailedSync) || error.code == .noSpace {
+                try file.sync()
+            }
             try file.close()
             try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)

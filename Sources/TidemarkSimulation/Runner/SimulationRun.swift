@@ -489,7 +489,7 @@ private struct Execution {
             .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
             .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
             .sectorGarble: "sectorGarble", .killMidWrite: "killMidWrite", .pageEviction: "evictCleanPages",
-            .writebackError: "writebackError",
+            .writebackError: "writebackError", .syncNoSpace: "syncNoSpace",
         ]
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)

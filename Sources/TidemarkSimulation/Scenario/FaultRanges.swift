@@ -59,6 +59,8 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     /// Per write call: background writeback fails, pages marked clean, error reported once to
     /// each descriptor open (errseq) at its next sync.
     public var writebackError = DoubleRange(0)
+    /// Per sync of a file that grew: fails with ENOSPC (delayed allocation), pages marked clean.
+    public var syncNoSpace = DoubleRange(0)
 
     public init() {}
 
@@ -99,6 +101,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.killMidWriteProbability = drawIfSet(killMidWrite)
         disk.pageEvictionProbability = drawIfSet(evictCleanPages)
         disk.writebackErrorProbability = drawIfSet(writebackError)
+        disk.syncNoSpaceProbability = drawIfSet(syncNoSpace)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }

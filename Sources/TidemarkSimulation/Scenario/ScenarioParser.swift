@@ -254,6 +254,7 @@ private struct Reader {
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
             ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
             ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
+            ("syncNoSpace", \.syncNoSpace),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
