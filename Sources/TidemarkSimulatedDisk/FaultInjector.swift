@@ -58,8 +58,13 @@ import TidemarkIO
 //   atomic even against a process kill.
 //
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
-// makes the same draw take the benign outcome on the next run (shrinking). Not modelled:
-// symlinks, hard links, permissions, timestamps.
+// makes the same draw take the benign outcome on the next run (shrinking). The knobs with a
+// stream named "faults.<kind>" added last (sector garble, ENOSPC from fsync, writeback errors,
+// eviction, kills inside a write) draw only when non-zero, so a configuration without them
+// replays its old trace. Not modelled: symlinks, hard links, permissions, timestamps; errseq
+// for a fsync that fails by itself (that one is per file, as above); a file-system shutdown or
+// read-only remount after an error; ENOSPC from background writeback; space held until an
+// unlink is durable (an unlink frees it at once).
 //
 // Crash exploration enumerates the power-loss outcomes of step 2 and 3 instead of drawing them
 // (`CrashStateEnumerator`, under a `PersistenceModel`); it never touches these streams.
