@@ -54,6 +54,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     public var unsafeAppendProbability: Double
     /// Per power loss: the chance bit rot strikes at all.
     public var bitRotPerCrashProbability: Double
+    /// Per pending write that does not survive whole, of any size: the chance every sector it
+    /// touched and did not land holds random bytes, whole sectors, so synced bytes sharing a
+    /// sector with it are garbled too (a disk without powersafe overwrite).
+    public var sectorGarbleProbability: Double
     /// Per durable non-empty file, when bit rot strikes: the chance one bit of it flips.
     public var bitRotPerFileProbability: Double
 
@@ -70,6 +74,22 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     public var writeErrorProbability: Double
     /// Per read: the chance it fails with `.io`.
     public var readErrorProbability: Double
+    /// Per write a kill point interrupts, when it spans a page boundary: the chance a prefix of
+    /// it, whole 4096-byte pages of the page cache, was copied in before the SIGKILL landed.
+    public var killMidWriteProbability: Double
+    /// Per read: the chance the page cache first forgets the file's clean pages, so the read
+    /// comes from the durable image (dirty pages stay): data a failed fsync marked clean reads
+    /// stale, a misdirected write that reached the disk reads misplaced.
+    public var pageEvictionProbability: Double
+    /// Per write: the chance background writeback of the file's pending writes fails at once:
+    /// the pages are marked clean (readable, never durable) and the error is recorded on the
+    /// file (Linux errseq). Each descriptor open then reports it once, at its next sync, after
+    /// writing back what is dirty by then; one opened later never sees it.
+    public var writebackErrorProbability: Double
+    /// Per `sync`/`syncData` of a file whose pending writes grew it: the chance it fails with
+    /// `.noSpace` (delayed allocation found no blocks at writeback): as a failed fsync, the
+    /// pending writes are marked clean, readable and never durable.
+    public var syncNoSpaceProbability: Double
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -96,7 +116,12 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         readErrorProbability: Double = 0,
         latentSectorErrors: [LatentSectorError] = [],
         capacityBytes: Int64? = nil,
-        misdirectedWriteProbability: Double = 0
+        misdirectedWriteProbability: Double = 0,
+        sectorGarbleProbability: Double = 0,
+        killMidWriteProbability: Double = 0,
+        pageEvictionProbability: Double = 0,
+        writebackErrorProbability: Double = 0,
+        syncNoSpaceProbability: Double = 0
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -115,6 +140,11 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.latentSectorErrors = latentSectorErrors
         self.capacityBytes = capacityBytes
         self.misdirectedWriteProbability = misdirectedWriteProbability
+        self.sectorGarbleProbability = sectorGarbleProbability
+        self.killMidWriteProbability = killMidWriteProbability
+        self.pageEvictionProbability = pageEvictionProbability
+        self.writebackErrorProbability = writebackErrorProbability
+        self.syncNoSpaceProbability = syncNoSpaceProbability
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -126,7 +156,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
 
     /// Whether calls may fail with EIO or ENOSPC: then a subject that refuses on them does right.
     public var injectsIOErrors: Bool {
-        fsyncErrorProbability > 0 || writeErrorProbability > 0 || readErrorProbability > 0
+        fsyncErrorProbability > 0 || writebackErrorProbability > 0 || syncNoSpaceProbability > 0
+            || writeErrorProbability > 0 || readErrorProbability > 0
             || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
 
@@ -140,7 +171,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case reorder, tornWriteProbability, sectorSize, garbageProbability, unsafeAppendProbability
         case bitRotPerCrashProbability, bitRotPerFileProbability, earlyWritebackProbability
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
-        case latentSectorErrors, capacityBytes, misdirectedWriteProbability
+        case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
+        case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability, syncNoSpaceProbability
     }
 
     public init(from decoder: any Decoder) throws {
@@ -174,5 +206,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         latentSectorErrors = try c.decodeIfPresent([LatentSectorError].self, forKey: .latentSectorErrors) ?? []
         capacityBytes = try c.decodeIfPresent(Int64.self, forKey: .capacityBytes)
         misdirectedWriteProbability = try probability(.misdirectedWriteProbability)
+        sectorGarbleProbability = try probability(.sectorGarbleProbability)
+        killMidWriteProbability = try probability(.killMidWriteProbability)
+        pageEvictionProbability = try probability(.pageEvictionProbability)
+        writebackErrorProbability = try probability(.writebackErrorProbability)
+        syncNoSpaceProbability = try probability(.syncNoSpaceProbability)
     }
 }

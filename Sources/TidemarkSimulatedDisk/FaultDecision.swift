@@ -6,14 +6,24 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case directoryOperationLost
     /// Sectors a torn write did not land hold random bytes.
     case garbage
+    /// A write that did not survive whole garbled every sector it touched and did not land.
+    case sectorGarble
     /// An append that did not survive whole still grew the file.
     case unsafeAppend
     /// A write became durable before any sync.
     case earlyWriteback
     /// `sync`/`syncData`/`syncDirectory` failed with `.io`.
     case fsyncError
+    /// A kill point interrupted a write after some of its pages reached the page cache.
+    case killMidWrite
+    /// Background writeback of a file's pending writes failed (reported at later syncs).
+    case writebackError
+    /// `sync`/`syncData` failed with `.noSpace` (delayed allocation at writeback).
+    case syncNoSpace
     /// A write failed with `.io` after a prefix.
     case writeError
+    /// The page cache forgot a file's clean pages before a read: it came from the disk.
+    case pageEviction
     /// A read failed with `.io`.
     case readError
     /// A write was stored at another offset of its file.

@@ -24,6 +24,10 @@ import TidemarkIO
 //    zeros or garbage (`unsafeAppendProbability`); a misdirected write lands at its wrong offset.
 //    `reorder: orderedPrefix` keeps only a prefix per file, `subset` any subset. Writes a failed
 //    fsync marked clean never survive.
+//    Without powersafe overwrite (`sectorGarbleProbability`, stream "faults.sectorGarble"), any
+//    write that did not survive whole, a one-sector write too, may leave every sector it touched
+//    and did not land full of random bytes: whole sectors, so synced bytes that share a sector
+//    with the write are garbled too. Sectors are `sectorSize` bytes (512 or 4096).
 // 4. bit rot at rest (`bitRotPerCrashProbability`, then `bitRotPerFileProbability` per file).
 //
 // While running (one stream per kind):
@@ -34,11 +38,33 @@ import TidemarkIO
 //   fits (`capacityBytes`);
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
-// - Kill points (`KillPoint`) halt the process at a chosen call; they are not random.
+// - ENOSPC from fsync (`syncNoSpaceProbability`, stream "faults.syncNoSpace"): a sync of a
+//   file whose pending writes grew it fails with `.noSpace` (delayed allocation found no blocks
+//   at writeback), and, as after EIO, those writes are marked clean: readable, never durable.
+// - background writeback errors (`writebackErrorProbability`, per write, stream
+//   "faults.writebackError"): the file's pending writes are marked clean, as a failed fsync
+//   marks them, and the error is recorded on the file (Linux errseq): every descriptor open at
+//   that moment reports it once, at its next sync (which still writes back what is dirty by
+//   then); a descriptor opened later never sees it, nor does a second sync of the same one.
+// - eviction of clean pages before a read (`pageEvictionProbability`, stream
+//   "faults.pageEviction"): the read, and every later one, comes from the durable image plus
+//   the dirty pages; recorded only when that changes what the file reads. So data a failed
+//   fsync marked clean reads stale, and a misdirected write that reached the disk reads
+//   misplaced, before any crash.
+// - Kill points (`KillPoint`) halt the process at a chosen call; they are not random. A killed
+//   call is not performed, except that a killed write spanning a page boundary may have copied
+//   a prefix of whole 4096-byte pages into the page cache first (`killMidWriteProbability`,
+//   stream "faults.killMidWrite"): a SIGKILL lands inside a large pwrite, so a write is not
+//   atomic even against a process kill.
 //
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
-// makes the same draw take the benign outcome on the next run (shrinking). Not modelled:
-// symlinks, hard links, permissions, timestamps.
+// makes the same draw take the benign outcome on the next run (shrinking). The knobs with a
+// stream named "faults.<kind>" added last (sector garble, ENOSPC from fsync, writeback errors,
+// eviction, kills inside a write) draw only when non-zero, so a configuration without them
+// replays its old trace. Not modelled: symlinks, hard links, permissions, timestamps; errseq
+// for a fsync that fails by itself (that one is per file, as above); a file-system shutdown or
+// read-only remount after an error; ENOSPC from background writeback; space held until an
+// unlink is durable (an unlink frees it at once).
 //
 // Crash exploration enumerates the power-loss outcomes of step 2 and 3 instead of drawing them
 // (`CrashStateEnumerator`, under a `PersistenceModel`); it never touches these streams.
@@ -48,7 +74,7 @@ import TidemarkIO
 struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
-    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, crash: SeededRandom
+    let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, syncNoSpace, crash: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -66,6 +92,11 @@ struct FaultInjector {
         fsyncError = base.stream("faults.fsyncError")
         earlyWriteback = base.stream("faults.earlyWriteback")
         misdirectedWrite = base.stream("faults.misdirectedWrite")
+        sectorGarble = base.stream("faults.sectorGarble")
+        killMidWrite = base.stream("faults.killMidWrite")
+        pageEviction = base.stream("faults.pageEviction")
+        writebackError = base.stream("faults.writebackError")
+        syncNoSpace = base.stream("faults.syncNoSpace")
         crash = base.stream("crash")
     }
 

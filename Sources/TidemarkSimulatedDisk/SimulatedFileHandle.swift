@@ -11,6 +11,8 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
     var isClosed = false
     /// Holds a `lockFile` lock (released by `close`, a crash, or dropping the handle).
     var holdsLock = false
+    /// The file's writeback errors this descriptor has reported or was opened after (errseq).
+    var seenWritebackErrors: Int
 
     /// The normalised absolute path the file was opened with.
     public let path: String
@@ -22,6 +24,7 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
         self.path = path
         self.options = options
         self.epoch = epoch
+        seenWritebackErrors = inode.writebackErrors
     }
 
     deinit {

@@ -18,6 +18,7 @@ extension SimulatedFileSystem {
             {
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
+            evictCleanPagesMaybe(inode, path: handle.path, callIndex: index, offset: offset)
             let size = Int64(inode.volatile.count)
             // Clamp before adding: offset and count come from the caller and may be huge.
             let end = offset < size ? offset + min(Int64(count), size - offset) : offset
@@ -43,7 +44,8 @@ extension SimulatedFileSystem {
     }
 
     func handleWrite(_ handle: SimulatedFileHandle, _ bytes: [UInt8], at offset: Int64) throws {
-        try performCall(.write, handle.path, offset: offset, length: bytes.count) { index, event in
+        let copyPagesBeforeKill = { (index: Int) in self.copyPagesBeforeKill(handle, bytes, at: offset, callIndex: index) }
+        try performCall(.write, handle.path, offset: offset, length: bytes.count, whenKilled: copyPagesBeforeKill) { index, event in
             let inode = try liveInode(handle)
             try HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)
             event.dataChecksum = bytes.withUnsafeBytes { CRC32C.checksum($0) }
@@ -65,6 +67,58 @@ extension SimulatedFileSystem {
         }
     }
 
+    /// Maybe background writeback of the pending writes fails now: marked clean, never durable,
+    /// reported later to each descriptor open now.
+    func failWritebackMaybe(_ inode: SimulatedInode, path: String, callIndex: Int) {
+        let probability = injector.configuration.writebackErrorProbability
+        guard probability > 0, injector.writebackError.chance(probability),
+            takeFault(.writebackError, path: path, callIndex: callIndex,
+                      outcome: "background writeback failed; \(inode.pending.count) pending changes marked clean")
+        else { return }
+        inode.lostToFsyncError.append(contentsOf: inode.pending)
+        inode.pending.removeAll()
+        inode.writebackErrors += 1
+    }
+
+    /// Maybe forgets the clean pages of `inode`: what reads see becomes the durable image, at
+    /// the file's current size (that lives in the inode, not in pages), under the dirty pages.
+    func evictCleanPagesMaybe(_ inode: SimulatedInode, path: String, callIndex: Int, offset: Int64) {
+        let probability = injector.configuration.pageEvictionProbability
+        guard probability > 0, injector.pageEviction.chance(probability) else { return }
+        var image = inode.durable
+        image.resize(to: inode.volatile.count)
+        for change in inode.pending {
+            if change.isTruncate { image.resize(to: Int(change.offset)) } else { image.write(change.bytes, at: Int(change.offset)) }
+        }
+        image.resize(to: inode.volatile.count)
+        guard image != inode.volatile,
+            takeFault(.pageEviction, path: path, callIndex: callIndex,
+                      outcome: "clean pages evicted: reads come from the disk", offset: offset)
+        else { return }
+        inode.volatile = image
+    }
+
+    /// The page cache's page: a write copies page by page, and a SIGKILL lands between two.
+    static let pageSize: Int64 = 4096
+
+    /// A kill point fired on this write: maybe a prefix of whole pages was copied in already.
+    func copyPagesBeforeKill(_ handle: SimulatedFileHandle, _ bytes: [UInt8], at offset: Int64, callIndex: Int) {
+        let probability = injector.configuration.killMidWriteProbability
+        let page = Self.pageSize, end = offset + Int64(bytes.count)
+        let boundaries = bytes.isEmpty ? 0 : (end - 1) / page - offset / page
+        guard probability > 0, boundaries > 0, let inode = try? liveInode(handle),
+            (try? HandleRules.validateWrite(handle.options, offset: offset, path: handle.path)) != nil,
+            (try? Self.checkFileSize(offset, plus: Int64(bytes.count), path: handle.path)) != nil,
+            injector.killMidWrite.chance(probability)
+        else { return }
+        let cut = (offset / page + 1 + Int64(injector.killMidWrite.next(below: UInt64(boundaries)))) * page
+        let copied = Int(cut - offset)
+        guard takeFault(.killMidWrite, path: handle.path, callIndex: callIndex,
+                        outcome: "killed after \(copied) of \(bytes.count) bytes at \(offset) reached the page cache", offset: offset)
+        else { return }
+        try? writeWithinCapacity(inode, Array(bytes[..<copied]), at: offset, path: handle.path, callIndex: callIndex)
+    }
+
     func handleSize(_ handle: SimulatedFileHandle) throws -> Int64 {
         try performCall(.size, handle.path) { _, _ in
             Int64(try liveInode(handle).volatile.count)
@@ -83,6 +137,14 @@ extension SimulatedFileSystem {
     func handleSync(_ handle: SimulatedFileHandle, operation: FileOperation) throws {
         try performCall(operation, handle.path) { index, _ in
             let inode = try liveInode(handle)
+            if handle.seenWritebackErrors < inode.writebackErrors {
+                // errseq: this descriptor reports the background error once; what is dirty now
+                // is written back all the same.
+                handle.seenWritebackErrors = inode.writebackErrors
+                inode.flushPending(count: inode.pending.count)
+                untrackIfSettled(inode)
+                throw FileSystemError(.io, "simulated EIO on \(operation.rawValue): background writeback failed", path: handle.path, errno: EIO)
+            }
             if inode.lastSyncFailed {
                 // Linux reports a writeback error once; the next fsync succeeds.
                 inode.lastSyncFailed = false
@@ -97,9 +159,23 @@ extension SimulatedFileSystem {
                 inode.lastSyncFailed = true
                 throw FileSystemError(.io, "simulated EIO on \(operation.rawValue)", path: handle.path, errno: EIO)
             }
+            try failSyncForSpaceMaybe(inode, handle: handle, operation: operation, callIndex: index)
             inode.flushPending(count: inode.pending.count)
             untrackIfSettled(inode)
         }
+    }
+
+    /// Delayed allocation: a sync that must allocate blocks for pending growth may find none.
+    func failSyncForSpaceMaybe(_ inode: SimulatedInode, handle: SimulatedFileHandle, operation: FileOperation, callIndex: Int) throws {
+        let probability = injector.configuration.syncNoSpaceProbability
+        guard probability > 0, inode.volatile.count > inode.durable.count, !inode.pending.isEmpty,
+            injector.syncNoSpace.chance(probability),
+            takeFault(.syncNoSpace, path: handle.path, callIndex: callIndex,
+                      outcome: "enospc at writeback; \(inode.pending.count) pending changes marked clean")
+        else { return }
+        inode.lostToFsyncError.append(contentsOf: inode.pending)
+        inode.pending.removeAll()
+        throw FileSystemError(.noSpace, "simulated ENOSPC on \(operation.rawValue) (delayed allocation)", path: handle.path, errno: ENOSPC)
     }
 
     func handleClose(_ handle: SimulatedFileHandle) throws {
@@ -182,6 +258,7 @@ extension SimulatedFileSystem {
         }
         inode.pending.append(change)
         trackedInodes[inode.id] = inode
+        failWritebackMaybe(inode, path: path, callIndex: callIndex)
         if injector.earlyWriteback.chance(injector.configuration.earlyWritebackProbability),
             takeFault(.earlyWriteback, path: path, callIndex: callIndex,
                       outcome: "\(inode.pending.count) pending changes written back before any sync")

@@ -179,6 +179,14 @@ extension SimulatedFileSystem {
                 garbage.append(number)
             }
         }
+        // Its own stream, drawn only when the knob is on, so other draws never shift.
+        var garbled: [Int64] = []
+        if !change.isTruncate, faults.sectorGarbleProbability > 0,
+            injector.sectorGarble.chance(faults.sectorGarbleProbability)
+        {
+            let untouched = Set(kept).union(garbage)
+            garbled = (firstSector...lastSector).filter { !untouched.contains($0) }
+        }
         let oldSize = Int64(inode.durable.count)
         var fill: CrashReport.AppendFill?
         if !change.isTruncate, change.end > oldSize, random.chance(faults.unsafeAppendProbability) {
@@ -198,6 +206,12 @@ extension SimulatedFileSystem {
             takeFault(.garbage, path: change.path, callIndex: change.callIndex, outcome: "random bytes in sectors \(garbage)", offset: change.offset)
         {
             result.garbageSectors = garbage
+        }
+        if !garbled.isEmpty,
+            takeFault(.sectorGarble, path: change.path, callIndex: change.callIndex,
+                      outcome: "whole sectors \(garbled) garbled (no powersafe overwrite)", offset: change.offset)
+        {
+            result.garbageSectors = (result.garbageSectors + garbled).sorted()
         }
         if let chosen = fill,
             takeFault(.unsafeAppend, path: change.path, callIndex: change.callIndex,

@@ -17,6 +17,7 @@ extension SimulatedFileSystem {
     func performCall<T>(
         _ operation: FileOperation, _ path: String, _ destination: String? = nil,
         offset: Int64? = nil, length: Int? = nil,
+        whenKilled: ((Int) -> Void)? = nil,
         _ body: (Int, inout TraceEvent) throws -> T
     ) throws -> T {
         lock.lock()
@@ -41,6 +42,9 @@ extension SimulatedFileSystem {
                 let error = FileSystemError(
                     .io, "simulated crash at call \(index) (\(operation.rawValue) \(path))", path: path, errno: EIO)
                 haltError = error
+                injector.beginCall()
+                whenKilled?(index)
+                event.decisions = injector.currentCallDecisions
                 event.result = .killed
                 record(event)
                 throw error

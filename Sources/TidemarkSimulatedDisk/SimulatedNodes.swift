@@ -42,6 +42,8 @@ final class SimulatedInode {
     var openHandles = 0
     /// After a failed fsync the next one succeeds (the error was reported once, as on Linux).
     var lastSyncFailed = false
+    /// Background writeback errors so far (errseq): a descriptor reports those after its own.
+    var writebackErrors = 0
 
     init(id: Int) { self.id = id }
 

@@ -280,6 +280,128 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes.allSatisfy { $0 == 0xAA })
     }
 
+    /// A durable file of two sectors and 100 bytes of 0xAA, then 50 unsynced bytes right after
+    /// them (inside the third sector, which the synced bytes share), then a power loss.
+    static func smallWriteAfterSyncedBytes(_ faults: FaultConfiguration, suppress: Set<Int> = [])
+        throws -> (CrashReport, [UInt8], [FaultDecision])
+    {
+        let sector = faults.effectiveSectorSize
+        let fs = SimulatedFileSystem(seed: 3, faults: faults)
+        fs.suppressedDecisions = suppress
+        try Disk.durableFile(fs, "/log", [UInt8](repeating: 0xAA, count: 2 * sector + 100))
+        try Disk.unsyncedWrite(fs, "/log", [UInt8](repeating: 0xBB, count: 50), at: Int64(2 * sector + 100))
+        let report = fs.crash(.powerLoss)
+        return (report, try fs.readFile("/log"), fs.decisions)
+    }
+
+    @Test(arguments: [512, 4096])
+    func aLostSmallWriteGarblesItsWholeSectorSyncedBytesIncluded(sectorSize: Int) throws {
+        let faults = FaultConfiguration(sectorSize: sectorSize, sectorGarbleProbability: 1)
+        let (report, bytes, decisions) = try Self.smallWriteAfterSyncedBytes(faults)
+        #expect(report.writes.map(\.fate) == [.dropped])
+        #expect(report.writes.first?.garbageSectors == [2])
+        #expect(decisions.map(\.kind) == [.writeLost, .sectorGarble])
+        #expect(bytes.count == 2 * sectorSize + 100, "a lost append does not grow the file")
+        #expect(bytes[..<(2 * sectorSize)].allSatisfy { $0 == 0xAA }, "other sectors are untouched")
+        #expect(!bytes[(2 * sectorSize)...].allSatisfy { $0 == 0xAA }, "the synced bytes sharing the sector are garbled")
+
+        let (_, suppressed, _) = try Self.smallWriteAfterSyncedBytes(faults, suppress: [1])
+        #expect(suppressed == [UInt8](repeating: 0xAA, count: 2 * sectorSize + 100), "suppressed: the benign outcome")
+    }
+
+    @Test func withoutSectorGarbleALostSmallWriteLeavesSyncedBytesAlone() throws {
+        let faults = FaultConfiguration(tornWriteProbability: 1, garbageProbability: 1)
+        let (report, bytes, _) = try Self.smallWriteAfterSyncedBytes(faults)
+        #expect(report.writes.map(\.fate) == [.dropped] && report.writes.first?.garbageSectors == [])
+        #expect(bytes == [UInt8](repeating: 0xAA, count: 1124))
+    }
+
+    /// A durable file of 5 pages of 0xAA; a kill point fires on a write of `count` bytes of 0xBB
+    /// at 1000; then a process kill. Returns what reads see and the decisions.
+    static func killInsideWrite(seed: UInt64, count: Int) throws -> ([UInt8], [FaultDecision]) {
+        let fs = SimulatedFileSystem(seed: seed, faults: FaultConfiguration(killMidWriteProbability: 1))
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 5 * 4096))
+        let handle = try fs.open("/f", options: .readWrite)
+        fs.killPoint = KillPoint(operation: .write)
+        #expect(throws: FileSystemError.self) { try handle.write([UInt8](repeating: 0xBB, count: count), at: 1000) }
+        fs.crash(.processKill)
+        return (try fs.readFile("/f"), fs.decisions)
+    }
+
+    @Test func aKillInsideALargeWriteLeavesAPrefixOfWholePages() throws {
+        var cuts: Set<Int> = []
+        for seed in UInt64(0)..<20 {
+            let (bytes, decisions) = try Self.killInsideWrite(seed: seed, count: 3 * 4096)
+            #expect(decisions.map(\.kind) == [.killMidWrite])
+            let copied = bytes.count { $0 == 0xBB }
+            #expect(copied > 0 && copied < 3 * 4096, "some, not all")
+            #expect((1000 + copied) % 4096 == 0, "the cut falls on a page boundary")
+            #expect(bytes[1000..<(1000 + copied)].allSatisfy { $0 == 0xBB }, "a prefix")
+            #expect(bytes.count == 5 * 4096)
+            cuts.insert(copied)
+        }
+        #expect(cuts.count == 3, "every page boundary inside the write: \(cuts.sorted())")
+    }
+
+    @Test func aKilledWriteWithinOnePageIsNotPerformed() throws {
+        let (bytes, decisions) = try Self.killInsideWrite(seed: 1, count: 3000)
+        #expect(decisions.isEmpty)
+        #expect(bytes == [UInt8](repeating: 0xAA, count: 5 * 4096))
+    }
+
+    @Test func anEvictedPageAfterAFailedFsyncReadsStale() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 8192))
+        fs.faults = FaultConfiguration(fsyncErrorProbability: 1)
+        let handle = try fs.open("/f", options: .readWrite)
+        try handle.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        #expect(throws: FileSystemError.self) { try handle.sync() }
+        try handle.write([UInt8](repeating: 0xCC, count: 100), at: 4096)  // dirty: stays
+        #expect(try handle.read(at: 0, count: 1) == [0xBB], "marked clean, still cached")
+        fs.faults = FaultConfiguration(pageEvictionProbability: 1)
+        #expect(try handle.read(at: 0, count: 1) == [0xAA], "evicted: the disk never got it")
+        #expect(try handle.read(at: 4096, count: 1) == [0xCC], "dirty pages are not evicted")
+        #expect(fs.decisions.map(\.kind) == [.fsyncError, .pageEviction], "the second read changed nothing")
+    }
+
+    @Test func aWritebackErrorIsReportedOnceToEachDescriptorOpenWhenItStruck() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 4096))
+        let writer = try fs.open("/f", options: .readWrite), other = try fs.open("/f", options: .readWrite)
+        fs.faults = FaultConfiguration(writebackErrorProbability: 1)
+        try writer.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        fs.faults = .none
+        let late = try fs.open("/f", options: .readWrite)
+        try late.sync()  // opened after the error: never told
+        #expect(throws: FileSystemError.self) { try writer.sync() }
+        try writer.sync()  // reported once per descriptor
+        try other.write([UInt8](repeating: 0xCC, count: 10), at: 200)
+        #expect(throws: FileSystemError.self) { try other.sync() }
+        try other.sync()
+        #expect(try writer.read(at: 0, count: 1) == [0xBB], "marked clean, still cached")
+        #expect(fs.decisions.map(\.kind) == [.writebackError])
+        fs.crash(.powerLoss)
+        let bytes = try fs.readFile("/f")
+        #expect(bytes[0] == 0xAA, "never durable")
+        #expect(bytes[200] == 0xCC, "the failing sync still wrote back what was dirty")
+    }
+
+    @Test func aSyncOfAGrownFileMayFailWithNoSpaceAndDropItsPages() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 100))
+        fs.faults = FaultConfiguration(syncNoSpaceProbability: 1)
+        let handle = try fs.open("/f", options: .readWrite)
+        try handle.write([UInt8](repeating: 0xBB, count: 10), at: 0)
+        try handle.sync()  // an overwrite allocates nothing
+        try handle.write([UInt8](repeating: 0xCC, count: 50), at: 100)
+        let error = #expect(throws: FileSystemError.self) { try handle.sync() }
+        #expect(error?.code == .noSpace)
+        #expect(try handle.read(at: 100, count: 1) == [0xCC], "marked clean, still cached")
+        #expect(fs.decisions.map(\.kind) == [.syncNoSpace])
+        fs.crash(.powerLoss)
+        #expect(try fs.readFile("/f") == [UInt8](repeating: 0xBB, count: 10) + [UInt8](repeating: 0xAA, count: 90))
+    }
+
     @Test func unsafeAppendSurfacesZerosOrGarbage() throws {
         func appendThenCrash(_ faults: FaultConfiguration) throws -> (CrashReport, [UInt8]) {
             let fs = SimulatedFileSystem(seed: 11, faults: faults)

@@ -30,6 +30,28 @@ struct FaultRangesTests {
         #expect(!FaultRanges().draw(seed: 9).disk.injectsCorruption)
     }
 
+    /// Knobs added for issue 10 draw after every older one and only when set: setting them
+    /// leaves every older value of the same seed as it was (so existing trace hashes hold).
+    @Test func laterKnobsLeaveEarlierDrawsAlone() {
+        var ranges = FaultRanges()
+        ranges.tornWrite = DoubleRange(0.2, 0.4)
+        ranges.capacityBytes = IntRange(1000, 2000)
+        var extended = ranges
+        extended.sectorGarble = DoubleRange(0.1, 0.9)
+        extended.killMidWrite = DoubleRange(0.1, 0.9)
+        extended.evictCleanPages = DoubleRange(0.1, 0.9)
+        for seed: UInt64 in 1...20 {
+            var drawn = extended.draw(seed: seed)
+            #expect((0.1...0.9).contains(drawn.disk.sectorGarbleProbability))
+            #expect((0.1...0.9).contains(drawn.disk.killMidWriteProbability))
+            #expect((0.1...0.9).contains(drawn.disk.pageEvictionProbability))
+            drawn.disk.sectorGarbleProbability = 0
+            drawn.disk.killMidWriteProbability = 0
+            drawn.disk.pageEvictionProbability = 0
+            #expect(drawn == ranges.draw(seed: seed))
+        }
+    }
+
     @Test func rangesDrawPerSeedWithinBoundsAndReproducibly() {
         var ranges = FaultRanges()
         ranges.tornWrite = DoubleRange(0.2, 0.4)

@@ -195,6 +195,74 @@ struct InvariantCheckingTests {
         #expect(found[.liveness, default: 0] > 0, "found \(found)")
     }
 
+    /// Process kills only, a state of several pages: overwriting in place and syncing is safe
+    /// while a killed write is never performed, and caught once a kill lands inside it.
+    @Test func aKilledWriteMayLeaveSomeOfItsPages() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero
+        faults.killInOperation = DoubleRange(1)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 1]
+        workload.operationsPerCycle = IntRange(6, 12)
+        workload.cycles = IntRange(3, 5)
+        workload.contentBytes = IntRange(800, 1500)
+        let atomic = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(atomic, bugs: .overwriteInPlace) == [:])
+        faults.killMidWrite = DoubleRange(1)
+        let midWrite = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(midWrite, bugs: []) == [:])
+        let found = Self.violations(midWrite, bugs: .overwriteInPlace)
+        #expect(found.values.reduce(0, +) >= 5, "at least 20% of 25 seeds; found \(found)")
+    }
+
+    /// Process kills only, fsync EIO: a toy that trusts a retried fsync serves its state from
+    /// the page cache, right until the cache forgets the pages the failure marked clean (the run's
+    /// final power loss catches some seeds without eviction; eviction catches it in the plan).
+    @Test func aRetriedFsyncIsCaughtOnceThePageCacheForgets() {
+        var faults = FaultRanges()
+        faults.powerLoss = .zero
+        faults.fsyncError = DoubleRange(0.2)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 4, .get: 2, .reopen: 1]
+        let cached = Self.scenario("toy", faults: faults, workload: workload)
+        let withoutEviction = Self.violations(cached, bugs: .retryFailedSync).values.reduce(0, +)
+        faults.evictCleanPages = DoubleRange(0.5)
+        let evicting = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(evicting, bugs: []) == [:])
+        let found = Self.violations(evicting, bugs: .retryFailedSync)
+        let caught = found.values.reduce(0, +)
+        #expect(caught >= 5 && caught >= 2 * withoutEviction, "\(caught) of 25 seeds (\(found)), \(withoutEviction) without eviction")
+    }
+
+    /// errseq: a writeback error is reported to the descriptors open when it struck. A toy that
+    /// syncs through a fresh descriptor is safe while errors come only from fsync itself, and
+    /// caught once background writeback fails.
+    @Test func aFreshDescriptorMissesABackgroundWritebackError() {
+        var faults = Self.powerLoss
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .syncThroughFreshDescriptor).values.reduce(0, +)
+        faults.writebackError = DoubleRange(0.05, 0.2)
+        let erring = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(erring, bugs: []) == [:])
+        let found = Self.violations(erring, bugs: .syncThroughFreshDescriptor)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
+    /// ENOSPC from fsync (delayed allocation) drops the pages like EIO: a toy that retries it
+    /// as a transient full disk is caught only once fsync can fail that way.
+    @Test func aRetriedNoSpaceFsyncIsCaught() {
+        var faults = Self.powerLoss
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .retrySyncAfterNoSpace).values.reduce(0, +)
+        faults.syncNoSpace = DoubleRange(0.05, 0.2)
+        let full = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(full, bugs: []) == [:])
+        let found = Self.violations(full, bugs: .retrySyncAfterNoSpace)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

@@ -44,6 +44,21 @@ final class ToySubject: Subject {
         /// A reopen refuses with a corruption error whenever corruption is merely configured
         /// (breaks: a refusal needs damage that really fired).
         static let refuseSpuriously = Bugs(rawValue: 1 << 15)
+        /// Persist by overwriting the state file in place with one write (a length, then the
+        /// checksummed state), then syncing: trusts a write to be all or nothing when the process
+        /// is killed (breaks when a SIGKILL lands inside the write: new pages over old ones).
+        static let overwriteInPlace = Bugs(rawValue: 1 << 16)
+        /// Retry a failed fsync of the new state once and trust the retry (fsyncgate): the pages
+        /// the failure marked clean are only in the page cache, so the state reads right until
+        /// the page cache forgets them (breaks durability without any power loss).
+        static let retryFailedSync = Bugs(rawValue: 1 << 17)
+        /// Write the new state through one descriptor, close it, and fsync through a fresh one
+        /// (as PostgreSQL's checkpointer did): a background writeback error that struck before
+        /// the fresh descriptor was opened is never reported to it (breaks durability).
+        static let syncThroughFreshDescriptor = Bugs(rawValue: 1 << 18)
+        /// Take ENOSPC from fsync for a transient full disk and retry the fsync, trusting the
+        /// retry: delayed allocation dropped the pages already (breaks durability).
+        static let retrySyncAfterNoSpace = Bugs(rawValue: 1 << 19)
     }
 
     let fileSystem: any FileSystem
@@ -157,7 +172,8 @@ final class ToySubject: Subject {
     }
 
     /// An empty file is an empty state (a crash between truncate and write leaves one).
-    private func decode(_ bytes: [UInt8]) throws(SubjectError) -> [String: RecordValue] {
+    private func decode(_ file: [UInt8]) throws(SubjectError) -> [String: RecordValue] {
+        let bytes = try unframed(file)
         if bytes.isEmpty { return [:] }
         guard bytes.count >= 4 else { throw SubjectError(.corruption, "state file of \(bytes.count) bytes has no checksum") }
         let json = bytes[4...]
@@ -171,6 +187,16 @@ final class ToySubject: Subject {
         return decoded
     }
 
+    /// The state bytes of the file: all of it, or with `overwriteInPlace` the length-prefixed
+    /// record at its start (stale bytes of a longer older state may follow).
+    private func unframed(_ file: [UInt8]) throws(SubjectError) -> [UInt8] {
+        guard bugs.contains(.overwriteInPlace), !file.isEmpty else { return file }
+        guard file.count >= 4 else { throw SubjectError(.corruption, "state file of \(file.count) bytes has no length") }
+        let length = Int(file[..<4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard length <= file.count - 4 else { throw SubjectError(.corruption, "state of \(length) bytes overruns the file") }
+        return Array(file[4..<(4 + length)])
+    }
+
     private func persist(_ next: [String: RecordValue]) throws {
         try write(next, synced: !(bugs.contains(.ackWithoutSync) || bugs.contains(.fakeSync)))
     }
@@ -182,7 +208,35 @@ final class ToySubject: Subject {
         let json = Array(try encoder.encode(next))
         let checksum = CRC32C.checksum(json)
         let bytes = (0..<4).map { UInt8(truncatingIfNeeded: checksum >> (8 * $0)) } + json
-        if !synced {
+        if bugs.contains(.overwriteInPlace) && synced {
+            let length = (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bytes.count) >> (8 * $0)) }
+            let file = try fileSystem.open(statePath, options: [.write, .create])
+            try file.write(length + bytes, at: 0)
+            try file.sync()
+            try file.close()
+            // The entry too: a crash may have left the file created but its entry unsynced.
+            try fileSystem.syncDirectory(directory)
+        } else if bugs.contains(.syncThroughFreshDescriptor) && synced {
+            let temp = statePath + ".tmp"
+            let writer = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try writer.write(bytes, at: 0)
+            try writer.close()
+            let syncer = try fileSystem.open(temp, options: [.read])
+            try syncer.sync()
+            try syncer.close()
+            try fileSystem.rename(temp, to: statePath)
+            try fileSystem.syncDirectory(directory)
+        } else if (bugs.contains(.retryFailedSync) || bugs.contains(.retrySyncAfterNoSpace)) && synced {
+            let temp = statePath + ".tmp"
+            let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try file.write(bytes, at: 0)
+            do { try file.sync() } catch let error as FileSystemError where bugs.contains(.retryFailedSync) || error.code == .noSpace {
+                try file.sync()
+            }
+            try file.close()
+            try fileSystem.rename(temp, to: statePath)
+            try fileSystem.syncDirectory(directory)
+        } else if !synced {
             let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
             try file.write(bytes, at: 0)
             try file.close()

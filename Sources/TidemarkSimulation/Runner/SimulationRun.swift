@@ -496,6 +496,8 @@ private struct Execution {
             .writeLost: "dropUnsynced", .directoryOperationLost: "dropDirectoryOperation", .garbage: "garbage",
             .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
             .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
+            .sectorGarble: "sectorGarble", .killMidWrite: "killMidWrite", .pageEviction: "evictCleanPages",
+            .writebackError: "writebackError", .syncNoSpace: "syncNoSpace",
         ]
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)

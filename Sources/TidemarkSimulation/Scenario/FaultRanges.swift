@@ -45,6 +45,22 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var capacityBytes: IntRange? = nil
     /// Unreadable ranges (latent sector errors): reads overlapping them fail with EIO.
     public var latentSectorErrors: [FaultConfiguration.LatentSectorError] = []
+    // Knobs added later: drawn after all of the above, so a scenario without them keeps its
+    // trace hashes.
+    /// Per pending write not surviving whole, of any size: its unlanded sectors hold random bytes,
+    /// whole sectors, synced neighbours included (no powersafe overwrite).
+    public var sectorGarble = DoubleRange(0)
+    /// Per write a kill lands on (spanning a page boundary): a prefix of its pages reached the
+    /// page cache first.
+    public var killMidWrite = DoubleRange(0)
+    /// Per read call: the page cache forgets the file's clean pages first (reads then come from
+    /// the disk: stale after a failed fsync).
+    public var evictCleanPages = DoubleRange(0)
+    /// Per write call: background writeback fails, pages marked clean, error reported once to
+    /// each descriptor open (errseq) at its next sync.
+    public var writebackError = DoubleRange(0)
+    /// Per sync of a file that grew: fails with ENOSPC (delayed allocation), pages marked clean.
+    public var syncNoSpace = DoubleRange(0)
 
     public init() {}
 
@@ -57,6 +73,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
             let value = range.lower + (range.upper - range.lower) * random.unitDouble()
             return min(1, max(0, value))
         }
+        // A knob added later draws only when the scenario sets it: the swarm stream of a
+        // scenario without it does not move.
+        func drawIfSet(_ range: DoubleRange) -> Double { range.isZero ? 0 : draw(range) }
         var crashes = CrashMix()
         crashes.powerLoss = draw(powerLoss)
         crashes.killInOperation = draw(killInOperation)
@@ -78,6 +97,11 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.bitRotPerCrashProbability = draw(bitRot)
         disk.bitRotPerFileProbability = disk.bitRotPerCrashProbability > 0 ? 0.5 : 0
         disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
+        disk.sectorGarbleProbability = drawIfSet(sectorGarble)
+        disk.killMidWriteProbability = drawIfSet(killMidWrite)
+        disk.pageEvictionProbability = drawIfSet(evictCleanPages)
+        disk.writebackErrorProbability = drawIfSet(writebackError)
+        disk.syncNoSpaceProbability = drawIfSet(syncNoSpace)
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }

@@ -252,6 +252,9 @@ private struct Reader {
             ("unsafeAppend", \.unsafeAppend), ("keepAll", \.keepAll), ("dropDirectoryOperation", \.dropDirectoryOperation),
             ("earlyWriteback", \.earlyWriteback), ("fsyncError", \.fsyncError), ("writeError", \.writeError),
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
+            ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
+            ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
+            ("syncNoSpace", \.syncNoSpace),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
         var faults = FaultRanges()
