@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TidemarkIO
 import TidemarkSimulatedDisk
@@ -32,6 +33,22 @@ struct FaultRangesTests {
 
     /// Knobs added for issue 10 draw after every older one and only when set: setting them
     /// leaves every older value of the same seed as it was (so existing trace hashes hold).
+    /// Failure files written before the later knobs existed still load, with those knobs off.
+    @Test func failureFilesWithoutTheLaterKnobsStillDecode() throws {
+        var ranges = FaultRanges()
+        ranges.fsyncError = DoubleRange(0.25)
+        var object = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(ranges)) as? [String: Any])
+        for key in ["sectorGarble", "killMidWrite", "evictCleanPages", "writebackError", "syncNoSpace"] {
+            #expect(object.removeValue(forKey: key) != nil, "\(key) is encoded")
+        }
+        let old = try JSONSerialization.data(withJSONObject: object)
+        #expect(try JSONDecoder().decode(FaultRanges.self, from: old) == ranges)
+        object.removeValue(forKey: "fsyncError")
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(FaultRanges.self, from: JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
     @Test func laterKnobsLeaveEarlierDrawsAlone() {
         var ranges = FaultRanges()
         ranges.tornWrite = DoubleRange(0.2, 0.4)

@@ -106,6 +106,42 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     }
 }
 
+extension FaultRanges {
+    /// Decodes a failure file's faults. The knobs added later may be absent (files written
+    /// before them): absent means off, which is what those runs had. The others are required.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        powerLoss = try container.decode(DoubleRange.self, forKey: .powerLoss)
+        killInOperation = try container.decode(DoubleRange.self, forKey: .killInOperation)
+        killDuringRecovery = try container.decode(DoubleRange.self, forKey: .killDuringRecovery)
+        dropUnsynced = try container.decode(DoubleRange.self, forKey: .dropUnsynced)
+        tornWrite = try container.decode(DoubleRange.self, forKey: .tornWrite)
+        garbage = try container.decode(DoubleRange.self, forKey: .garbage)
+        unsafeAppend = try container.decode(DoubleRange.self, forKey: .unsafeAppend)
+        keepAll = try container.decode(DoubleRange.self, forKey: .keepAll)
+        dropDirectoryOperation = try container.decode(DoubleRange.self, forKey: .dropDirectoryOperation)
+        reorder = try container.decode(FaultConfiguration.ReorderMode.self, forKey: .reorder)
+        sectorSize = try container.decode(Int.self, forKey: .sectorSize)
+        earlyWriteback = try container.decode(DoubleRange.self, forKey: .earlyWriteback)
+        fsyncError = try container.decode(DoubleRange.self, forKey: .fsyncError)
+        writeError = try container.decode(DoubleRange.self, forKey: .writeError)
+        readError = try container.decode(DoubleRange.self, forKey: .readError)
+        misdirectedWrite = try container.decode(DoubleRange.self, forKey: .misdirectedWrite)
+        bitRot = try container.decode(DoubleRange.self, forKey: .bitRot)
+        capacityBytes = try container.decodeIfPresent(IntRange.self, forKey: .capacityBytes)
+        latentSectorErrors = try container.decode([FaultConfiguration.LatentSectorError].self, forKey: .latentSectorErrors)
+        func later(_ key: CodingKeys) throws -> DoubleRange {
+            try container.decodeIfPresent(DoubleRange.self, forKey: key) ?? DoubleRange(0)
+        }
+        sectorGarble = try later(.sectorGarble)
+        killMidWrite = try later(.killMidWrite)
+        evictCleanPages = try later(.evictCleanPages)
+        writebackError = try later(.writebackError)
+        syncNoSpace = try later(.syncNoSpace)
+    }
+}
+
 /// A scenario's faults as one seed drew them: the disk's `FaultConfiguration`, and when the
 /// machine goes down (the verifier's business, not the disk's).
 public struct DrawnFaults: Sendable, Hashable {
