@@ -28,13 +28,16 @@ enum VFSOperation {
 
 /// The SQLite result code for a `FileSystem` error raised by `operation`.
 ///
-/// `.noSpace` is `SQLITE_FULL` (SQLite then rolls back cleanly); `.notFound` on delete is
+/// `.noSpace` is `SQLITE_FULL` (SQLite then rolls back cleanly), except from a sync: SQLite's unix
+/// VFS returns `SQLITE_IOERR_FSYNC` for every failed fsync, whatever errno said, because the
+/// pages may be gone (delayed allocation) and a clean rollback would be a lie; `.notFound` on delete is
 /// `SQLITE_IOERR_DELETE_NOENT` (which SQLite tolerates); `.corrupted` is `SQLITE_IOERR_DATA`
 /// (the code SQLite's checksum VFS uses for a bad page); a directory opened as a file is
 /// `SQLITE_CANTOPEN_ISDIR`; everything else is the operation's own `SQLITE_IOERR_*`.
 func sqliteResultCode(for error: any Error, operation: VFSOperation) -> Int32 {
     guard let error = error as? FileSystemError else { return operation.ioErrorCode }
     switch (error.code, operation) {
+    case (.noSpace, .sync), (.noSpace, .directorySync): return operation.ioErrorCode
     case (.noSpace, _): return TM_SQLITE_FULL
     case (.notFound, .delete): return TM_SQLITE_IOERR_DELETE_NOENT
     case (.isDirectory, .open): return TM_SQLITE_CANTOPEN_ISDIR
