@@ -44,8 +44,9 @@ extension Store {
         let bytes = CheckpointFile.encode(try records.checkpointImage(now: clock.wallNanoseconds()), lsn: lsn)
         // A kept checkpoint at this LSN (verified at open or written since) already images this
         // state: rewriting its file in place would leave the durable manifest's checksum naming
-        // bytes that are gone. Only the manifest may change.
-        let existing = checkpoints.first { $0.lsn == lsn }
+        // bytes that are gone. Only the manifest may change. Not for salvage (`dropOlder`): it
+        // may have loaded that checkpoint only in part, and rewrites it whole.
+        let existing = dropOlder ? nil : checkpoints.first { $0.lsn == lsn }
         let entry = existing ?? Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
         let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
         if options.hooks.removesSegmentsBeforeCheckpoint { try log.removeSegments(coveredBy: lsn) }
