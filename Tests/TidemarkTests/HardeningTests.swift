@@ -252,7 +252,7 @@ extension HardeningTests {
 
 extension HardeningTests {
     /// Bit rot in the last commit before a clean close's marker: the marker proves the frame was
-    /// synced, so the damage is corruption, never a silently cut torn tail (bit-rot seed 2013).
+    /// synced, so the damage is corruption, never a silently cut torn tail.
     @Test func bitRotBeforeTheCloseMarkerIsCorruption() throws {
         let fileSystem = SimulatedFileSystem(seed: 17)
         let store = try open(fileSystem)
