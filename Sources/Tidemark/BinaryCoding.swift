@@ -41,9 +41,9 @@ struct ByteWriter {
 struct FormatError: Error {
     var message: String
     var offset: Int
-    /// A frame header that checks out (version, type, a length within the limit; the magic, or
-    /// failing that the whole frame present) whose payload runs past the end of the file or whose
-    /// checksum or magic fails: a torn write, or bit rot in a frame that was written whole.
+    /// A frame whose header was written: its magic is intact (any later field, the payload's
+    /// length or its checksum fails), or the magic alone fails with the rest of the header
+    /// plausible and the whole frame present. A torn write, or bit rot in a frame written whole.
     var frameHeaderIntact = false
 }
 

@@ -257,14 +257,16 @@ struct Frame: Hashable {
                 && length <= available - headerSize
             return .failure(FormatError(message: "bad frame magic", offset: offset, frameHeaderIntact: restPlausible))
         }
+        // Past an intact magic the header was written (a torn write keeps or loses whole
+        // sectors): any other field that fails is rot in it, or a header torn across a sector.
         guard versionValue == version else {
-            return .failure(FormatError(message: "unsupported frame version \(versionValue)", offset: offset))
+            return .failure(FormatError(message: "unsupported frame version \(versionValue)", offset: offset, frameHeaderIntact: true))
         }
         guard let kind = Kind(rawValue: kindValue) else {
-            return .failure(FormatError(message: "unknown frame type \(kindValue)", offset: offset))
+            return .failure(FormatError(message: "unknown frame type \(kindValue)", offset: offset, frameHeaderIntact: true))
         }
         guard length <= maxPayload else {
-            return .failure(FormatError(message: "frame length \(length) exceeds the limit \(maxPayload)", offset: offset))
+            return .failure(FormatError(message: "frame length \(length) exceeds the limit \(maxPayload)", offset: offset, frameHeaderIntact: true))
         }
         guard length <= available - headerSize else {
             return .failure(FormatError(
@@ -277,7 +279,7 @@ struct Frame: Hashable {
                 message: "frame checksum mismatch (LSN field \(lsn))", offset: offset, frameHeaderIntact: true))
         }
         guard lsnRange.contains(lsn) else {
-            return .failure(FormatError(message: "frame LSN \(lsn) is out of range", offset: offset))
+            return .failure(FormatError(message: "frame LSN \(lsn) is out of range", offset: offset, frameHeaderIntact: true))
         }
         return .success(Frame(kind: kind, lsn: lsn, syncedThrough: syncedThrough, payload: payload))
     }

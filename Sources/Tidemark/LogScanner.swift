@@ -39,6 +39,9 @@ struct SegmentScan {
     /// Valid commit frames in LSN order (padding frames are skipped).
     var frames: [ValidFrame]
     var damage: [Damage]
+    /// Every valid frame's claim, padding frames and the close marker included: at `offset` a
+    /// frame was written recording that the bytes before `syncedThrough` were synced.
+    var syncClaims: [(offset: Int, syncedThrough: UInt64)] = []
     /// The largest `syncedThrough` any valid frame (padding included) claims: every byte before
     /// it was covered by a sync that succeeded.
     var provenSyncedThrough: UInt64 = 0
@@ -77,10 +80,10 @@ struct SegmentScan {
         while offset < bytes.count {
             switch Frame.decode(bytes, at: offset, segmentID: header.segmentID, maxPayload: maxPayload) {
             case .success(let frame) where frame.kind == .padding && frame.lsn == expectedLSN:
-                scan.provenSyncedThrough = max(scan.provenSyncedThrough, frame.syncedThrough)
+                scan.noteClaim(frame, at: offset)
                 offset += frame.encodedSize  // filler or a close marker; holds no LSN
             case .success(let frame) where frame.lsn == expectedLSN:
-                scan.provenSyncedThrough = max(scan.provenSyncedThrough, frame.syncedThrough)
+                scan.noteClaim(frame, at: offset)
                 scan.frames.append(ValidFrame(offset: offset, frame: frame))
                 offset += frame.encodedSize
                 expectedLSN = frame.lsn + 1
@@ -107,6 +110,11 @@ struct SegmentScan {
         return .success(scan)
     }
 
+    private mutating func noteClaim(_ frame: Frame, at offset: Int) {
+        syncClaims.append((offset, frame.syncedThrough))
+        provenSyncedThrough = max(provenSyncedThrough, frame.syncedThrough)
+    }
+
     private static func nextValidFrame(
         in bytes: [UInt8], after offset: Int, header: SegmentHeader, minimumLSN: UInt64, maxPayload: Int
     ) -> (offset: Int, lsn: UInt64)? {
@@ -129,23 +137,25 @@ struct SegmentScan {
     var lastLSN: UInt64 { frames.last?.frame.lsn ?? (header.firstLSN - 1) }
 
     /// Reads the damage. In the last segment, damage that no later valid frame claims as synced
-    /// (each frame records how far the segment had been synced when it was written) lies in
+    /// (each frame, padding and the close marker included, records how far the segment had been
+    /// synced when it was written) lies in
     /// bytes that were never acknowledged: a torn tail. In a finished segment (`nextFirstLSN`:
-    /// the next segment's first LSN) one damaged region running to the end of the file is a torn
-    /// end too when the next segment continues right after the last valid frame: every LSN is
-    /// accounted for, so the damaged bytes held nothing the log needs (an ENOSPC partial write
-    /// whose cut was lost, or the unsynced tail of a process that later reopened). Any other
-    /// damage is corruption: a hole in the middle is never skipped.
+    /// the next segment's first LSN) damage is a torn end too when the valid frames before it
+    /// reach the next segment's first LSN: every LSN is accounted for, so the damaged bytes held
+    /// nothing the log needs (an ENOSPC partial write whose cut was lost, or the unsynced tail of
+    /// a process that later reopened, whose unproven frames that open wrote again into the next
+    /// segment). Any other damage is corruption: a hole in the middle is never skipped.
     func verdict(nextFirstLSN: UInt64?) -> Verdict {
         guard let first = damage.first else { return .clean }
         guard let nextFirstLSN else {
             for item in damage {
-                let claimedSynced = frames.lazy.filter { $0.offset > item.offset }.map(\.frame.syncedThrough).max() ?? 0
+                let claimedSynced = syncClaims.lazy.filter { $0.offset > item.offset }.map(\.syncedThrough).max() ?? 0
                 if claimedSynced > UInt64(item.offset) { return .corrupted(item) }
             }
             return .tornTail(offset: first.offset)
         }
-        guard damage.count == 1, first.resumesAt == nil, lastLSN + 1 == nextFirstLSN else { return .corrupted(first) }
+        let lastBeforeDamage = frames.last { $0.offset < first.offset }?.frame.lsn ?? (header.firstLSN - 1)
+        guard lastBeforeDamage + 1 >= nextFirstLSN else { return .corrupted(first) }
         return .tornTail(offset: first.offset)
     }
 }

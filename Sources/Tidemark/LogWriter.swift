@@ -32,7 +32,9 @@ struct LogWriter {
     /// Continues the recovered log: appends to its last segment when every byte in it is proven
     /// synced, else starts a fresh segment. Frames written after bytes that later vanish (a failed
     /// fsync marks pages clean; re-syncing does not write them) would leave a hole that reads as
-    /// corruption.
+    /// corruption. The fresh segment starts with the replayed frames no sync was proven to cover,
+    /// written again and synced (`rewriteSegment`): open's checkpoint (and with tiers its cold
+    /// commit) then never covers frames that a power loss could still take from the log.
     init(
         recovered: RecoveredStore, directory: String, fileSystem: any FileSystem, random: any RandomSource,
         options: StoreOptions
@@ -54,6 +56,11 @@ struct LogWriter {
             } catch let error as FileSystemError {
                 throw StoreError(.io, "cannot reopen the log segment for appending", path: path, outcome: .ambiguous, cause: error)
             }
+        } else if Self.restartLSN(lastLSN: recovered.lastLSN, unproven: recovered.unprovenFrames) <= recovered.lastLSN {
+            let rewritten = try Self.rewriteSegment(
+                recovered.unprovenFrames, directory: directory, fileSystem: fileSystem, random: random, options: options)
+            segments.removeAll { $0.name == rewritten.name }  // replaced: it held only these frames
+            current = rewritten
         } else {
             current = try Self.startSegment(
                 firstLSN: recovered.lastLSN + 1, directory: directory, fileSystem: fileSystem, random: random,
@@ -163,6 +170,49 @@ struct LogWriter {
         }
     }
 
+    /// The first LSN of the segment a writer starts after recovery: the first unproven frame's
+    /// when they run without a gap to `lastLSN` (it rewrites them), else the next LSN.
+    static func restartLSN(lastLSN: UInt64, unproven: [Frame]) -> UInt64 {
+        guard let first = unproven.first, unproven.last?.lsn == lastLSN, lastLSN - first.lsn + 1 == UInt64(unproven.count)
+        else { return lastLSN + 1 }
+        return first.lsn
+    }
+
+    /// A fresh segment holding `frames` again, written atomically (temp file, sync, rename over
+    /// any segment of that name, which held only these frames, directory sync). Every byte is
+    /// synced before the name exists, so each frame claims the whole file synced and the
+    /// segment is proven to its end; with `sectorAlignment` it ends on a sector boundary.
+    private static func rewriteSegment(
+        _ frames: [Frame], directory: String, fileSystem: any FileSystem, random: any RandomSource, options: StoreOptions
+    ) throws -> Segment {
+        let header = SegmentHeader(segmentID: random.next(), firstLSN: frames[0].lsn)
+        let start = header.encode() + Frame.padding(
+            at: Int64(SegmentHeader.size), alignment: options.sectorAlignment, nextLSN: header.firstLSN, syncedThrough: 0,
+            segmentID: header.segmentID)
+        let framesEnd = start.count + frames.reduce(0) { $0 + $1.encodedSize }
+        let nextLSN = frames[frames.count - 1].lsn + 1
+        let end = framesEnd + Frame.padding(
+            at: Int64(framesEnd), alignment: options.sectorAlignment, nextLSN: nextLSN, syncedThrough: 0, segmentID: 0).count
+        var bytes = start
+        for frame in frames {
+            bytes += Frame.encode(
+                kind: .commit, lsn: frame.lsn, syncedThrough: UInt64(end), payload: Array(frame.payload), segmentID: header.segmentID)
+        }
+        bytes += Frame.padding(
+            at: Int64(framesEnd), alignment: options.sectorAlignment, nextLSN: nextLSN, syncedThrough: UInt64(end),
+            segmentID: header.segmentID)
+        let name = StoreFiles.segmentName(firstLSN: header.firstLSN)
+        let path = FilePaths.join(directory, name)
+        do {
+            try fileSystem.writeFileAtomically(path, bytes)
+            let handle = try fileSystem.open(path, options: .readWrite)
+            return Segment(handle: handle, header: header, name: name, tail: Int64(end), syncedThrough: Int64(end), hasFrames: true)
+        } catch let error as FileSystemError {
+            try? fileSystem.remove(path + ".tmp")
+            throw StoreError(.io, "cannot rewrite the replayed unproven frames", path: path, outcome: .ambiguous, cause: error)
+        }
+    }
+
     /// Removes finished segments whose every frame is at or below `lsn`, then syncs the directory.
     mutating func removeSegments(coveredBy lsn: UInt64) throws {
         var removed = false
@@ -176,14 +226,15 @@ struct LogWriter {
         if removed { try fileSystem.syncDirectory(directory) }
     }
 
-    /// Best effort, after a sync covering every frame succeeded: a padding frame claiming the
-    /// whole segment synced, so the next open knows the tail is durable and need not checkpoint.
-    /// The claim is true whether or not the marker reaches the disk.
-    func writeCloseMarker(nextLSN: UInt64) {
+    /// After a sync covering every frame succeeded: a padding frame claiming the segment synced
+    /// (only as far as a sync really covered), so the next open knows the tail is durable and
+    /// need not checkpoint. Throws when the marker's write or sync fails.
+    func writeCloseMarker(nextLSN: UInt64) throws {
         let marker = Frame.encode(
-            kind: .padding, lsn: nextLSN, syncedThrough: UInt64(current.tail), payload: [],
+            kind: .padding, lsn: nextLSN, syncedThrough: UInt64(current.syncedThrough), payload: [],
             segmentID: current.header.segmentID)
-        if (try? current.handle.write(marker, at: current.tail)) != nil { try? current.handle.syncData() }
+        try current.handle.write(marker, at: current.tail)
+        try current.handle.syncData()
     }
 
     func closeFile() { try? current.handle.close() }

@@ -7,10 +7,9 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
         public var offset: Int64
         public var bytes: Int64
         public var reason: String
-        /// The cut bytes began with an intact frame header whose payload was cut short or failed
-        /// its checksum: a torn write of an unacknowledged frame, or bit rot (in the length field
-        /// or the checksummed bytes) of an acknowledged one. One copy cannot tell which, so
-        /// acknowledged data may have been lost.
+        /// The cut bytes began with a frame whose header was written (`FormatError.frameHeaderIntact`)
+        /// but that fails to decode: a torn write of an unacknowledged frame, or bit rot in an
+        /// acknowledged one. One copy cannot tell which, so acknowledged data may have been lost.
         public var frameHeaderIntact: Bool = false
 
         /// A warning for people when this cut may have dropped acknowledged data, else nil.
@@ -70,6 +69,9 @@ struct RecoveredStore {
     /// The last segment when every frame in it is proven synced (a clean close left a marker
     /// claiming so): the store may keep appending at `offset`, the end of the proven bytes.
     var resumable: (header: SegmentHeader, offset: Int64)?
+    /// The replayed frames no successful sync was proven to cover, in LSN order (the last
+    /// segment's tail after a crash or a failed sync): the writer makes them durable again.
+    var unprovenFrames: [Frame] = []
     var report: RecoveryReport
     /// What the manifest proves was durable (`Manifest.provenDurableLSN`).
     var manifestDurableLSN: UInt64 = 0
@@ -102,7 +104,7 @@ enum Recovery {
         pass.report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
-            resumable: pass.resumable, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
+            resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
             quarantine: pass.quarantine)
     }
 
@@ -112,8 +114,11 @@ enum Recovery {
         let bytes: [UInt8]
         do {
             bytes = try fileSystem.readFile(path)
+        } catch let error as FileSystemError where error.code == .notFound {
+            throw StoreError(.corruption, "checkpoint missing: \(error.message)", path: path, offset: 0, cause: error)
         } catch let error as FileSystemError {
-            throw StoreError(.corruption, "checkpoint unreadable: \(error.message)", path: path, offset: 0, cause: error)
+            // Unreadable is not damaged: the bytes may be intact and a retry may read them.
+            throw StoreError(.io, "cannot read the checkpoint: \(error.message)", path: path, cause: error)
         }
         let state = try CheckpointFile.decode(bytes, path: path, expectedLSN: entry.lsn)
         guard CRC32C.checksum(bytes) == entry.fileChecksum else {

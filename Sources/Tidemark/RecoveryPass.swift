@@ -16,6 +16,8 @@ struct RecoveryPass {
     var keptCheckpoints: [Manifest.Entry] = []
     var segments: [SegmentInfo] = []
     var resumable: (header: SegmentHeader, offset: Int64)?
+    /// The replayed frames no successful sync was proven to cover (`RecoveredStore.unprovenFrames`).
+    var unprovenFrames: [Frame] = []
     /// Files the repairs remove.
     var toRemove: [String] = []
     /// With salvage: files holding damage, and what each held, kept in quarantine before the
@@ -94,14 +96,18 @@ struct RecoveryPass {
         }
         report.lost.append(problem)
         var manifest = Manifest()
-        manifest.checkpoints = inventory.checkpointFiles.compactMap(StoreFiles.checkpointLSN).sorted(by: >).compactMap { lsn in
-            let bytes = try? fileSystem.readFile(path(StoreFiles.checkpointName(lsn: lsn)))
-            return bytes.map { Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum($0)) }
+        manifest.checkpoints = try inventory.checkpointFiles.compactMap(StoreFiles.checkpointLSN).sorted(by: >).map { lsn in
+            let name = StoreFiles.checkpointName(lsn: lsn)
+            do { return Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(try fileSystem.readFile(path(name)))) } catch {
+                throw fsError(error, name)  // unreadable, maybe intact: never dropped as an orphan
+            }
         }
         return manifest
     }
 
-    /// The newest checkpoint in `manifest` that validates; older ones are fallbacks.
+    /// The newest checkpoint in `manifest` that validates; older ones are fallbacks. One that
+    /// cannot be read (an I/O error) stops the open, salvage included: it may be intact, so
+    /// nothing is skipped, moved aside or removed on its account.
     mutating func loadNewestCheckpoint(from manifest: Manifest) throws {
         checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         for (index, entry) in manifest.checkpoints.enumerated() {
@@ -113,7 +119,7 @@ struct RecoveryPass {
                 report.checkpointLSN = entry.lsn
                 keptCheckpoints = Array(manifest.checkpoints[index...])
                 return
-            } catch let error as StoreError {
+            } catch let error as StoreError where error.code != .io {
                 report.skippedCheckpoints.append(
                     StoreProblem(file: entry.fileName, offset: error.offset ?? 0, message: error.message))
             }
@@ -188,7 +194,7 @@ struct RecoveryPass {
         // synced before the next was started by rotation, or, when an open started the next,
         // that open checkpointed before writing to it (an empty next segment, left by an
         // open that failed, is removed above).
-        report.unprovenFramesReplayed = unproven
+        (report.unprovenFramesReplayed, unprovenFrames) = (unproven.count, unproven)
         if segment.isLast, scan.damage.isEmpty, let last = scan.frames.last,
             UInt64(last.offset + last.frame.encodedSize) <= scan.provenSyncedThrough
         {
@@ -258,10 +264,10 @@ struct RecoveryPass {
         }
     }
 
-    /// Applies the frames before `cutAt` that the checkpoint does not cover; returns how many
+    /// Applies the frames before `cutAt` that the checkpoint does not cover; returns those that
     /// rest on bytes no successful sync was proven to cover.
-    private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> Int {
-        var unproven = 0
+    private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> [Frame] {
+        var unproven: [Frame] = []
         let name = scan.name
         state.reserveCapacity(forAdding: scan.frames.reduce(0) { $0 + RecordCoding.declaredOperationCount($1.frame.payload) })
         for item in scan.frames where cutAt == nil || item.offset < cutAt! {
@@ -284,7 +290,7 @@ struct RecoveryPass {
             state.apply(operations)
             lastLSN = frame.lsn
             report.framesReplayed += 1
-            if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unproven += 1 }
+            if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unproven.append(frame) }
         }
         return unproven
     }
@@ -330,8 +336,8 @@ struct RecoveryPass {
     /// Cuts torn tails and removes leftovers, each idempotent, then syncs the directory.
     mutating func repair(_ inventory: StoreInventory) throws {
         guard repairs else { return }
-        // The writer starts its segment under this name anyway (truncating it): not removed.
-        let restarted = StoreFiles.segmentName(firstLSN: lastLSN + 1)
+        // The writer starts its segment under this name anyway (replacing it): not removed.
+        let restarted = StoreFiles.segmentName(firstLSN: LogWriter.restartLSN(lastLSN: lastLSN, unproven: unprovenFrames))
         toRemove.removeAll { $0 == restarted && resumable == nil }
         do {
             for truncation in report.truncations where !toRemove.contains(truncation.file) {

@@ -42,10 +42,19 @@ extension Store {
             }
         }
         let bytes = CheckpointFile.encode(try records.checkpointImage(now: clock.wallNanoseconds()), lsn: lsn)
-        let entry = Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
+        // A kept checkpoint at this LSN (verified at open or written since) already images this
+        // state: rewriting its file in place would leave the durable manifest's checksum naming
+        // bytes that are gone. Only the manifest may change. Not for salvage (`dropOlder`): it
+        // may have loaded that checkpoint only in part, and rewrites it whole.
+        let existing = dropOlder ? nil : checkpoints.first { $0.lsn == lsn }
+        let entry = existing ?? Manifest.Entry(lsn: lsn, fileChecksum: CRC32C.checksum(bytes))
         let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
         if options.hooks.removesSegmentsBeforeCheckpoint { try log.removeSegments(coveredBy: lsn) }
-        try writeCheckpoint(entry, bytes, manifest: Manifest(checkpoints: kept))
+        if existing == nil {
+            try writeCheckpoint(entry, bytes, manifest: Manifest(checkpoints: kept))
+        } else if kept != checkpoints {
+            try writeCheckpoint(nil, [], manifest: Manifest(checkpoints: kept))
+        }
         let dropped = checkpoints.filter { old in !kept.contains { $0.lsn == old.lsn } }
         checkpoints = kept
         logBytesSinceCheckpoint = 0
@@ -59,17 +68,19 @@ extension Store {
         return result
     }
 
-    /// The checkpoint file, then the manifest naming it (the commit point), each atomically.
-    private func writeCheckpoint(_ entry: Manifest.Entry, _ bytes: [UInt8], manifest: Manifest) throws {
-        let checkpointPath = FilePaths.join(directory, entry.fileName)
+    /// The checkpoint file (a new one: `entry` names no kept checkpoint), then the manifest
+    /// naming it (the commit point), each atomically. Without `entry`, only the manifest.
+    private func writeCheckpoint(_ entry: Manifest.Entry?, _ bytes: [UInt8], manifest: Manifest) throws {
+        let checkpointPath = entry.map { FilePaths.join(directory, $0.fileName) }
         let manifestPath = FilePaths.join(directory, StoreFiles.manifest)
-        for (path, contents) in [(checkpointPath, bytes), (manifestPath, manifest.encode())] {
+        let files = (checkpointPath.map { [($0, bytes)] } ?? []) + [(manifestPath, manifest.encode())]
+        for (path, contents) in files {
             do {
                 try fileSystem.writeFileAtomically(path, contents)
             } catch let error as FileSystemError where error.code == .noSpace {
                 // Nothing points at the new files yet (the manifest replacement is the commit point).
                 try? fileSystem.remove(path + ".tmp")
-                if path == manifestPath { try? fileSystem.remove(checkpointPath) }
+                if path == manifestPath, let checkpointPath { try? fileSystem.remove(checkpointPath) }
                 throw StoreError(.noSpace, "disk full: checkpoint rejected", path: path, cause: error)
             } catch let error as FileSystemError {
                 throw failStop(StoreError(.io, "checkpoint write failed", path: path, outcome: .ambiguous, cause: error))

@@ -81,8 +81,9 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Makes everything durable (`sync()`), then writes and syncs a close marker (a padding
-    /// frame claiming the whole log synced) so the next open knows the log's tail is durable
-    /// and need not checkpoint. Later calls throw `.closed`. After a fail-stop nothing is synced
+    /// frame claiming the log synced) so the next open knows the log's tail is durable and need
+    /// not checkpoint; a failed marker write or sync throws `.io` (the store is still closed).
+    /// Later calls throw `.closed`. After a fail-stop nothing is synced
     /// or marked: the next open cannot trust the tail and checkpoints what it replays.
     public func close() throws {
         // Before taking the lock: the runner may be waiting for it.
@@ -105,9 +106,17 @@ public final class Store: @unchecked Sendable {
             heldLock = nil
         }
         guard failure == nil, writer != nil else { return }
-        try awaitDurable(lastAssignedLSN)
+        // Waiting for another caller's sync releases the lock, and commits appended meanwhile
+        // need a sync of their own: loop until one covers the last LSN.
+        while durableLSN < lastAssignedLSN { try awaitDurable(lastAssignedLSN) }
         // With `sectorAlignment` the sync above left the tail on a sector boundary.
-        if log.current.hasFrames { log.writeCloseMarker(nextLSN: lastAssignedLSN + 1) }
+        if log.current.hasFrames {
+            do { try log.writeCloseMarker(nextLSN: lastAssignedLSN + 1) } catch let error as FileSystemError {
+                // The log is synced, but the marker may claim it on the disk or not: no durable
+                // end goes into the manifest, and the caller hears of the failure.
+                throw StoreError(.io, "writing the close marker failed", path: error.path, outcome: .ambiguous, cause: error)
+            }
+        }
         recordDurableEnd()
     }
 

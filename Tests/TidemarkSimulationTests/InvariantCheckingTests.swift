@@ -438,6 +438,21 @@ struct ModelTests {
         #expect(adopted.check(recovered: [:], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 3) != nil)
     }
 
+    /// The last frame is the last operation that changed the state: a rolled-back transaction
+    /// or a delete of an absent id after it wrote no frame (bit-rot seeds 61 and 693).
+    @Test func aPossibleLossExcusesTheLastFrameBeforeOperationsThatWroteNone() {
+        var model = Model()
+        model.acknowledged(stepIndex: 0, operation: .put(record: a), durable: true)
+        model.acknowledged(stepIndex: 1, operation: .put(record: b), durable: true)
+        model.acknowledged(stepIndex: 2, operation: .transaction(mutations: [.delete(id: "a")], rollback: true), durable: true)
+        model.acknowledged(stepIndex: 3, operation: .delete(id: "absent"), durable: true)
+        var lastLost = model
+        #expect(lastLost.check(recovered: ["a": a], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 4) == nil)
+        #expect(lastLost.excusedLoss?.hasPrefix("put b") == true)
+        var bothLost = model
+        #expect(bothLost.check(recovered: [:], acknowledgementsAreDurable: true, corruptionInjected: true, possibleLossReported: true, stepIndex: 4)?.invariant == .durability)
+    }
+
     @Test func expiredRecordsAreAbsentFromTheModel() {
         var model = Model()
         model.now = 1_000_000_000

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 import TidemarkIO
 import TidemarkSimulatedDisk
@@ -245,5 +247,140 @@ extension HardeningTests {
         let reopened = try open(fileSystem, seed: 2)
         #expect(try ids(reopened).isEmpty)
         #expect(reopened.recovery.reportsPossibleLoss)
+    }
+}
+
+extension HardeningTests {
+    /// Bit rot in the last commit before a clean close's marker: the marker proves the frame was
+    /// synced, so the damage is corruption, never a silently cut torn tail.
+    @Test func bitRotBeforeTheCloseMarkerIsCorruption() throws {
+        let fileSystem = SimulatedFileSystem(seed: 17)
+        let store = try open(fileSystem)
+        for id in ["a", "b"] { try store.put(record(id)) }
+        try store.close()
+        let path = FilePaths.join(directory, try segments(fileSystem).last!)
+        let scan = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
+        let last = try #require(scan.frames.last)
+        let handle = try fileSystem.open(path, options: .readWrite)
+        let offset = Int64(last.offset + Frame.headerSize + 2)
+        try handle.write([0x01 ^ (try handle.read(at: offset, count: 1)[0])], at: offset)
+        try handle.sync()
+        try handle.close()
+        let rotten = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
+        guard case .corrupted(let damage) = rotten.verdict(nextFirstLSN: nil) else {
+            Issue.record("cut as a torn tail: the close marker after it proves the frame synced")
+            return
+        }
+        #expect(damage.offset == last.offset)
+        let error = try #require(throws: StoreError.self) { try open(fileSystem, seed: 2) }
+        #expect(error.code == .corruption)
+        #expect(error.message.contains("not a torn tail"))
+        // Salvage keeps what it can and lists the frame as lost.
+        let salvaged = try open(fileSystem, seed: 3, options: StoreOptions(syncMode: .immediate, salvage: true))
+        #expect(try ids(salvaged) == ["a"])
+        #expect(!salvaged.recovery.lost.isEmpty)
+    }
+}
+
+/// `close()` against concurrent group commits, and a close marker whose sync fails.
+struct CloseMarkerTests {
+    let directory = "/store"
+
+    func open(_ fileSystem: any FileSystem, seed: UInt64, syncMode: SyncMode) throws -> Store {
+        try Store.open(
+            at: directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: seed),
+            options: StoreOptions(syncMode: syncMode))
+    }
+
+    /// The marker's fdatasync fails: `close()` says so, and the manifest records no durable end
+    /// that the disk may not hold.
+    @Test func failedMarkerSyncIsReportedAndRecordsNoDurableEnd() throws {
+        let disk = SimulatedFileSystem(seed: 19)
+        let store = try open(disk, seed: 1, syncMode: .immediate)
+        try store.put(record("a"))
+        disk.faults.fsyncErrorProbability = 1
+        let error = try #require(throws: StoreError.self) { try store.close() }
+        #expect(error.code == .io)
+        disk.faults.fsyncErrorProbability = 0
+        let manifestPath = FilePaths.join(directory, StoreFiles.manifest)
+        let durableEnd = disk.exists(manifestPath) ? try Manifest.decode(try disk.readFile(manifestPath), path: manifestPath).durableLSN : 0
+        #expect(durableEnd == 0)
+        _ = disk.crash(.powerLoss)
+        #expect(try open(disk, seed: 2, syncMode: .immediate).allRecords().map(\.id) == ["a"])
+    }
+
+    /// One committer's sync is in flight (the lock released) when `close()` starts waiting for
+    /// it; another commit is appended meanwhile, and the next log sync fails (the disk marks its
+    /// pages clean, never durable). `close()` must not succeed as if it had made that commit
+    /// durable (nor claim it in the marker or the manifest), whichever waiter the scheduler wakes
+    /// first; after a power loss the store opens with every acknowledged commit.
+    @Test func closeDoesNotClaimCommitsAppendedWhileItWaits() throws {
+        for round in 0..<8 {
+            let disk = SimulatedFileSystem(seed: 20 + UInt64(round))
+            let fileSystem = InstrumentedFileSystem(disk)
+            let store = try open(fileSystem, seed: 1, syncMode: .group)
+            try store.put(record("a"))
+            let syncing = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+            let logSyncs = Mutex(0)
+            fileSystem.faults.withLock {
+                $0.beforeSync = { path in
+                    let count = path.contains("wal-") ? logSyncs.withLock { $0 += 1; return $0 } : 0
+                    disk.faults.fsyncErrorProbability = count == 2 ? 1 : 0  // the log sync after b's fails
+                    if count == 1 {
+                        syncing.signal()
+                        release.wait()
+                    }
+                }
+            }
+            let acknowledged = Mutex<[String]>(["a"])
+            Thread { if (try? store.put(record("b"))) != nil { acknowledged.withLock { $0.append("b") } } }.start()
+            syncing.wait()  // b's sync is in flight, the lock released
+            let closed = DispatchSemaphore(value: 0), third = DispatchSemaphore(value: 0)
+            let closeSucceeded = Mutex(false)
+            Thread { if (try? store.close()) != nil { closeSucceeded.withLock { $0 = true } }; closed.signal() }.start()
+            Thread.sleep(forTimeInterval: 0.3)  // close() is waiting for b's sync
+            Thread { if (try? store.put(record("c"))) != nil { acknowledged.withLock { $0.append("c") } }; third.signal() }.start()
+            Thread.sleep(forTimeInterval: 0.3)  // c is appended and waiting
+            release.signal()
+            closed.wait()
+            third.wait()
+            fileSystem.faults.withLock { $0.beforeSync = nil }
+            disk.faults.fsyncErrorProbability = 0
+            // c's sync failed, whoever ran it: close() cannot have made everything durable.
+            #expect(!closeSucceeded.withLock { $0 } || acknowledged.withLock { $0 }.contains("c"), "round \(round)")
+            _ = disk.crash(.powerLoss)
+            let reopened = try open(disk, seed: 2, syncMode: .group)
+            let ids = Set(try reopened.allRecords().map(\.id))
+            #expect(Set(acknowledged.withLock { $0 }).isSubset(of: ids), "round \(round)")
+            try reopened.close()
+        }
+    }
+}
+
+/// Checkpoints at an LSN a kept checkpoint already has (with tiers: an expiry flush since).
+struct SameLSNCheckpointTests {
+    /// The disk fills while the manifest is written: the kept checkpoint at that LSN, which the
+    /// durable manifest names, must not be rewritten in place nor removed; the store reopens.
+    @Test func diskFullAtTheManifestKeepsTheLiveCheckpoint() throws {
+        let directory = TemporaryDirectory()
+        let fileSystem = InstrumentedFileSystem()
+        let clock = ManualClock()
+        var options = StoreOptions(syncMode: .immediate, checkpointsKept: 1)
+        options.tiers = TierOptions(hotToColdAge: 0)
+        let store = try openStore(directory, fileSystem: fileSystem, clock: clock, options: options)
+        try store.put(record("short-lived"), ttl: 5)
+        try store.put(record("a"))
+        try store.checkpoint()
+        let live = StoreFiles.checkpointName(lsn: 2)
+        let before = try PosixFileSystem().readFile(directory.file(live))
+        clock.advance(seconds: 10)
+        fileSystem.faults.withLock { $0.diskFullFor = StoreFiles.manifest }
+        try? store.checkpoint()  // the expiry flush; nothing new for the checkpoint file
+        fileSystem.faults.withLock { $0.diskFullFor = nil }
+        #expect(try PosixFileSystem().readFile(directory.file(live)) == before)
+        try? store.close()
+        let reopened = try openStore(directory, clock: clock, seed: 2, options: options)
+        #expect(try reopened.allRecords().map(\.id) == ["a"])
+        try reopened.close()
     }
 }

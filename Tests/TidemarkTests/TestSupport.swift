@@ -28,6 +28,8 @@ final class InstrumentedFileSystem: FileSystem {
         var failingSyncs = 0
         /// Writes to paths containing this fail with ENOSPC after landing half their bytes.
         var diskFullFor: String?
+        /// Runs at the start of every sync (file or directory) with the path, outside the lock.
+        var beforeSync: (@Sendable (String) -> Void)?
     }
 
     /// What went through the file system: calls, bytes read and written.
@@ -101,6 +103,7 @@ final class InstrumentedFileSystem: FileSystem {
 
     fileprivate func checkSync(_ path: String) throws {
         syncs.add(1, ordering: .relaxed)
+        faults.withLock { $0.beforeSync }?(path)
         let fail = faults.withLock { faults in
             guard faults.failingSyncs > 0 else { return false }
             faults.failingSyncs -= 1

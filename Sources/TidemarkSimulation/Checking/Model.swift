@@ -78,7 +78,7 @@ public struct Model: Sendable {
     ///
     /// `possibleLossReported`: recovery said it dropped a frame it could not tell from a torn
     /// write. After injected corruption that excuses exactly one loss, the last frame written
-    /// (the last operation that had to survive), never more.
+    /// (the last operation that had to survive and changed the state), never more.
     public mutating func check(
         recovered: State, acknowledgementsAreDurable: Bool, corruptionInjected: Bool, possibleLossReported: Bool = false,
         stepIndex: Int
@@ -98,9 +98,13 @@ public struct Model: Sendable {
         }
         if possibleLossReported && corruptionInjected && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant) {
             let required = max(syncedCount, acknowledgedCount)
-            if required > 0, states[required - 1] == recovered {
-                excusedLoss = "\(history[required - 1].label) (step \(history[required - 1].stepIndex))"
-                adopt(prefix: required - 1, state: recovered)
+            // The last frame is the last operation that changed the state: one that did not
+            // (a rolled-back transaction, a delete of an absent id) wrote none.
+            var last = required - 1
+            while last > 0, states[last] == states[last + 1] { last -= 1 }
+            if required > 0, states[last] == recovered {
+                excusedLoss = "\(history[last].label) (step \(history[last].stepIndex))"
+                adopt(prefix: last, state: recovered)
                 baseBeforeLast = nil
                 return nil
             }
