@@ -142,8 +142,10 @@ struct LogWriter {
 
     /// Creates a segment durably: header written and synced, then the directory synced, before
     /// any frame can be acknowledged in it. With `sectorAlignment` the header is padded to a
-    /// whole sector so no frame write shares its sector. On ENOSPC the file is removed and the
-    /// error is `rejected`; other failures are `ambiguous`.
+    /// whole sector so no frame write shares its sector. On ENOSPC the file is removed, durably
+    /// (the directory synced: a half-made segment left on disk after a power loss would end a log
+    /// the old segment goes on past), and the error is `rejected`; other failures, or a removal
+    /// that cannot be made durable, are `ambiguous`.
     private static func startSegment(
         firstLSN: UInt64, directory: String, fileSystem: any FileSystem, random: any RandomSource, options: StoreOptions
     ) throws -> Segment {
@@ -163,7 +165,7 @@ struct LogWriter {
             return Segment(handle: file, header: header, name: name, tail: Int64(start.count), syncedThrough: Int64(start.count))
         } catch let error as FileSystemError {
             try? handle?.close()
-            if error.code == .noSpace, (try? fileSystem.remove(path)) != nil {
+            if error.code == .noSpace, (try? fileSystem.remove(path)) != nil, (try? fileSystem.syncDirectory(directory)) != nil {
                 throw StoreError(.noSpace, "disk full: cannot start a new log segment", path: path, cause: error)
             }
             throw StoreError(.io, "cannot create log segment", path: path, outcome: .ambiguous, cause: error)

@@ -58,6 +58,14 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// touched and did not land holds random bytes, whole sectors, so synced bytes sharing a
     /// sector with it are garbled too (a disk without powersafe overwrite).
     public var sectorGarbleProbability: Double
+    /// When set, a power loss does not draw each pending change's fate on its own: it draws one
+    /// of the crash states `CrashStateEnumerator` lists under this model at that call (every
+    /// legal state, or the bounded family past `enumeratedCrashStateBudget`), uniformly. Random
+    /// mode then lands on the states exploration checks, narrow ones included, at every crash
+    /// of every seed. The per-change probabilities above (but bit rot) do not apply then.
+    public var enumeratedCrashStates: PersistenceModel?
+    /// The enumerator's budget for `enumeratedCrashStates`.
+    public var enumeratedCrashStateBudget = 256
     /// Per durable non-empty file, when bit rot strikes: the chance one bit of it flips.
     public var bitRotPerFileProbability: Double
 
@@ -173,6 +181,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case fsyncErrorProbability, writeErrorProbability, readErrorProbability
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
         case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability, syncNoSpaceProbability
+        case enumeratedCrashStates, enumeratedCrashStateBudget
     }
 
     public init(from decoder: any Decoder) throws {
@@ -211,5 +220,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         pageEvictionProbability = try probability(.pageEvictionProbability)
         writebackErrorProbability = try probability(.writebackErrorProbability)
         syncNoSpaceProbability = try probability(.syncNoSpaceProbability)
+        enumeratedCrashStates = try c.decodeIfPresent(PersistenceModel.self, forKey: .enumeratedCrashStates)
+        enumeratedCrashStateBudget = try c.decodeIfPresent(Int.self, forKey: .enumeratedCrashStateBudget) ?? 256
     }
 }

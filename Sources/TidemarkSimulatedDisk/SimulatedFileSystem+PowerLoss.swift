@@ -39,7 +39,9 @@ extension SimulatedFileSystem {
         let faults = injector.configuration
         let random = injector.crash
         let before = volatileTree()
-        let keepAll = random.chance(faults.keepAllProbability)
+        // An enumerated crash state, when the configuration asks for one, decides every fate.
+        let enumerated = faults.enumeratedCrashStates.map { drawEnumeratedState($0, budget: faults.enumeratedCrashStateBudget) }
+        let keepAll = enumerated == nil && random.chance(faults.keepAllProbability)
         report.keptEverything = keepAll
         let prefixOnly = faults.reorder == .orderedPrefix
 
@@ -52,7 +54,10 @@ extension SimulatedFileSystem {
             let draw = random.chance(faults.directoryOperationSurvivalProbability)
             let dependsOnLost = lostNodes.contains(operation.node.id)
             var survived = keepAll || (draw && !(prefixOnly && directoryStopped))
-            if dependsOnLost {
+            if let enumerated {
+                survived = enumerated.fate(of: .init(callIndex: operation.callIndex, isDirectoryOperation: true)).isKept
+            }
+            if dependsOnLost && enumerated == nil {
                 survived = false
             } else if !survived {
                 let described = operation.kind == .rename
@@ -81,7 +86,11 @@ extension SimulatedFileSystem {
             }
             var stopped = false
             for change in inode.pending {
-                report.writes.append(settle(change, in: inode, keepAll: keepAll, stopped: &stopped))
+                if let enumerated {
+                    report.writes.append(settle(change, in: inode, as: enumerated.fate(of: .init(callIndex: change.callIndex, isDirectoryOperation: false))))
+                } else {
+                    report.writes.append(settle(change, in: inode, keepAll: keepAll, stopped: &stopped))
+                }
             }
             inode.pending.removeAll()
             inode.lostToFsyncError.removeAll()
@@ -222,6 +231,34 @@ extension SimulatedFileSystem {
         Self.applyPartially(change, kept: kept, garbage: result.garbageSectors, fill: result.unsafeAppendFill,
                             sector: sector, to: &inode.durable, garbageBytes: random.bytes)
         return result
+    }
+
+    /// One crash state the enumerator lists under `model` now, drawn uniformly from the crash
+    /// stream (called with the lock held).
+    func drawEnumeratedState(_ model: PersistenceModel, budget: Int) -> CrashStatePin {
+        let set = CrashStateEnumerator(model: model, budget: budget).enumerate(PendingSnapshot(self))
+        guard !set.states.isEmpty else { return CrashStatePin(model: model, fates: []) }
+        return set.states[Int(injector.crash.next(below: UInt64(set.states.count)))].pin
+    }
+
+    /// Applies a pending change with the fate an enumerated crash state gave it, as the crash
+    /// clone of that state would (`PendingSnapshot.apply`), and reports it.
+    func settle(_ change: PendingChange, in inode: SimulatedInode, as changeFate: ChangeFate) -> CrashReport.WriteFate {
+        if changeFate.isKept {
+            change.apply(to: &inode.durable)
+            return fate(of: change, .survived)
+        }
+        guard takeFault(.writeLost, path: change.path, callIndex: change.callIndex,
+                        outcome: "\(changeFate.landing == .none ? "dropped" : "torn") (enumerated crash state)", offset: change.offset)
+        else {
+            change.apply(to: &inode.durable)
+            return fate(of: change, .survived)
+        }
+        let sector = Int64(injector.configuration.effectiveSectorSize)
+        PendingSnapshot.apply(change, changeFate, sector: sector, to: &inode.durable) {
+            SeededRandom(seed: SeededRandom.derive(seed: seed, label: "crash-state garbage \(change.callIndex)")).bytes($0)
+        }
+        return fate(of: change, changeFate.landing == .none && !changeFate.garbage && !changeFate.grewWithoutData ? .dropped : .torn)
     }
 
     /// Applies the landed sectors of a write that did not survive whole. The size grows only over

@@ -18,6 +18,36 @@ struct CrashStateEnumeratorTests {
         return disk
     }
 
+    /// With `enumeratedCrashStates`, a power loss lands the disk in one of the states the
+    /// enumerator lists at that call (its image is one of their crash clones'), drawn from the
+    /// crash stream: different seeds land in different states, the same seed in the same one.
+    @Test func aPowerLossCanDrawItsStateFromTheEnumerator() throws {
+        var landed: Set<UInt64> = []
+        for seed in UInt64(1)...60 {
+            var faults = FaultConfiguration()
+            faults.enumeratedCrashStates = .weakest
+            func run() throws -> (SimulatedFileSystem, Set<UInt64>) {
+                let disk = SimulatedFileSystem(seed: seed, faults: faults)
+                try disk.writeFileAtomically("/a", [])
+                let handle = try disk.open("/tmp", options: [.write, .create])
+                try handle.write([UInt8](repeating: 1, count: 100), at: 0)
+                try handle.write([UInt8](repeating: 2, count: 100), at: 100)
+                try handle.close()
+                try disk.rename("/tmp", to: "/a")
+                let set = disk.crashStates(model: .weakest)
+                return (disk, Set(set.states.map { set.materialize($0).imageHash }))
+            }
+            let (disk, legal) = try run()
+            disk.crash(.powerLoss)
+            #expect(legal.contains(disk.imageHash), "seed \(seed): the image after the power loss is an enumerated state")
+            let (again, _) = try run()
+            again.crash(.powerLoss)
+            #expect(again.imageHash == disk.imageHash, "seed \(seed) replays")
+            landed.insert(disk.imageHash)
+        }
+        #expect(landed.count >= 10, "60 seeds reach \(landed.count) of the 14 distinct images")
+    }
+
     @Test func twoWritesAndARenameUnderTheWeakestModel() throws {
         let disk = try renameReplaceWithoutSync()
         let set = disk.crashStates(model: .weakest)

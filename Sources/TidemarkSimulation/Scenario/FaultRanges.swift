@@ -61,6 +61,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var writebackError = DoubleRange(0)
     /// Per sync of a file that grew: fails with ENOSPC (delayed allocation), pages marked clean.
     public var syncNoSpace = DoubleRange(0)
+    /// At a power loss, draw one of the crash states the enumerator lists under this model
+    /// instead of each pending change's fate on its own (nil: independent fates).
+    public var enumeratedCrashStates: PersistenceModel? = nil
 
     public init() {}
 
@@ -102,6 +105,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.pageEvictionProbability = drawIfSet(evictCleanPages)
         disk.writebackErrorProbability = drawIfSet(writebackError)
         disk.syncNoSpaceProbability = drawIfSet(syncNoSpace)
+        disk.enumeratedCrashStates = enumeratedCrashStates
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }
@@ -139,6 +143,7 @@ extension FaultRanges {
         evictCleanPages = try later(.evictCleanPages)
         writebackError = try later(.writebackError)
         syncNoSpace = try later(.syncNoSpace)
+        enumeratedCrashStates = try container.decodeIfPresent(PersistenceModel.self, forKey: .enumeratedCrashStates)
     }
 }
 

@@ -256,12 +256,15 @@ private struct Reader {
             ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
             ("syncNoSpace", \.syncNoSpace),
         ]
-        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors"])
+        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors", "enumeratedCrashStates"])
         var faults = FaultRanges()
         for (name, path) in probabilities {
             if let entry = keys[name] { faults[keyPath: path] = try probability(entry.value, name) }
         }
         if let entry = keys["reorder"] { faults.reorder = try choice(entry.value, "reorder", FaultConfiguration.ReorderMode.self) }
+        if let entry = keys["enumeratedCrashStates"] {
+            faults.enumeratedCrashStates = try choice(entry.value, "enumeratedCrashStates", PersistenceModel.self)
+        }
         if let entry = keys["sectorSize"] {
             let size = try int(entry.value, "sectorSize")
             guard size == 512 || size == 4096 else { throw error(entry.value, "sectorSize must be 512 or 4096") }
