@@ -28,6 +28,10 @@ import TidemarkIO
 //    write that did not survive whole, a one-sector write too, may leave every sector it touched
 //    and did not land full of random bytes: whole sectors, so synced bytes that share a sector
 //    with the write are garbled too. Sectors are `sectorSize` bytes (512 or 4096).
+//    With `enumeratedCrashStates` set, steps 2 and 3 draw nothing per change: the power loss
+//    takes one of the states `CrashStateEnumerator` lists under that persistence model at this
+//    call (bounded by `enumeratedCrashStateBudget`), uniformly from the crash stream, and applies
+//    its fates as a crash clone of that state would hold them.
 // 4. bit rot at rest (`bitRotPerCrashProbability`, then `bitRotPerFileProbability` per file).
 //
 // While running (one stream per kind):
