@@ -7,8 +7,8 @@ struct CrashStateEnumeratorTests {
     /// `/a` durable and empty; then, all pending: create `/tmp` (c0), append 100 B at 0 (c1),
     /// append 100 B at 100 (c2), rename `/tmp` → `/a` (c3): the rename-replace pattern without
     /// fsync.
-    func renameReplaceWithoutSync() throws -> SimulatedFileSystem {
-        let disk = SimulatedFileSystem(seed: 1)
+    func renameReplaceWithoutSync(seed: UInt64 = 1, faults: FaultConfiguration = .none) throws -> SimulatedFileSystem {
+        let disk = SimulatedFileSystem(seed: seed, faults: faults)
         try disk.writeFileAtomically("/a", [])
         let handle = try disk.open("/tmp", options: [.write, .create])
         try handle.write([UInt8](repeating: 1, count: 100), at: 0)
@@ -27,13 +27,7 @@ struct CrashStateEnumeratorTests {
             var faults = FaultConfiguration()
             faults.enumeratedCrashStates = .weakest
             func run() throws -> (SimulatedFileSystem, Set<UInt64>) {
-                let disk = SimulatedFileSystem(seed: seed, faults: faults)
-                try disk.writeFileAtomically("/a", [])
-                let handle = try disk.open("/tmp", options: [.write, .create])
-                try handle.write([UInt8](repeating: 1, count: 100), at: 0)
-                try handle.write([UInt8](repeating: 2, count: 100), at: 100)
-                try handle.close()
-                try disk.rename("/tmp", to: "/a")
+                let disk = try renameReplaceWithoutSync(seed: seed, faults: faults)
                 let set = disk.crashStates(model: .weakest)
                 return (disk, Set(set.states.map { set.materialize($0).imageHash }))
             }
