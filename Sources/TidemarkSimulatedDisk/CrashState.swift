@@ -33,8 +33,10 @@ public struct CrashChange: Sendable, Hashable, Codable {
     public var sectorCount: Int
     /// A write past the file's size at the time (an append), or a truncate that grows it.
     public var growsFile: Bool
-    /// A write that lands (at least partly) inside the file's size at the time.
-    public var overwritesExistingBytes: Bool
+    /// A write whose first sector holds bytes the file already has at the time: an overwrite,
+    /// or an append that starts in the middle of the file's last sector. Without powersafe
+    /// overwrite those bytes can come back as garbage when the write does not land.
+    public var sharesSectorWithExistingBytes: Bool
     /// The inode or directory the change is about.
     var nodeID: Int
 

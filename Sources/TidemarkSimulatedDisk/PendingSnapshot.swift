@@ -71,7 +71,7 @@ struct PendingSnapshot: Sendable {
                 CrashChange(
                     key: .init(callIndex: operation.callIndex, isDirectoryOperation: true), kind: kind,
                     path: operation.path, destination: operation.destinationPath, offset: 0, length: 0,
-                    sectorCount: 0, growsFile: false, overwritesExistingBytes: false, nodeID: operation.node.id),
+                    sectorCount: 0, growsFile: false, sharesSectorWithExistingBytes: false, nodeID: operation.node.id),
                 .directory(kind: operation.kind, directory: operation.directory.id, name: operation.name,
                            destinationDirectory: operation.destinationDirectory?.id,
                            destinationName: operation.destinationName, node: Self.reference(operation.node))))
@@ -91,7 +91,7 @@ struct PendingSnapshot: Sendable {
                         kind: change.isTruncate ? .truncate : .write, path: change.path, destination: nil,
                         offset: change.offset, length: change.bytes.count,
                         sectorCount: change.isTruncate ? 0 : Int(last - first + 1), growsFile: grows,
-                        overwritesExistingBytes: !change.isTruncate && change.landingOffset < size, nodeID: id),
+                        sharesSectorWithExistingBytes: !change.isTruncate && first * sector < size, nodeID: id),
                     .file(inode: id, change: change)))
                 size = change.isTruncate ? change.offset : max(size, change.end)
             }

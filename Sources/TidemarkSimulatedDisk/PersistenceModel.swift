@@ -34,10 +34,12 @@ public enum PersistenceModel: String, Codable, Sendable, Hashable, CaseIterable 
         self != .ext4Ordered && change.kind == .write && change.growsFile
     }
 
-    /// Whether unlanded sectors of a write may hold garbage (only sectors inside the file's
-    /// existing size can show it: a lost append never grows the file in this model).
+    /// Whether unlanded sectors of a write may hold garbage: when its first sector already holds
+    /// bytes of the file (an overwrite, or an append starting mid-sector, whose garbage takes the
+    /// synced bytes before it in that sector). Only sectors inside the file's existing size can
+    /// show it: a lost append never grows the file in this model.
     func mayLeaveGarbage(_ change: CrashChange) -> Bool {
-        self == .noPowersafeOverwrite && change.kind == .write && change.overwritesExistingBytes
+        self == .noPowersafeOverwrite && change.kind == .write && change.sharesSectorWithExistingBytes
     }
 
     /// Whether the change is a journaled metadata change (ordered under `ext4Ordered`).

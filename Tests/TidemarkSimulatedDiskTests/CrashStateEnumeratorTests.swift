@@ -81,9 +81,25 @@ struct CrashStateEnumeratorTests {
         #expect(set.states.allSatisfy { !$0.fates.contains { $0.grewWithoutData } }, "ext4 data=ordered never grows a file without its data")
     }
 
-    @Test func powersafeOverwriteOffAddsNothingForPureAppends() throws {
+    /// Without powersafe overwrite an append that starts mid-sector (c2, at 100) may garble
+    /// that sector, the bytes before it included: c2 gains a fate, 3 × 4 = 12 per namespace,
+    /// 1 + 12 + 12 = 25. c1 starts an empty file: nothing to garble.
+    @Test func powersafeOverwriteOffGarblesTheSectorAnAppendStartsIn() throws {
         let disk = try renameReplaceWithoutSync()
-        #expect(disk.crashStates(model: .noPowersafeOverwrite).states.count == 19)
+        let set = disk.crashStates(model: .noPowersafeOverwrite)
+        #expect(set.states.count == 25)
+        let garbled = try #require(set.states.first { $0.fates[1].isKept && $0.fates[2].garbage && $0.fates[3].isKept })
+        let image = try set.materialize(garbled).readFile("/a")
+        #expect(image.count == 100 && !image.allSatisfy { $0 == 1 }, "c1's bytes share c2's sector")
+    }
+
+    @Test func powersafeOverwriteOffAddsNothingForSectorAlignedAppends() throws {
+        let disk = SimulatedFileSystem(seed: 1)
+        let handle = try disk.open("/f", options: [.write, .create])
+        try handle.write([UInt8](repeating: 1, count: 512), at: 0)
+        try handle.sync()
+        try handle.write([UInt8](repeating: 2, count: 512), at: 512)
+        #expect(disk.crashStates(model: .noPowersafeOverwrite).states.count == disk.crashStates(model: .weakest).states.count)
     }
 
     /// `/f` holds 2048 durable bytes of 0xAA; pending: overwrite 1024 B of 0xBB at 512 (two
