@@ -46,14 +46,15 @@ def explore(tidemark, path, seeds, budget, jobs, out):
 
 
 def findings(report):
-    """model -> sorted list of 'invariant: cause' for every vulnerability under that model."""
+    """model -> sorted list of 'invariant: cause' for every vulnerability that shows under that
+    model (the report's `brokenUnder`), and the crash states checked over all models."""
     by_model = {model: set() for model in MODELS}
-    states = {model: 0 for model in MODELS}
+    states = 0
     for scenario in report["scenarios"]:
-        model = scenario["model"]
-        states[model] += scenario.get("statesChecked", 0)
+        states += scenario.get("exploration", {}).get("statesChecked", 0)
         for vulnerability in scenario.get("vulnerabilities", []):
-            by_model[model].add(f"{vulnerability['invariant']}: {vulnerability['cause']}")
+            for model in vulnerability.get("brokenUnder", []):
+                by_model[model].add(f"{vulnerability['invariant']}: {vulnerability['cause']}")
     return {model: sorted(causes) for model, causes in by_model.items()}, states
 
 
