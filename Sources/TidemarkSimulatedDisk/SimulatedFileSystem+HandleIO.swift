@@ -75,8 +75,7 @@ extension SimulatedFileSystem {
             takeFault(.writebackError, path: path, callIndex: callIndex,
                       outcome: "background writeback failed; \(inode.pending.count) pending changes marked clean")
         else { return }
-        inode.lostToFsyncError.append(contentsOf: inode.pending)
-        inode.pending.removeAll()
+        inode.markPendingClean()
         inode.writebackErrors += 1
     }
 
@@ -152,10 +151,7 @@ extension SimulatedFileSystem {
                 takeFault(.fsyncError, path: handle.path, callIndex: index,
                           outcome: "eio; \(inode.pending.count) pending changes marked clean")
             {
-                // As on Linux: the dirty pages are marked clean. Reads still see them; the disk
-                // never gets them.
-                inode.lostToFsyncError.append(contentsOf: inode.pending)
-                inode.pending.removeAll()
+                inode.markPendingClean()
                 inode.lastSyncFailed = true
                 throw FileSystemError(.io, "simulated EIO on \(operation.rawValue)", path: handle.path, errno: EIO)
             }
@@ -173,8 +169,7 @@ extension SimulatedFileSystem {
             takeFault(.syncNoSpace, path: handle.path, callIndex: callIndex,
                       outcome: "enospc at writeback; \(inode.pending.count) pending changes marked clean")
         else { return }
-        inode.lostToFsyncError.append(contentsOf: inode.pending)
-        inode.pending.removeAll()
+        inode.markPendingClean()
         throw FileSystemError(.noSpace, "simulated ENOSPC on \(operation.rawValue) (delayed allocation)", path: handle.path, errno: ENOSPC)
     }
 

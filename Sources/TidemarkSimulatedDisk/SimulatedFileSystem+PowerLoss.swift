@@ -52,12 +52,11 @@ extension SimulatedFileSystem {
         var lostNodes: Set<Int> = []
         for operation in pendingDirectoryOperations {
             let draw = random.chance(faults.directoryOperationSurvivalProbability)
-            let dependsOnLost = lostNodes.contains(operation.node.id)
-            var survived = keepAll || (draw && !(prefixOnly && directoryStopped))
-            if let enumerated {
-                survived = enumerated.fate(of: .init(callIndex: operation.callIndex, isDirectoryOperation: true)).isKept
-            }
-            if dependsOnLost && enumerated == nil {
+            // An enumerated state is legal already: it loses what depends on a lost operation.
+            let dependsOnLost = enumerated == nil && lostNodes.contains(operation.node.id)
+            var survived = enumerated?.fate(of: .init(callIndex: operation.callIndex, isDirectoryOperation: true)).isKept
+                ?? (keepAll || (draw && !(prefixOnly && directoryStopped)))
+            if dependsOnLost {
                 survived = false
             } else if !survived {
                 let described = operation.kind == .rename

@@ -52,6 +52,13 @@ final class SimulatedInode {
         for change in pending[0..<count] { change.apply(to: &durable) }
         pending.removeFirst(count)
     }
+
+    /// A failed writeback (fsync EIO, background writeback, ENOSPC at allocation): as on Linux,
+    /// the dirty pages are marked clean. Reads still see them; the disk never gets them.
+    func markPendingClean() {
+        lostToFsyncError.append(contentsOf: pending)
+        pending.removeAll()
+    }
 }
 
 /// A directory: its volatile entries (what lookups see) and durable entries (what survives a
