@@ -167,12 +167,14 @@ struct RecoveryPass {
             return
         }
         if segments.isEmpty, segment.firstLSN > baseLSN + 1 {
-            let message = "the log starts at LSN \(segment.firstLSN) but replay needs LSN \(baseLSN + 1) onwards"
-            guard salvage else { throw StoreError.corruption(message, path: path(segment.name), offset: 0) }
-            report.lost.append(StoreProblem(file: segment.name, offset: 0, message: message))
-            lastLSN = segment.firstLSN - 1
+            try noteMissing("the log starts at LSN \(segment.firstLSN) but replay needs LSN \(baseLSN + 1) onwards", before: segment)
         }
         guard let (scan, verdict) = try read(segment) else { return }
+        if segment.firstLSN > lastLSN + 1 {
+            // A segment with a valid header proves every LSN before it was written and synced
+            // (rotation syncs the previous segment first), even when no frame in it survived.
+            try noteMissing("LSNs \(lastLSN + 1)...\(segment.firstLSN - 1) are missing before this segment", before: segment)
+        }
         let cutAt = try cutPoint(scan, verdict, segment)
         let unproven = try apply(scan, before: cutAt)
         let name = segment.name
@@ -200,6 +202,14 @@ struct RecoveryPass {
         {
             resumable = (scan.header, Int64(scan.provenSyncedThrough))
         }
+    }
+
+    /// LSNs before `segment` are missing: an error, or with salvage a loss, replay going on
+    /// from the segment's first LSN.
+    private mutating func noteMissing(_ message: String, before segment: StoreInventory.Segment) throws {
+        guard salvage else { throw StoreError.corruption(message, path: path(segment.name), offset: 0) }
+        report.lost.append(StoreProblem(file: segment.name, offset: 0, message: message))
+        lastLSN = segment.firstLSN - 1
     }
 
     /// The segment's scan, or nil when the whole file is skipped (and removed).

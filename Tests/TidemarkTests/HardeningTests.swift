@@ -69,6 +69,30 @@ struct HardeningTests {
         #expect(try ids(afterKill) == ["a", "b", "b2", "c"])
     }
 
+    /// A segment's name proves the LSNs before it were written: a missing segment before an
+    /// empty last one (a rotation that wrote nothing yet) is a loss, not a log that ends early.
+    @Test func missingSegmentBeforeAnEmptyLastOneIsALoss() throws {
+        let fileSystem = SimulatedFileSystem(seed: 10)
+        let options = StoreOptions(syncMode: .immediate, segmentSizeLimit: 256)
+        let store = try open(fileSystem, options: options)
+        for id in ["a", "b", "c", "d"] { try store.put(record(id, content: String(repeating: id, count: 120))) }
+        let names = try segments(fileSystem)
+        #expect(names.count >= 3, "\(names)")
+        // Remove a middle segment, and every frame of the last one (its header stays).
+        try fileSystem.remove(directory + "/" + names[names.count - 2])
+        let last = try fileSystem.open(directory + "/" + names[names.count - 1], options: .readWrite)
+        try last.truncate(to: Int64(SegmentHeader.size))
+        try last.sync()
+        try last.close()
+        try fileSystem.syncDirectory(directory)
+        _ = fileSystem.crash(.processKill)
+        #expect {
+            _ = try open(fileSystem, seed: 2)
+        } throws: { error in
+            (error as? StoreError)?.code == .corruption && "\(error)".contains("are missing before this segment")
+        }
+    }
+
     /// ENOSPC lands half a frame; the store cuts it back. A power loss must not bring the partial
     /// frame back inside a segment that later gets finished.
     @Test func diskFullCutIsDurable() throws {
