@@ -186,8 +186,20 @@ public struct CrashStateSet: Sendable {
     }
 
     /// The file system a power loss leaves in `state`: independent of the original and of every
-    /// other clone, with nothing pending and no faults.
+    /// other clone, with nothing pending, no faults and no trace.
     public func materialize(_ state: CrashState) -> SimulatedFileSystem {
         snapshot.materialize { state.fates[$0] }
+    }
+
+    /// What a power loss leaves in `state`, hashed but not yet built: two states with the same
+    /// `hash` build the same file system, so a caller that checks each image once builds only
+    /// the new ones (`materialize(_:)` of the image).
+    public func image(of state: CrashState) -> CrashImage {
+        snapshot.image { state.fates[$0] }
+    }
+
+    /// The file system `image` describes (equal to `materialize` of its state).
+    public func materialize(_ image: CrashImage) -> SimulatedFileSystem {
+        snapshot.fileSystem(image)
     }
 }

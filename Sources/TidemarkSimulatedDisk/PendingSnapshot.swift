@@ -27,6 +27,8 @@ struct PendingSnapshot: Sendable {
     let durableEntries: [Int: [String: NodeRef]]
     /// Durable image of every file a crash could leave reachable.
     let durableImages: [Int: [UInt8]]
+    /// `ImageHasher.digest` of each durable image, for the crash states that leave it unchanged.
+    let durableDigests: [Int: UInt64]
 
     init(_ fileSystem: SimulatedFileSystem) {
         // Called with the lock held.
@@ -100,6 +102,7 @@ struct PendingSnapshot: Sendable {
         changes = collected.map(\.0)
         sources = collected.map(\.1)
         durableImages = images
+        durableDigests = images.mapValues(ImageHasher.digest)
     }
 
     static func reference(_ node: SimulatedNode) -> NodeRef {
@@ -132,23 +135,22 @@ struct PendingSnapshot: Sendable {
         return entries
     }
 
-    /// Walks the namespace from the root (id 0), in bytewise name order, cutting cycles a
-    /// reordered pair of directory renames can leave. Calls `visit` with each path and node.
-    static func walk(_ entries: [Int: [String: NodeRef]], _ visit: (_ path: String, _ parent: Int, _ name: String, _ node: NodeRef) -> Void) {
+    /// Walks the namespace from the root (id 0) breadth first, in bytewise name order, cutting
+    /// cycles a reordered pair of directory renames can leave. Calls `visit` with each entry.
+    static func walk(_ entries: [Int: [String: NodeRef]], _ visit: (_ parent: Int, _ name: String, _ node: NodeRef) -> Void) {
         var visited: Set<Int> = [0]
-        var queue: [(String, Int)] = [("", 0)]
+        var queue = [0]
         var next = 0
         while next < queue.count {
-            let (prefix, directory) = queue[next]
+            let directory = queue[next]
             next += 1
             guard let children = entries[directory] else { continue }
-            for name in children.keys.sorted(by: bytewiseLess) {
-                let node = children[name]!
+            for (name, node) in children.sorted(by: { bytewiseLess($0.key, $1.key) }) {
                 if node.isDirectory {
                     guard visited.insert(node.id).inserted else { continue }
-                    queue.append((prefix + "/" + name, node.id))
+                    queue.append(node.id)
                 }
-                visit(prefix + "/" + name, directory, name, node)
+                visit(directory, name, node)
             }
         }
     }

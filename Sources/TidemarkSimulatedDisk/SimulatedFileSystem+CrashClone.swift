@@ -21,27 +21,25 @@ extension SimulatedFileSystem {
         return snapshot.materialize { pin.fate(of: snapshot.changes[$0].key) }
     }
 
-    /// A hash of what reads see: every path, its kind, and every file's bytes, in bytewise path
-    /// order. Two file systems with equal hashes hold (but for a 64-bit collision) the same
-    /// image; crash exploration recovers each image once.
+    /// A hash of what reads see: every entry (its directory's node number, name and kind) and
+    /// every file's bytes, breadth first in bytewise name order. Two file systems with equal
+    /// hashes hold (but for a 64-bit collision) the same image; crash exploration recovers each
+    /// image once.
     public var imageHash: UInt64 {
         withLock {
             var hash = ImageHasher()
-            var queue: [(String, SimulatedDirectory)] = [("", root)]
+            var queue = [root]
             var next = 0
             while next < queue.count {
-                let (prefix, directory) = queue[next]
+                let directory = queue[next]
                 next += 1
                 for name in directory.sortedNames {
-                    let path = prefix + "/" + name
-                    hash.combine(bytes: Array(path.utf8))
                     switch directory.entries[name]! {
                     case .directory(let child):
-                        hash.combine(word: 0xD)
-                        queue.append((path, child))
+                        hash.combine(directory: child.id, name: name, parent: directory.id)
+                        queue.append(child)
                     case .file(let inode):
-                        hash.combine(word: 0xF ^ (UInt64(inode.volatile.count) << 8))
-                        hash.combine(bytes: inode.volatile)
+                        hash.combine(file: name, parent: directory.id, digest: ImageHasher.digest(inode.volatile))
                     }
                 }
             }
@@ -50,11 +48,27 @@ extension SimulatedFileSystem {
     }
 }
 
+/// What a power loss leaves in one crash state, before it is built into a file system: the
+/// namespace, the file images the state changed, and the image hash (equal to the built file
+/// system's `imageHash`). Crash exploration hashes every state but builds only new images.
+public struct CrashImage: Sendable {
+    /// `SimulatedFileSystem.imageHash` of the file system this image builds into.
+    public let hash: UInt64
+    let entries: [Int: [String: PendingSnapshot.NodeRef]]
+    /// Images of files the state's fates changed; the others are durable as they were.
+    let changedImages: [Int: [UInt8]]
+}
+
 extension PendingSnapshot {
-    /// Builds the file system `fate(i)` of each change `i` leaves: the kept directory operations
-    /// applied to the durable namespace, the fates of each reachable file's changes applied to
-    /// its durable image in issue order, everything durable and nothing pending.
+    /// Builds the file system `fate(i)` of each change `i` leaves (see `image`, `fileSystem`).
     func materialize(_ fate: (Int) -> ChangeFate) -> SimulatedFileSystem {
+        fileSystem(image(fate))
+    }
+
+    /// What `fate(i)` of each change `i` leaves: the kept directory operations applied to the
+    /// durable namespace, the fates of each reachable file's changes applied to its durable
+    /// image in issue order; hashed as `SimulatedFileSystem.imageHash` hashes the result.
+    func image(_ fate: (Int) -> ChangeFate) -> CrashImage {
         let entries = namespace { fate($0).isKept }
         let reachable = Self.reachableFiles(entries)
         var images: [Int: [UInt8]] = [:]
@@ -67,13 +81,27 @@ extension PendingSnapshot {
             }
             images[inode] = image
         }
+        var hash = ImageHasher()
+        Self.walk(entries) { parent, name, node in
+            if node.isDirectory {
+                hash.combine(directory: node.id, name: name, parent: parent)
+            } else {
+                hash.combine(file: name, parent: parent, digest: images[node.id].map(ImageHasher.digest) ?? durableDigests[node.id] ?? ImageHasher.digest([]))
+            }
+        }
+        return CrashImage(hash: hash.value, entries: entries, changedImages: images)
+    }
 
+    /// The file system `image` describes: everything durable, nothing pending, no faults.
+    func fileSystem(_ image: CrashImage) -> SimulatedFileSystem {
+        let (entries, images) = (image.entries, image.changedImages)
         let clone = SimulatedFileSystem(seed: seed, faults: .none, recordTrace: false)
+        clone.hashesTrace = false
         clone.nextNodeID = nextNodeID
         var directories: [Int: SimulatedDirectory] = [0: clone.root]
         var inodes: [Int: SimulatedInode] = [:]
         var used: Int64 = 0
-        Self.walk(entries) { _, parent, name, node in
+        Self.walk(entries) { parent, name, node in
             guard let directory = directories[parent] else { return }
             let object: SimulatedNode
             if node.isDirectory {
@@ -133,20 +161,47 @@ struct ImageHasher {
         value ^= value >> 29
     }
 
+    /// A file's image, as `combine(file:digest:)` takes it: files unchanged across crash states
+    /// are hashed once (`PendingSnapshot.durableDigests`).
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
+        var hasher = ImageHasher()
+        hasher.combine(bytes: bytes)
+        return hasher.value
+    }
+
+    mutating func combine(directory id: Int, name: String, parent: Int) {
+        combine(name: name, parent: parent)
+        combine(word: 0xD ^ UInt64(id) << 8)
+    }
+
+    mutating func combine(file name: String, parent: Int, digest: UInt64) {
+        combine(name: name, parent: parent)
+        combine(word: 0xF)
+        combine(word: digest)
+    }
+
+    private mutating func combine(name: String, parent: Int) {
+        combine(word: UInt64(parent))
+        var name = name
+        name.withUTF8 { combine(raw: UnsafeRawBufferPointer($0)) }
+    }
+
     mutating func combine(bytes: [UInt8]) {
-        combine(word: UInt64(bytes.count))
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset + 8 <= raw.count {
-                combine(word: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                offset += 8
-            }
-            var tail: UInt64 = 0
-            while offset < raw.count {
-                tail = tail << 8 | UInt64(raw[offset])
-                offset += 1
-            }
-            combine(word: tail)
+        bytes.withUnsafeBytes { combine(raw: $0) }
+    }
+
+    private mutating func combine(raw: UnsafeRawBufferPointer) {
+        combine(word: UInt64(raw.count))
+        var offset = 0
+        while offset + 8 <= raw.count {
+            combine(word: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            offset += 8
         }
+        var tail: UInt64 = 0
+        while offset < raw.count {
+            tail = tail << 8 | UInt64(raw[offset])
+            offset += 1
+        }
+        combine(word: tail)
     }
 }

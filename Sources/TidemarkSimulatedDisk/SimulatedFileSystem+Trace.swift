@@ -66,7 +66,7 @@ extension SimulatedFileSystem {
     }
 
     func record(_ event: TraceEvent) {
-        hasher.combine(event)
+        if hashesTrace { hasher.combine(event) }
         if recordTrace { traceEvents.append(event) }
     }
 

@@ -49,6 +49,9 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
 
     public let seed: UInt64
     public let recordTrace: Bool
+    /// False on crash clones: nothing compares their traces, and hashing every call of a
+    /// recovery is a tenth of crash exploration's cost. Their `traceHash` stays the seed's.
+    var hashesTrace = true
 
     public init(seed: UInt64, faults: FaultConfiguration = .none, recordTrace: Bool = true) {
         self.seed = seed

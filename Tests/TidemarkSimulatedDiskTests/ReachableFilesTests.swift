@@ -26,7 +26,7 @@ struct ReachableFilesTests {
     @Test(arguments: [[:], nested, cyclic])
     func sameSetAsTheWalk(_ entries: [Int: [String: Ref]]) {
         var walked: Set<Int> = []
-        PendingSnapshot.walk(entries) { _, _, _, node in if !node.isDirectory { walked.insert(node.id) } }
+        PendingSnapshot.walk(entries) { _, _, node in if !node.isDirectory { walked.insert(node.id) } }
         #expect(PendingSnapshot.reachableFiles(entries) == walked)
     }
 

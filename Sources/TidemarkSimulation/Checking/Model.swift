@@ -23,11 +23,16 @@ public struct Model: Sendable {
         var status: EntryStatus
     }
 
-    public private(set) var base: State = [:]
+    public private(set) var base: State = [:] { didSet { prefixStates = nil } }
     /// `base` without its last operation, when one is known: the state a lost last log frame
     /// (the one a torn write explains) leaves.
-    private var baseBeforeLast: State?
-    private var history: [Entry] = []
+    private var baseBeforeLast: State? { beforeLastAdoption.map { Model.applying($0.entries, to: $0.base) } }
+    /// What `baseBeforeLast` is built from, only when asked (rarely: after injected corruption).
+    private var beforeLastAdoption: (base: State, entries: ArraySlice<Entry>)?
+    private var history: [Entry] = [] { didSet { prefixStates = nil } }
+    /// The live state after each prefix of `history` (`allowedStates()`), kept by
+    /// `prepareForChecks()` so that many checks at one point build them once.
+    private var prefixStates: [State]?
     private var rejected: [Entry] = []
     /// Entries covered by a successful sync (or acknowledged as durable).
     private var syncedCount = 0
@@ -36,7 +41,7 @@ public struct Model: Sendable {
     /// included; `live` hides them).
     public private(set) var current: State = [:]
     /// The subject's wall clock (nanoseconds): it fixes TTL expiries and which records are live.
-    public var now: Int64 = 0
+    public var now: Int64 = 0 { didSet { prefixStates = nil } }
     /// Set by the last `check` when it accepted a state that lost the last frame because
     /// recovery reported a possible loss after injected corruption: what was lost.
     public private(set) var excusedLoss: String?
@@ -48,6 +53,30 @@ public struct Model: Sendable {
 
     /// What `get id` must return now.
     public func expected(_ id: String) -> RecordValue? { current[id].flatMap { $0.isLive(at: now) ? $0 : nil } }
+
+    /// Builds the states `check` compares against once, for every copy of this model taken
+    /// afterwards: crash exploration checks many recovered states against one point's model.
+    public mutating func prepareForChecks() {
+        if prefixStates == nil { prefixStates = allowedStates() }
+    }
+
+    /// `base` with every entry's mutations applied.
+    private static func applying(_ entries: ArraySlice<Entry>, to base: State) -> State {
+        var state = base
+        for entry in entries { apply(entry.mutations, to: &state) }
+        return state
+    }
+
+    /// The live state after each prefix of `history`, the empty prefix first.
+    private func allowedStates() -> [State] {
+        var state = base
+        var states = [live(state)]
+        for entry in history {
+            Model.apply(entry.mutations, to: &state)
+            states.append(live(state))
+        }
+        return states
+    }
 
     /// An operation was acknowledged; `durable` when the subject promises it survives a crash.
     public mutating func acknowledged(stepIndex: Int, operation: WorkloadOperation, durable: Bool) {
@@ -84,16 +113,11 @@ public struct Model: Sendable {
         stepIndex: Int
     ) -> Violation? {
         excusedLoss = nil
-        var state = base
-        var states = [live(state)]
-        for entry in history {
-            Model.apply(entry.mutations, to: &state)
-            states.append(live(state))
-        }
-        let matches = states.indices.filter { states[$0] == recovered }
-        let violation = verdict(recovered: recovered, states: states, matches: matches, acknowledgementsAreDurable: acknowledgementsAreDurable, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
+        let states = prefixStates ?? allowedStates()
+        let longest = states.lastIndex { $0 == recovered }
+        let violation = verdict(recovered: recovered, states: states, longest: longest, acknowledgementsAreDurable: acknowledgementsAreDurable, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
         guard let violation else {
-            adopt(prefix: matches.last!, state: recovered)
+            adopt(prefix: longest!, state: recovered)
             return nil
         }
         if possibleLossReported && corruptionInjected && [.durability, .syncDurability, .noSilentCorruption].contains(violation.invariant) {
@@ -105,13 +129,13 @@ public struct Model: Sendable {
             if required > 0, states[last] == recovered {
                 excusedLoss = "\(history[last].label) (step \(history[last].stepIndex))"
                 adopt(prefix: last, state: recovered)
-                baseBeforeLast = nil
+                beforeLastAdoption = nil
                 return nil
             }
             if required == 0, let before = baseBeforeLast, live(before) == recovered {
                 excusedLoss = "the last operation before the previous check"
                 adopt(prefix: 0, state: recovered)
-                baseBeforeLast = nil
+                beforeLastAdoption = nil
                 return nil
             }
             return Violation(
@@ -123,9 +147,9 @@ public struct Model: Sendable {
     }
 
     private func verdict(
-        recovered: State, states: [State], matches: [Int], acknowledgementsAreDurable: Bool, corruptionInjected: Bool, stepIndex: Int
+        recovered: State, states: [State], longest: Int?, acknowledgementsAreDurable: Bool, corruptionInjected: Bool, stepIndex: Int
     ) -> Violation? {
-        guard let longest = matches.last else {
+        guard let longest else {
             var closest = (prefix: 0, difference: Model.difference(expected: states[0], actual: recovered))
             for (prefix, state) in states.enumerated().dropFirst() {
                 let difference = Model.difference(expected: state, actual: recovered)
@@ -153,11 +177,7 @@ public struct Model: Sendable {
     }
 
     private mutating func adopt(prefix: Int, state: State) {
-        if prefix > 0 {
-            var before = base
-            for entry in history[..<(prefix - 1)] { Model.apply(entry.mutations, to: &before) }
-            baseBeforeLast = before
-        }
+        if prefix > 0 { beforeLastAdoption = (base, history[..<(prefix - 1)]) }
         base = state
         current = state
         history.removeAll()

@@ -117,7 +117,9 @@ public final class CrashExplorer: @unchecked Sendable {
         faults: FaultConfiguration, wallNanoseconds: Int64
     ) {
         let damage = DiskDamage(faults: faults, disk: fileSystem)
-        let check = { [unowned self] (clone: SimulatedFileSystem, image: UInt64) -> RecoveredVerdict in
+        var model = model
+        model.prepareForChecks()
+        let check = { [unowned self, model] (image: UInt64, clone: () -> SimulatedFileSystem) -> RecoveredVerdict in
             var model = model
             return self.verdict(on: clone, image: image, model: &model, stepIndex: point.stepIndex, acknowledgementsAreDurable: acknowledgementsAreDurable,
                                 damage: damage, wallNanoseconds: wallNanoseconds)
@@ -129,7 +131,7 @@ public final class CrashExplorer: @unchecked Sendable {
             pinnedReached = true
             let clone = fileSystem.crashClone(crash.pin)
             pending.append { [unowned self] in
-                if case .violation(let violation) = check(clone, clone.imageHash) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
+                if case .violation(let violation) = check(clone.imageHash, { clone }) { pinnedOutcome = (violation, traceHash) } else { pinnedOutcome = (nil, traceHash) }
             }
         case .explore(let persistence, let budget):
             // Process kills only: the one state is built below; enumerate no more than one.
@@ -145,33 +147,35 @@ public final class CrashExplorer: @unchecked Sendable {
         while !pending.isEmpty { pending.removeFirst()() }
     }
 
-    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (SimulatedFileSystem, UInt64) -> RecoveredVerdict) {
+    private func explore(_ set: CrashStateSet, at point: CrashPoint, traceHash: UInt64, check: @escaping (UInt64, () -> SimulatedFileSystem) -> RecoveredVerdict) {
         let states = powerLoss ? set.states : [set.prefixState(set.changes.count, dropping: nil)]
         statistics.points += 1
         statistics.statesEnumerated += states.count
         if powerLoss && set.family == .bounded { statistics.boundedPoints += 1 }
         if powerLoss && set.truncated { statistics.truncatedPoints += 1 }
         var seen: Set<UInt64> = []
-        var finder = CauseFinder(changes: set.changes.map(Vulnerability.generic)) { length, dropping in
+        // Built at the first violation: naming every change costs more than most points' checks.
+        var finder: CauseFinder?
+        let makeFinder = { CauseFinder(changes: set.changes.map(Vulnerability.generic)) { length, dropping in
             let state = set.prefixState(length, dropping: dropping)
             // A dropped change may take the one meant to be kept with it: then no witness.
             if dropping != nil, !(state.fates[length - 1].isKept && state.matters[length - 1]) { return nil }
-            let clone = set.materialize(state)
-            if case .violation = check(clone, clone.imageHash) { return true } else { return false }
-        }
+            let image = set.image(of: state)
+            if case .violation = check(image.hash, { set.materialize(image) }) { return true } else { return false }
+        } }
         for state in states {
-            let clone = set.materialize(state)
-            // Hashed once: the verdict looks the image up among those already recovered.
-            let image = clone.imageHash
-            guard seen.insert(image).inserted else { continue }
+            // Hashed before it is built: most states repeat an image seen at this point.
+            let image = set.image(of: state)
+            guard seen.insert(image.hash).inserted else { continue }
             statistics.statesChecked += 1
-            switch check(clone, image) {
+            switch check(image.hash, { set.materialize(image) }) {
             case .ok, .lossReported: break
             case .refused: statistics.refused += 1
             case .violation(let violation):
                 statistics.violatingStates += 1
                 if firstFindingNanoseconds == nil { firstFindingNanoseconds = threadCPUNanoseconds() }
-                let cause = Vulnerability.cause(of: state, invariant: violation.invariant, finder: &finder)
+                if finder == nil { finder = makeFinder() }
+                let cause = Vulnerability.cause(of: state, invariant: violation.invariant, finder: &finder!)
                 let key = "\(cause)\u{0}\(violation.invariant.rawValue)"
                 if let known = vulnerabilities[key] {
                     vulnerabilities[key] = (known.finding, known.states + 1)
@@ -183,9 +187,10 @@ public final class CrashExplorer: @unchecked Sendable {
         }
     }
 
-    /// Recovers a fresh subject on `clone` (once per image, `clone.imageHash`) and judges it.
+    /// Recovers a fresh subject on `clone` (built only for an image not recovered before) and
+    /// judges it.
     private func verdict(
-        on clone: SimulatedFileSystem, image: UInt64, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
+        on clone: () -> SimulatedFileSystem, image: UInt64, model: inout Model, stepIndex: Int, acknowledgementsAreDurable: Bool,
         damage: DiskDamage, wallNanoseconds: Int64
     ) -> RecoveredVerdict {
         let outcome: Recovered
@@ -193,7 +198,7 @@ public final class CrashExplorer: @unchecked Sendable {
             outcome = known
         } else {
             statistics.recoveries += 1
-            outcome = recover(clone, wallNanoseconds: wallNanoseconds)
+            outcome = recover(clone(), wallNanoseconds: wallNanoseconds)
             recovered[image] = outcome
         }
         if let error = outcome.openError {
