@@ -195,7 +195,15 @@ public struct CrashStateSet: Sendable {
     /// `hash` build the same file system, so a caller that checks each image once builds only
     /// the new ones (`materialize(_:)` of the image).
     public func image(of state: CrashState) -> CrashImage {
-        snapshot.image { state.fates[$0] }
+        var memo = PendingSnapshot.ImageMemo()
+        return snapshot.image({ state.fates[$0] }, memo: &memo)
+    }
+
+    /// The images of `states`, in order, sharing what they have in common (each namespace is
+    /// built, and each unchanged file hashed, once).
+    public func images(of states: [CrashState]) -> [CrashImage] {
+        var memo = PendingSnapshot.ImageMemo()
+        return states.map { state in snapshot.image({ state.fates[$0] }, memo: &memo) }
     }
 
     /// The file system `image` describes (equal to `materialize` of its state).

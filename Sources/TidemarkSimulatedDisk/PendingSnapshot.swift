@@ -27,8 +27,6 @@ struct PendingSnapshot: Sendable {
     let durableEntries: [Int: [String: NodeRef]]
     /// Durable image of every file a crash could leave reachable.
     let durableImages: [Int: [UInt8]]
-    /// `ImageHasher.digest` of each durable image, for the crash states that leave it unchanged.
-    let durableDigests: [Int: UInt64]
 
     init(_ fileSystem: SimulatedFileSystem) {
         // Called with the lock held.
@@ -102,7 +100,6 @@ struct PendingSnapshot: Sendable {
         changes = collected.map(\.0)
         sources = collected.map(\.1)
         durableImages = images
-        durableDigests = images.mapValues(ImageHasher.digest)
     }
 
     static func reference(_ node: SimulatedNode) -> NodeRef {

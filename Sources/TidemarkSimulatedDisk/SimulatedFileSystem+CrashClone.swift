@@ -62,34 +62,61 @@ public struct CrashImage: Sendable {
 extension PendingSnapshot {
     /// Builds the file system `fate(i)` of each change `i` leaves (see `image`, `fileSystem`).
     func materialize(_ fate: (Int) -> ChangeFate) -> SimulatedFileSystem {
-        fileSystem(image(fate))
+        var memo = ImageMemo()
+        return fileSystem(image(fate, memo: &memo))
+    }
+
+    /// What states of one snapshot share: the namespace (with its files and walk order) for each
+    /// set of kept directory operations, and the digest of each durable file image.
+    struct ImageMemo {
+        struct Namespace {
+            var entries: [Int: [String: NodeRef]]
+            var reachable: Set<Int>
+            var walk: [(parent: Int, name: String, node: NodeRef)]
+        }
+        var namespaces: [[Bool]: Namespace] = [:]
+        var digests: [Int: UInt64] = [:]
     }
 
     /// What `fate(i)` of each change `i` leaves: the kept directory operations applied to the
     /// durable namespace, the fates of each reachable file's changes applied to its durable
     /// image in issue order; hashed as `SimulatedFileSystem.imageHash` hashes the result.
-    func image(_ fate: (Int) -> ChangeFate) -> CrashImage {
-        let entries = namespace { fate($0).isKept }
-        let reachable = Self.reachableFiles(entries)
+    func image(_ fate: (Int) -> ChangeFate, memo: inout ImageMemo) -> CrashImage {
+        let directoryKept = sources.indices.compactMap { index -> Bool? in
+            if case .directory = sources[index] { fate(index).isKept } else { nil }
+        }
+        let shared = memo.namespaces[directoryKept] ?? {
+            let entries = namespace { fate($0).isKept }
+            var walk: [(parent: Int, name: String, node: NodeRef)] = []
+            Self.walk(entries) { walk.append(($0, $1, $2)) }
+            let made = ImageMemo.Namespace(entries: entries, reachable: Self.reachableFiles(entries), walk: walk)
+            memo.namespaces[directoryKept] = made
+            return made
+        }()
         var images: [Int: [UInt8]] = [:]
         let sector = Int64(sectorSize)
         for (index, source) in sources.enumerated() {
-            guard case .file(let inode, let change) = source, reachable.contains(inode) else { continue }
+            guard case .file(let inode, let change) = source, shared.reachable.contains(inode) else { continue }
             var image = images[inode] ?? durableImages[inode] ?? []
-            Self.apply(change, fate(index), sector: sector, to: &image) {
+            // Only images a change reached are kept (and hashed in full); the others are durable.
+            let changed = Self.apply(change, fate(index), sector: sector, to: &image) {
                 SeededRandom(seed: SeededRandom.derive(seed: seed, label: "crash-state garbage \(change.callIndex)")).bytes($0)
             }
-            images[inode] = image
+            if changed { images[inode] = image }
         }
         var hash = ImageHasher()
-        Self.walk(entries) { parent, name, node in
+        for (parent, name, node) in shared.walk {
             if node.isDirectory {
                 hash.combine(directory: node.id, name: name, parent: parent)
+            } else if let image = images[node.id] {
+                hash.combine(file: name, parent: parent, digest: ImageHasher.digest(image))
             } else {
-                hash.combine(file: name, parent: parent, digest: images[node.id].map(ImageHasher.digest) ?? durableDigests[node.id] ?? ImageHasher.digest([]))
+                let digest = memo.digests[node.id] ?? ImageHasher.digest(durableImages[node.id] ?? [])
+                memo.digests[node.id] = digest
+                hash.combine(file: name, parent: parent, digest: digest)
             }
         }
-        return CrashImage(hash: hash.value, entries: entries, changedImages: images)
+        return CrashImage(hash: hash.value, entries: shared.entries, changedImages: images)
     }
 
     /// The file system `image` describes: everything durable, nothing pending, no faults.
@@ -126,15 +153,17 @@ extension PendingSnapshot {
     }
 
     /// Applies one change with its fate to a durable image.
+    /// Returns whether anything of the change reached the image.
+    @discardableResult
     static func apply(
         _ change: PendingChange, _ fate: ChangeFate, sector: Int64, to image: inout [UInt8],
         garbageBytes: (Int) -> [UInt8]
-    ) {
+    ) -> Bool {
         if fate.isKept {
             change.apply(to: &image)
-            return
+            return true
         }
-        guard !change.isTruncate, !change.bytes.isEmpty else { return }
+        guard !change.isTruncate, !change.bytes.isEmpty else { return false }
         let first = change.landingOffset / sector
         let last = (change.landingEnd - 1) / sector
         let kept: [Int64]
@@ -144,10 +173,11 @@ extension PendingSnapshot {
         case .whole, .none: kept = []
         }
         let garbage = fate.garbage ? (first...last).filter { !kept.contains($0) } : []
-        if kept.isEmpty && garbage.isEmpty && !fate.grewWithoutData { return }
+        if kept.isEmpty && garbage.isEmpty && !fate.grewWithoutData { return false }
         SimulatedFileSystem.applyPartially(
             change, kept: kept, garbage: garbage, fill: fate.grewWithoutData ? .zeros : nil, sector: sector,
             to: &image, garbageBytes: garbageBytes)
+        return true
     }
 }
 
@@ -162,7 +192,7 @@ struct ImageHasher {
     }
 
     /// A file's image, as `combine(file:digest:)` takes it: files unchanged across crash states
-    /// are hashed once (`PendingSnapshot.durableDigests`).
+    /// are hashed once (`PendingSnapshot.ImageMemo`).
     static func digest(_ bytes: [UInt8]) -> UInt64 {
         var hasher = ImageHasher()
         hasher.combine(bytes: bytes)

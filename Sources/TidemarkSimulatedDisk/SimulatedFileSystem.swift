@@ -286,6 +286,12 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
             // operations on the same file or directory or on the same entry name: applying a
             // later operation before an earlier one it depends on would resurrect a replaced
             // file or give a file two names. Found walking backwards, applied in issue order.
+            if pendingDirectoryOperations.allSatisfy({ $0.touches(target) }) {
+                // The usual case (one directory in play): every operation commits.
+                for operation in pendingDirectoryOperations { operation.applyDurably() }
+                pendingDirectoryOperations.removeAll()
+                return
+            }
             var pulledNodes: Set<Int> = []
             var pulledEntries: Set<PendingDirectoryOperation.EntryKey> = []
             var committed = [Bool](repeating: false, count: pendingDirectoryOperations.count)

@@ -163,9 +163,8 @@ public final class CrashExplorer: @unchecked Sendable {
             let image = set.image(of: state)
             if case .violation = check(image.hash, { set.materialize(image) }) { return true } else { return false }
         } }
-        for state in states {
-            // Hashed before it is built: most states repeat an image seen at this point.
-            let image = set.image(of: state)
+        // Hashed before they are built: most states repeat an image seen at this point.
+        for (state, image) in zip(states, set.images(of: states)) {
             guard seen.insert(image.hash).inserted else { continue }
             statistics.statesChecked += 1
             switch check(image.hash, { set.materialize(image) }) {
