@@ -79,6 +79,7 @@ struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
     let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, syncNoSpace, crash: SeededRandom
+    let writebackNoSpace, shutdown, readOnlyRemount: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -101,6 +102,9 @@ struct FaultInjector {
         pageEviction = base.stream("faults.pageEviction")
         writebackError = base.stream("faults.writebackError")
         syncNoSpace = base.stream("faults.syncNoSpace")
+        writebackNoSpace = base.stream("faults.writebackNoSpace")
+        shutdown = base.stream("faults.shutdown")
+        readOnlyRemount = base.stream("faults.readOnlyRemount")
         crash = base.stream("crash")
     }
 

@@ -59,6 +59,13 @@ final class ToySubject: Subject {
         /// Take ENOSPC from fsync for a transient full disk and retry the fsync, trusting the
         /// retry: delayed allocation dropped the pages already (breaks durability).
         static let retrySyncAfterNoSpace = Bugs(rawValue: 1 << 19)
+        /// After a failed fsync, rewrite the state and fsync again (right on Linux), but ignore
+        /// an error from that second fsync, believing an error is reported once per file
+        /// (breaks durability once the next fsync may fail again: errseq).
+        static let trustSyncAfterRewrite = Bugs(rawValue: 1 << 20)
+        /// Take EROFS for a permissions quirk: keep the new state in memory and acknowledge
+        /// (breaks durability once the file system remounts read-only after an error).
+        static let acknowledgeOnReadOnly = Bugs(rawValue: 1 << 21)
     }
 
     let fileSystem: any FileSystem
@@ -144,6 +151,8 @@ final class ToySubject: Subject {
             } catch let error as FileSystemError where error.code == .noSpace {
                 if bugs.contains(.applyRejected) { state = next }
                 return .rejected("\(error)")
+            } catch let error as FileSystemError where error.code == .permissionDenied && bugs.contains(.acknowledgeOnReadOnly) {
+                // The bug: carries on in memory only.
             } catch {
                 failed = true
                 return .ambiguous("\(error)")
@@ -224,6 +233,19 @@ final class ToySubject: Subject {
             let syncer = try fileSystem.open(temp, options: [.read])
             try syncer.sync()
             try syncer.close()
+            try fileSystem.rename(temp, to: statePath)
+            try fileSystem.syncDirectory(directory)
+        } else if bugs.contains(.trustSyncAfterRewrite) && synced {
+            let temp = statePath + ".tmp"
+            let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try file.write(bytes, at: 0)
+            do { try file.sync() } catch let error as FileSystemError where error.code == .io {
+                // The failure dropped every pending change, a truncate of a left-over temp too.
+                try file.truncate(to: 0)
+                try file.write(bytes, at: 0)
+                try? file.sync()
+            }
+            try file.close()
             try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)
         } else if (bugs.contains(.retryFailedSync) || bugs.contains(.retrySyncAfterNoSpace)) && synced {
