@@ -321,6 +321,25 @@ struct InvariantCheckingTests {
         #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
     }
 
+    /// Space is freed when an unlink is durable: a toy that deletes its state and writes the new
+    /// one in its place, trusting a no-larger state to fit, is caught only with the knob.
+    @Test func trustingSpaceAnUnlinkFreedIsCaughtWhenSpaceIsHeld() {
+        var faults = Self.powerLoss
+        faults.killInOperation = .zero
+        faults.capacityBytes = IntRange(1500, 4000)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 3, .delete: 2, .get: 1]
+        workload.contentBytes = IntRange(50, 100)
+        let immediate = Self.scenario("toy", faults: faults, workload: workload)
+        let without = Self.violations(immediate, bugs: .deleteThenRewrite).values.reduce(0, +)
+        faults.holdSpaceUntilUnlinkDurable = true
+        let held = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(held, bugs: []) == [:])
+        let found = Self.violations(held, bugs: .deleteThenRewrite)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)
