@@ -105,6 +105,7 @@ final class ColdTier {
     }
 
     private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
+        try rewriteWAL(fileSystem: fileSystem)
         let connection = try SQLiteConnection(path: path, vfs: vfs)
         self.connection = connection
         try connection.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -133,11 +134,9 @@ final class ColdTier {
                 throw StoreError(.io, "cannot sync the store directory after creating the cold tier", path: directory, outcome: .ambiguous, cause: error)
             }
         }
-        // Copy the WAL into the database file and sync it before trusting anything: after a
-        // failed fsync the WAL's last frames may exist only in the page cache (Linux marks
-        // them clean), and SQLite would read them back as committed. Rewriting them into the
-        // database file and syncing that makes what we read durable. (The WAL holds at most what
-        // the last process wrote since SQLite's own auto-checkpoint, not the database.)
+        // Copy the WAL (made durable by `rewriteWAL`) into the database file and sync it, so
+        // what this process serves rests on the database file alone. (The WAL holds at most
+        // what the last process wrote since SQLite's own auto-checkpoint, not the database.)
         let checkpoint = try connection.query("PRAGMA wal_checkpoint(TRUNCATE)")
         guard case .integer(0)? = checkpoint.first?.first else {
             throw StoreError(.io, "the cold tier's WAL checkpoint at open did not complete (\(checkpoint))", path: path)
@@ -152,6 +151,27 @@ final class ColdTier {
             try wal.sync()
         }
         try readMeta(connection)
+    }
+
+    /// After a failed fsync the WAL's last frames may exist only in the page cache (Linux marks
+    /// them clean, and a sync writes nothing), yet SQLite reads them back as committed, chains
+    /// new frames onto them and checkpoints them into the database: a crash inside that
+    /// checkpoint leaves the database with some of their pages and the WAL without them
+    /// (`tiers-read-only-remount` seed 82). Writing the WAL's bytes back and syncing them makes
+    /// what SQLite will read durable first.
+    private func rewriteWAL(fileSystem: any FileSystem) throws {
+        let walPath = path + "-wal"
+        guard fileSystem.exists(walPath) else { return }
+        do {
+            let wal = try fileSystem.open(walPath, options: .readWrite)
+            defer { try? wal.close() }
+            let bytes = try wal.read(at: 0, count: Int(try wal.size()))
+            guard !bytes.isEmpty else { return }
+            try wal.write(bytes, at: 0)
+            try wal.sync()
+        } catch let error as FileSystemError {
+            throw StoreError(.io, "cannot make the cold tier's WAL durable at open", path: walPath, outcome: .ambiguous, cause: error)
+        }
     }
 
     /// `meta`: the format (this version's), the LSN, the record count and their bytes.

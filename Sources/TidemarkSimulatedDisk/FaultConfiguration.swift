@@ -15,6 +15,16 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case orderedPrefix
     }
 
+    /// To whom a failed fsync reports its error.
+    public enum FsyncErrorReporting: String, Codable, Sendable, Hashable, CaseIterable {
+        /// The failing sync reports it, and the next sync of the file, through any descriptor,
+        /// succeeds without a draw (the older rule: the error is reported once per file).
+        case perFile
+        /// Linux errseq: the error is recorded on the file; the failing descriptor reports it now,
+        /// every other descriptor open then at its next sync; each later sync draws afresh.
+        case errseq
+    }
+
     /// Reads of `length` bytes at `offset` of any file whose path contains `pathContains` fail
     /// with `.io` (a latent sector error: the data is unreadable, not wrong).
     public struct LatentSectorError: Codable, Sendable, Hashable {
@@ -75,9 +85,11 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// disk at once, before any sync.
     public var earlyWritebackProbability: Double
     /// Per `sync`/`syncData`/`syncDirectory`: the chance it fails with `.io`. A failed file sync
-    /// marks the pending writes clean (readable, never durable); the next sync of that file
-    /// succeeds, as on Linux.
+    /// marks the pending writes clean (readable, never durable) and reports the error as
+    /// `fsyncErrorReporting` says.
     public var fsyncErrorProbability: Double
+    /// Who sees a failed file sync's error: `perFile` (default, older traces) or `errseq`.
+    public var fsyncErrorReporting: FsyncErrorReporting
     /// Per write: the chance it fails with `.io` after writing a random prefix (maybe nothing).
     public var writeErrorProbability: Double
     /// Per read: the chance it fails with `.io`.
@@ -98,6 +110,24 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// `.noSpace` (delayed allocation found no blocks at writeback): as a failed fsync, the
     /// pending writes are marked clean, readable and never durable.
     public var syncNoSpaceProbability: Double
+    /// Per write that grew the file past its durable size: the chance background writeback
+    /// finds no blocks for it (delayed allocation): the pending writes are marked clean and
+    /// ENOSPC is recorded on the file (errseq), reported once by each descriptor open then, at
+    /// its next sync.
+    public var writebackNoSpaceProbability: Double
+    /// Per injected I/O error (EIO from a write, read, sync or background writeback, a latent
+    /// sector error): the chance the file system shuts down (XFS): every call but `close`
+    /// fails with `.io` until the next crash.
+    public var shutdownProbability: Double
+    /// Per injected I/O error, when it did not shut down: the chance the file system remounts
+    /// read-only (ext4 `errors=remount-ro`): every call that would change it (open for
+    /// writing, write, truncate, sync, create, remove, rename) fails with EROFS
+    /// (`.permissionDenied`) until the next crash; reads still work.
+    public var readOnlyRemountProbability: Double
+    /// With `capacityBytes`: an unlinked (or renamed-over) file's bytes stay counted until no
+    /// durable entry names it any more and its last handle closed, as a real file system frees
+    /// blocks only when the unlink commits. Off: an unlink frees its bytes at once.
+    public var holdSpaceUntilUnlinkDurable: Bool
     /// Fixed unreadable ranges.
     public var latentSectorErrors: [LatentSectorError]
     /// Total bytes the files may hold; writes past it fail with `.noSpace` after writing the
@@ -129,7 +159,12 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         killMidWriteProbability: Double = 0,
         pageEvictionProbability: Double = 0,
         writebackErrorProbability: Double = 0,
-        syncNoSpaceProbability: Double = 0
+        syncNoSpaceProbability: Double = 0,
+        fsyncErrorReporting: FsyncErrorReporting = .perFile,
+        writebackNoSpaceProbability: Double = 0,
+        shutdownProbability: Double = 0,
+        readOnlyRemountProbability: Double = 0,
+        holdSpaceUntilUnlinkDurable: Bool = false
     ) {
         self.writeSurvivalProbability = writeSurvivalProbability
         self.keepAllProbability = keepAllProbability
@@ -153,6 +188,11 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         self.pageEvictionProbability = pageEvictionProbability
         self.writebackErrorProbability = writebackErrorProbability
         self.syncNoSpaceProbability = syncNoSpaceProbability
+        self.fsyncErrorReporting = fsyncErrorReporting
+        self.writebackNoSpaceProbability = writebackNoSpaceProbability
+        self.shutdownProbability = shutdownProbability
+        self.readOnlyRemountProbability = readOnlyRemountProbability
+        self.holdSpaceUntilUnlinkDurable = holdSpaceUntilUnlinkDurable
     }
 
     /// A faithful disk: no faults; a power loss loses exactly what was not synced.
@@ -165,6 +205,7 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
     /// Whether calls may fail with EIO or ENOSPC: then a subject that refuses on them does right.
     public var injectsIOErrors: Bool {
         fsyncErrorProbability > 0 || writebackErrorProbability > 0 || syncNoSpaceProbability > 0
+            || writebackNoSpaceProbability > 0
             || writeErrorProbability > 0 || readErrorProbability > 0
             || capacityBytes != nil || !latentSectorErrors.isEmpty
     }
@@ -182,6 +223,8 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         case latentSectorErrors, capacityBytes, misdirectedWriteProbability, sectorGarbleProbability
         case killMidWriteProbability, pageEvictionProbability, writebackErrorProbability, syncNoSpaceProbability
         case enumeratedCrashStates, enumeratedCrashStateBudget
+        case fsyncErrorReporting, writebackNoSpaceProbability, shutdownProbability, readOnlyRemountProbability
+        case holdSpaceUntilUnlinkDurable
     }
 
     public init(from decoder: any Decoder) throws {
@@ -222,5 +265,10 @@ public struct FaultConfiguration: Codable, Sendable, Hashable {
         syncNoSpaceProbability = try probability(.syncNoSpaceProbability)
         enumeratedCrashStates = try c.decodeIfPresent(PersistenceModel.self, forKey: .enumeratedCrashStates)
         enumeratedCrashStateBudget = try c.decodeIfPresent(Int.self, forKey: .enumeratedCrashStateBudget) ?? 256
+        fsyncErrorReporting = try c.decodeIfPresent(FsyncErrorReporting.self, forKey: .fsyncErrorReporting) ?? .perFile
+        writebackNoSpaceProbability = try probability(.writebackNoSpaceProbability)
+        shutdownProbability = try probability(.shutdownProbability)
+        readOnlyRemountProbability = try probability(.readOnlyRemountProbability)
+        holdSpaceUntilUnlinkDurable = try c.decodeIfPresent(Bool.self, forKey: .holdSpaceUntilUnlinkDurable) ?? false
     }
 }

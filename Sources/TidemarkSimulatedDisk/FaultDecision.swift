@@ -20,6 +20,12 @@ public enum FaultKind: String, Codable, Sendable, Hashable, CaseIterable {
     case writebackError
     /// `sync`/`syncData` failed with `.noSpace` (delayed allocation at writeback).
     case syncNoSpace
+    /// Background writeback of a grown file found no space (ENOSPC recorded, reported later).
+    case writebackNoSpace
+    /// After an I/O error the file system shut down: every call fails until the next crash.
+    case shutdown
+    /// After an I/O error the file system was remounted read-only until the next crash.
+    case readOnlyRemount
     /// A write failed with `.io` after a prefix.
     case writeError
     /// The page cache forgot a file's clean pages before a read: it came from the disk.
@@ -69,7 +75,16 @@ public struct FaultDecision: Codable, Sendable, Hashable {
 /// error. Not a `FaultDecision` (nothing to suppress, no index to keep stable); kept for reports
 /// only and not hashed: the trace already records each call's error.
 public struct ConfiguredFault: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable { case diskFull, latentSectorError }
+    public enum Kind: String, Sendable, Hashable {
+        case diskFull, latentSectorError
+        /// ENOSPC that the bytes of unlinked files, held until their unlink is durable, caused.
+        case diskFullHeldByUnlink
+        /// With errseq fsync reporting: a sync reported a writeback error recorded earlier
+        /// (by another descriptor's failed sync, or background writeback).
+        case writebackErrorReported
+        /// A call refused because the file system shut down, or was remounted read-only.
+        case shutDown, readOnly
+    }
     public var kind: Kind
     public var path: String
     public var callIndex: Int

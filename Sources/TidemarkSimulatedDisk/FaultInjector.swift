@@ -37,9 +37,14 @@ import TidemarkIO
 // While running (one stream per kind):
 // - write EIO after a random prefix (`writeErrorProbability`), read EIO (`readErrorProbability`),
 //   fsync EIO (`fsyncErrorProbability`; Linux semantics: the pending writes are marked clean,
-//   readable but never durable, and the next fsync of the file succeeds);
+//   readable but never durable). Who hears of it is `fsyncErrorReporting`: `perFile` (default,
+//   the older rule) reports it to the failing sync and lets the file's next sync, through any
+//   descriptor, succeed without a draw; `errseq` records it on the file as below, the failing
+//   descriptor having seen it, and every later sync draws afresh (it may fail again);
 // - latent sector errors on fixed ranges (`latentSectorErrors`), ENOSPC after the prefix that
-//   fits (`capacityBytes`);
+//   fits (`capacityBytes`); with `holdSpaceUntilUnlinkDurable` an unlinked or renamed-over
+//   file's bytes stay counted until no durable entry names it and its last handle closed
+//   (blocks are freed when the unlink commits), else at once;
 // - early writeback of a file's pending writes (`earlyWritebackProbability`), misdirected writes
 //   to another sector-aligned offset of the same file (`misdirectedWriteProbability`).
 // - ENOSPC from fsync (`syncNoSpaceProbability`, stream "faults.syncNoSpace"): a sync of a
@@ -47,9 +52,22 @@ import TidemarkIO
 //   at writeback), and, as after EIO, those writes are marked clean: readable, never durable.
 // - background writeback errors (`writebackErrorProbability`, per write, stream
 //   "faults.writebackError"): the file's pending writes are marked clean, as a failed fsync
-//   marks them, and the error is recorded on the file (Linux errseq): every descriptor open at
-//   that moment reports it once, at its next sync (which still writes back what is dirty by
-//   then); a descriptor opened later never sees it, nor does a second sync of the same one.
+//   marks them, and EIO is recorded on the file.
+// - ENOSPC from background writeback (`writebackNoSpaceProbability`, per write that grew the
+//   file past its durable size, stream "faults.writebackNoSpace"): delayed allocation found no
+//   blocks; the pending writes are marked clean and ENOSPC is recorded on the file.
+// - A writeback error recorded on the file (Linux errseq: `WritebackErrorSequence`, one per
+//   inode, for the three sources above) is reported once by every descriptor open when it was
+//   recorded, at its next sync, with the latest error's code; that sync still writes back what
+//   is dirty by then. A descriptor opened later never sees it (the pre-4.16 rule), nor does a
+//   second sync of the same one.
+// - After an injected I/O error (EIO from a write, read, sync or background writeback, a
+//   latent sector error) the file system may shut down (`shutdownProbability`, stream
+//   "faults.shutdown", XFS): every call but `close` fails with EIO; or else remount read-only
+//   (`readOnlyRemountProbability`, stream "faults.readOnlyRemount", ext4 errors=remount-ro):
+//   every call that would change it (open for writing, write, truncate, syncs, create, remove,
+//   rename) fails with EROFS, reads work. The next crash ends either (the machine reboots);
+//   what was pending stays pending and that crash settles it.
 // - eviction of clean pages before a read (`pageEvictionProbability`, stream
 //   "faults.pageEviction"): the read, and every later one, comes from the durable image plus
 //   the dirty pages; recorded only when that changes what the file reads. So data a failed
@@ -63,12 +81,14 @@ import TidemarkIO
 //
 // Every fault taken (never a benign outcome) becomes a `FaultDecision`; suppressing its index
 // makes the same draw take the benign outcome on the next run (shrinking). The knobs with a
-// stream named "faults.<kind>" added last (sector garble, ENOSPC from fsync, writeback errors,
-// eviction, kills inside a write) draw only when non-zero, so a configuration without them
-// replays its old trace. Not modelled: symlinks, hard links, permissions, timestamps; errseq
-// for a fsync that fails by itself (that one is per file, as above); a file-system shutdown or
-// read-only remount after an error; ENOSPC from background writeback; space held until an
-// unlink is durable (an unlink frees it at once).
+// stream named "faults.<kind>" added last (sector garble, ENOSPC from fsync and from
+// writeback, writeback errors, eviction, kills inside a write, shutdown, read-only remount)
+// draw only when non-zero, and the two flags (`fsyncErrorReporting`,
+// `holdSpaceUntilUnlinkDurable`) default to the older behaviour, so a configuration without
+// them replays its old trace. Not modelled: symlinks, hard links, permissions, timestamps; a
+// writeback error reported to a descriptor opened after it when no one has seen it yet (Linux
+// 4.16 and later); an inode evicted with its recorded error while no descriptor is open; dirty
+// pages a shutdown discards (a later power loss settles them like any pending change).
 //
 // Crash exploration enumerates the power-loss outcomes of step 2 and 3 instead of drawing them
 // (`CrashStateEnumerator`, under a `PersistenceModel`); it never touches these streams.
@@ -79,6 +99,7 @@ struct FaultInjector {
     var configuration: FaultConfiguration
     /// Independent streams, so a decision drawn for one fault never shifts another's.
     let writeError, readError, fsyncError, earlyWriteback, misdirectedWrite, sectorGarble, killMidWrite, pageEviction, writebackError, syncNoSpace, crash: SeededRandom
+    let writebackNoSpace, shutdown, readOnlyRemount: SeededRandom
     /// Every fault taken, in order; indices name faults.
     private(set) var decisions: [FaultDecision] = []
     /// Every error the configuration injected without a draw (ENOSPC, latent sector errors).
@@ -101,6 +122,9 @@ struct FaultInjector {
         pageEviction = base.stream("faults.pageEviction")
         writebackError = base.stream("faults.writebackError")
         syncNoSpace = base.stream("faults.syncNoSpace")
+        writebackNoSpace = base.stream("faults.writebackNoSpace")
+        shutdown = base.stream("faults.shutdown")
+        readOnlyRemount = base.stream("faults.readOnlyRemount")
         crash = base.stream("crash")
     }
 

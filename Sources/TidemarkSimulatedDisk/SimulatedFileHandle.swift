@@ -11,7 +11,8 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
     var isClosed = false
     /// Holds a `lockFile` lock (released by `close`, a crash, or dropping the handle).
     var holdsLock = false
-    /// The file's writeback errors this descriptor has reported or was opened after (errseq).
+    /// How many of the file's writeback errors this descriptor has reported or was opened
+    /// after (its sample of the errseq).
     var seenWritebackErrors: Int
 
     /// The normalised absolute path the file was opened with.
@@ -24,7 +25,7 @@ public final class SimulatedFileHandle: FileHandleProtocol, @unchecked Sendable 
         self.path = path
         self.options = options
         self.epoch = epoch
-        seenWritebackErrors = inode.writebackErrors
+        seenWritebackErrors = inode.writebackErrors.count
     }
 
     deinit {

@@ -16,6 +16,7 @@ extension SimulatedFileSystem {
             if injector.readError.chance(injector.configuration.readErrorProbability),
                 takeFault(.readError, path: handle.path, callIndex: index, outcome: "eio on read of \(count) bytes at \(offset)", offset: offset)
             {
+                stopFileSystemMaybe(afterErrorAt: handle.path, callIndex: index)
                 throw FileSystemError(.io, "simulated EIO on read at offset \(offset)", path: handle.path, errno: EIO)
             }
             evictCleanPagesMaybe(inode, path: handle.path, callIndex: index, offset: offset)
@@ -32,6 +33,7 @@ extension SimulatedFileSystem {
                     injector.configuredFaults.append(ConfiguredFault(
                         kind: .latentSectorError, path: handle.path, callIndex: index, offset: max(offset, latent.offset),
                         outcome: "eio on read of bytes \(latent.offset)..<\(latent.offset + latent.length)"))
+                    stopFileSystemMaybe(afterErrorAt: handle.path, callIndex: index)
                     throw FileSystemError(
                         .io, "latent sector error in bytes \(latent.offset)..<\(latent.offset + latent.length)",
                         path: handle.path, errno: EIO)
@@ -58,6 +60,7 @@ extension SimulatedFileSystem {
                     if prefix > 0 {
                         try writeWithinCapacity(inode, Array(bytes[..<prefix]), at: offset, path: handle.path, callIndex: index)
                     }
+                    stopFileSystemMaybe(afterErrorAt: handle.path, callIndex: index)
                     throw FileSystemError(
                         .io, "simulated EIO on write at offset \(offset) after \(prefix) of \(bytes.count) bytes",
                         path: handle.path, errno: EIO)
@@ -76,7 +79,21 @@ extension SimulatedFileSystem {
                       outcome: "background writeback failed; \(inode.pending.count) pending changes marked clean")
         else { return }
         inode.markPendingClean()
-        inode.writebackErrors += 1
+        inode.writebackErrors.record(.io)
+        stopFileSystemMaybe(afterErrorAt: path, callIndex: callIndex)
+    }
+
+    /// Maybe delayed allocation finds no blocks for the file's growth in background writeback:
+    /// marked clean, never durable, ENOSPC reported later to each descriptor open now.
+    func failWritebackForSpaceMaybe(_ inode: SimulatedInode, path: String, callIndex: Int) {
+        let probability = injector.configuration.writebackNoSpaceProbability
+        guard probability > 0, inode.volatile.count > inode.durable.count, !inode.pending.isEmpty,
+            injector.writebackNoSpace.chance(probability),
+            takeFault(.writebackNoSpace, path: path, callIndex: callIndex,
+                      outcome: "enospc in background writeback; \(inode.pending.count) pending changes marked clean")
+        else { return }
+        inode.markPendingClean()
+        inode.writebackErrors.record(.noSpace)
     }
 
     /// Maybe forgets the clean pages of `inode`: what reads see becomes the durable image, at
@@ -136,29 +153,52 @@ extension SimulatedFileSystem {
     func handleSync(_ handle: SimulatedFileHandle, operation: FileOperation) throws {
         try performCall(operation, handle.path) { index, _ in
             let inode = try liveInode(handle)
-            if handle.seenWritebackErrors < inode.writebackErrors {
-                // errseq: this descriptor reports the background error once; what is dirty now
-                // is written back all the same.
-                handle.seenWritebackErrors = inode.writebackErrors
-                inode.flushPending(count: inode.pending.count)
-                untrackIfSettled(inode)
-                throw FileSystemError(.io, "simulated EIO on \(operation.rawValue): background writeback failed", path: handle.path, errno: EIO)
-            }
-            if inode.lastSyncFailed {
-                // Linux reports a writeback error once; the next fsync succeeds.
+            try reportRecordedWritebackError(inode, to: handle, operation: operation, callIndex: index)
+            let errseq = injector.configuration.fsyncErrorReporting == .errseq
+            if !errseq && inode.lastSyncFailed {
+                // The per-file rule: the error was reported once; the next fsync succeeds.
                 inode.lastSyncFailed = false
             } else if injector.fsyncError.chance(injector.configuration.fsyncErrorProbability),
                 takeFault(.fsyncError, path: handle.path, callIndex: index,
                           outcome: "eio; \(inode.pending.count) pending changes marked clean")
             {
                 inode.markPendingClean()
-                inode.lastSyncFailed = true
+                if errseq {
+                    // Recorded on the file; this descriptor reports it now, the others later.
+                    inode.writebackErrors.record(.io)
+                    handle.seenWritebackErrors = inode.writebackErrors.count
+                } else {
+                    inode.lastSyncFailed = true
+                }
+                stopFileSystemMaybe(afterErrorAt: handle.path, callIndex: index)
                 throw FileSystemError(.io, "simulated EIO on \(operation.rawValue)", path: handle.path, errno: EIO)
             }
             try failSyncForSpaceMaybe(inode, handle: handle, operation: operation, callIndex: index)
             inode.flushPending(count: inode.pending.count)
             untrackIfSettled(inode)
         }
+    }
+
+    /// errseq: a writeback error recorded on the file since this descriptor last looked is
+    /// reported once, by its next sync, with the latest error's code; what is dirty now is
+    /// written back all the same.
+    func reportRecordedWritebackError(
+        _ inode: SimulatedInode, to handle: SimulatedFileHandle, operation: FileOperation, callIndex: Int
+    ) throws {
+        guard handle.seenWritebackErrors < inode.writebackErrors.count else { return }
+        handle.seenWritebackErrors = inode.writebackErrors.count
+        inode.flushPending(count: inode.pending.count)
+        untrackIfSettled(inode)
+        let code = inode.writebackErrors.latest
+        let name = code == .noSpace ? "ENOSPC" : "EIO"
+        if injector.configuration.fsyncErrorReporting == .errseq || code == .noSpace {
+            injector.configuredFaults.append(ConfiguredFault(
+                kind: .writebackErrorReported, path: handle.path, callIndex: callIndex, offset: 0,
+                outcome: "\(name.lowercased()) recorded on the file earlier, reported to this descriptor"))
+        }
+        throw FileSystemError(
+            code, "simulated \(name) on \(operation.rawValue): writeback failed since this descriptor's last sync (errseq)",
+            path: handle.path, errno: code == .noSpace ? ENOSPC : EIO)
     }
 
     /// Delayed allocation: a sync that must allocate blocks for pending growth may find none.
@@ -181,7 +221,7 @@ extension SimulatedFileSystem {
             inode.openHandles -= 1
             if inode.openHandles == 0 {
                 openInodes[inode.id] = nil
-                if !inode.linked { usedBytes -= Int64(inode.volatile.count) }
+                if !inode.linked { releaseSpace(of: inode) }
             }
         }
     }
@@ -220,9 +260,11 @@ extension SimulatedFileSystem {
         if let capacity = injector.configuration.capacityBytes, growth > 0, usedBytes + growth > capacity {
             let room = max(0, capacity - usedBytes)
             let fits = Int(max(0, min(Int64(bytes.count), size + room - offset)))
+            let held = heldBytes
+            let heldCaused = held > 0 && usedBytes - held + growth <= capacity
             if fits > 0 { applyWrite(inode, Array(bytes[..<fits]), at: offset, path: path, callIndex: callIndex) }
             injector.configuredFaults.append(ConfiguredFault(
-                kind: .diskFull, path: path, callIndex: callIndex, offset: offset + Int64(fits),
+                kind: heldCaused ? .diskFullHeldByUnlink : .diskFull, path: path, callIndex: callIndex, offset: offset + Int64(fits),
                 outcome: "enospc after \(fits) of \(bytes.count) bytes at \(offset)"))
             throw FileSystemError(
                 .noSpace, "simulated ENOSPC: capacity \(capacity) bytes, wrote \(fits) of \(bytes.count) at offset \(offset)",
@@ -254,6 +296,7 @@ extension SimulatedFileSystem {
         inode.pending.append(change)
         trackedInodes[inode.id] = inode
         failWritebackMaybe(inode, path: path, callIndex: callIndex)
+        failWritebackForSpaceMaybe(inode, path: path, callIndex: callIndex)
         if injector.earlyWriteback.chance(injector.configuration.earlyWritebackProbability),
             takeFault(.earlyWriteback, path: path, callIndex: callIndex,
                       outcome: "\(inode.pending.count) pending changes written back before any sync")

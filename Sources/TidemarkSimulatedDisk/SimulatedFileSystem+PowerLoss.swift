@@ -19,10 +19,11 @@ extension SimulatedFileSystem {
             epoch += 1
             for inode in openInodes.values {
                 inode.openHandles = 0
-                if !inode.linked { usedBytes -= Int64(inode.volatile.count) }
+                if !inode.linked { releaseSpace(of: inode) }
             }
             openInodes.removeAll()
             fileLocks.removeAll()
+            mountState = .mounted  // a crash restarts the machine, or remounts the file system
             if kind == .powerLoss { losePower(into: &report) }
             halted = false
             haltError = nil
@@ -102,6 +103,7 @@ extension SimulatedFileSystem {
         var queue: [(String, SimulatedDirectory)] = [("", root)]
         var next = 0
         usedBytes = 0
+        spaceHeldByUnlinks.removeAll()
         while next < queue.count {
             let (prefix, directory) = queue[next]
             next += 1

@@ -53,6 +53,7 @@ extension SimulatedFileSystem {
         calls += 1
         injector.beginCall()
         do {
+            try refuseWhenUnmounted(operation, path: path, callIndex: index)
             let result = try body(index, &event)
             event.decisions = injector.currentCallDecisions
             record(event)

@@ -40,6 +40,10 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     var hasher = TraceHasher()
     var traceEvents: [TraceEvent] = []
     var usedBytes: Int64 = 0
+    /// Unlinked files whose bytes `usedBytes` still counts (`holdSpaceUntilUnlinkDurable`).
+    var spaceHeldByUnlinks: [Int: SimulatedInode] = [:]
+    /// Shut down or read-only after an error, until the next crash.
+    var mountState = MountState.mounted
     /// The fault model's random streams, configuration, decisions and suppression.
     var injector: FaultInjector
     var armedKillPoint: KillPoint?
@@ -81,6 +85,10 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
         get { withLock { callObserver } }
         set { withLock { callObserver = newValue } }
     }
+
+    /// True after an injected I/O error shut the file system down or remounted it read-only,
+    /// until the next `crash(_:)`.
+    public var isShutDownOrReadOnly: Bool { withLock { mountState != .mounted } }
 
     /// True after a kill point fired and until `crash(_:)`: every call throws.
     public var isHalted: Bool { withLock { halted } }
@@ -157,6 +165,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
         try performCall(.open, path) { index, _ in
             try FilePaths.validate(path)
             try HandleRules.validateOpen(options, path: path)
+            try refuseWhenUnmounted(.open, path: path, callIndex: index, opening: options)
             let found = try lookup(path)
             let inode: SimulatedInode
             switch found.node {
@@ -280,6 +289,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
                 takeFault(.fsyncError, path: Self.normalize(path), callIndex: index, outcome: "eio on directory sync")
             {
                 // The entries stay pending: in doubt until the crash decides.
+                stopFileSystemMaybe(afterErrorAt: Self.normalize(path), callIndex: index)
                 throw FileSystemError(.io, "simulated EIO on directory sync", path: path, errno: EIO)
             }
             // Commit the operations in this directory and, with each one, the earlier pending
@@ -311,6 +321,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
                 if committed[index] { operation.applyDurably() } else { remaining.append(operation) }
             }
             pendingDirectoryOperations = remaining
+            releaseSpaceOfDurableUnlinks()
         }
     }
 
@@ -397,7 +408,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     func unlink(_ node: SimulatedNode) {
         guard case .file(let inode) = node else { return }
         inode.linked = false
-        if inode.openHandles == 0 { usedBytes -= Int64(inode.volatile.count) }
+        if inode.openHandles == 0 { releaseSpace(of: inode) }
     }
 
     func takeNodeID() -> Int {

@@ -1,3 +1,5 @@
+import TidemarkIO
+
 /// A pending (not yet durable) change to one file: a write or a truncate.
 struct PendingChange {
     /// The path of the handle that issued it (for reports).
@@ -40,10 +42,12 @@ final class SimulatedInode {
     /// Whether a name refers to it in the volatile namespace.
     var linked = true
     var openHandles = 0
-    /// After a failed fsync the next one succeeds (the error was reported once, as on Linux).
+    /// Per-file reporting (`FsyncErrorReporting.perFile`): after a failed fsync the next one
+    /// succeeds (the error was reported once).
     var lastSyncFailed = false
-    /// Background writeback errors so far (errseq): a descriptor reports those after its own.
-    var writebackErrors = 0
+    /// Writeback errors recorded on the file (Linux errseq): each descriptor reports the ones
+    /// newer than it has seen.
+    var writebackErrors = WritebackErrorSequence()
 
     init(id: Int) { self.id = id }
 
@@ -58,6 +62,19 @@ final class SimulatedInode {
     func markPendingClean() {
         lostToFsyncError.append(contentsOf: pending)
         pending.removeAll()
+    }
+}
+
+/// Linux's `errseq_t` for one file: how many writeback errors were recorded, and the latest
+/// one's code (EIO, or ENOSPC from delayed allocation). A descriptor samples `count` when it
+/// opens and, at its next sync, reports `latest` once if the count moved since.
+struct WritebackErrorSequence {
+    private(set) var count = 0
+    private(set) var latest: FileSystemError.Code = .io
+
+    mutating func record(_ code: FileSystemError.Code) {
+        count += 1
+        latest = code
     }
 }
 

@@ -209,6 +209,13 @@ struct SimulatedFileSystemDeterminismTests {
         }
         let roundTrip = try JSONDecoder().decode(FaultConfiguration.self, from: JSONEncoder().encode(Self.noisy))
         #expect(roundTrip == Self.noisy)
+        let later = FaultConfiguration(
+            fsyncErrorReporting: .errseq, writebackNoSpaceProbability: 0.1, shutdownProbability: 0.2,
+            readOnlyRemountProbability: 0.3, holdSpaceUntilUnlinkDurable: true)
+        #expect(try JSONDecoder().decode(FaultConfiguration.self, from: JSONEncoder().encode(later)) == later)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(FaultConfiguration.self, from: Data(#"{"shutdownProbability": 2}"#.utf8))
+        }
         let point = try JSONDecoder().decode(KillPoint.self, from: Data(#"{"operation": "rename"}"#.utf8))
         #expect(point == KillPoint(operation: .rename))
     }

@@ -386,6 +386,149 @@ struct SimulatedFileSystemFaultTests {
         #expect(bytes[200] == 0xCC, "the failing sync still wrote back what was dirty")
     }
 
+    /// errseq for a sync that fails by itself: the failing descriptor reports now, every other
+    /// descriptor open then at its next sync (writing back what is dirty by then), one opened
+    /// later never; the failing descriptor's next sync draws afresh. The per-file rule instead
+    /// lets the next sync of the file, through any descriptor, succeed without a draw.
+    @Test func aFailedFsyncIsReportedOnceToEachDescriptorUnderErrseq() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 4096))
+        let failing = try fs.open("/f", options: .readWrite), other = try fs.open("/f", options: .readWrite)
+        try failing.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        fs.faults = FaultConfiguration(fsyncErrorProbability: 1, fsyncErrorReporting: .errseq)
+        #expect(throws: FileSystemError.self) { try failing.sync() }
+        #expect(throws: FileSystemError.self) { try failing.sync() }  // draws again: may fail again
+        fs.faults = FaultConfiguration(fsyncErrorReporting: .errseq)
+        let late = try fs.open("/f", options: .readWrite)
+        try late.sync()  // opened after the error: never told
+        try failing.sync()  // reported already
+        try other.write([UInt8](repeating: 0xCC, count: 10), at: 200)
+        let error = #expect(throws: FileSystemError.self) { try other.sync() }
+        #expect(error?.code == .io)
+        try other.sync()
+        #expect(fs.decisions.map(\.kind) == [.fsyncError, .fsyncError])
+        #expect(fs.configuredFaults.map(\.kind) == [.writebackErrorReported])
+        fs.crash(.powerLoss)
+        let bytes = try fs.readFile("/f")
+        #expect(bytes[0] == 0xAA, "marked clean: never durable")
+        #expect(bytes[200] == 0xCC, "the other descriptor's sync still wrote back what was dirty")
+
+        // The per-file rule: the other descriptor's sync succeeds; so does the failing one's next.
+        let old = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(old, "/f", [UInt8](repeating: 0xAA, count: 4096))
+        let first = try old.open("/f", options: .readWrite), second = try old.open("/f", options: .readWrite)
+        try first.write([UInt8](repeating: 0xBB, count: 100), at: 0)
+        old.faults = FaultConfiguration(fsyncErrorProbability: 1)
+        #expect(throws: FileSystemError.self) { try first.sync() }
+        try second.sync()
+        #expect(throws: FileSystemError.self) { try first.sync() }
+    }
+
+    /// Delayed allocation failing in background writeback: the pages of the growth are marked
+    /// clean at the write, and ENOSPC is reported once by each descriptor open then.
+    @Test func backgroundWritebackMayFindNoSpaceAndReportItAtTheNextSync() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 100))
+        let writer = try fs.open("/f", options: .readWrite), other = try fs.open("/f", options: .readWrite)
+        fs.faults = FaultConfiguration(writebackNoSpaceProbability: 1)
+        try writer.write([UInt8](repeating: 0xBB, count: 10), at: 0)  // an overwrite allocates nothing
+        #expect(fs.decisions.isEmpty)
+        try writer.write([UInt8](repeating: 0xCC, count: 50), at: 100)
+        fs.faults = .none
+        let error = #expect(throws: FileSystemError.self) { try writer.sync() }
+        #expect(error?.code == .noSpace)
+        try writer.sync()
+        #expect(try other.read(at: 100, count: 1) == [0xCC], "marked clean, still cached")
+        let otherError = #expect(throws: FileSystemError.self) { try other.sync() }
+        #expect(otherError?.code == .noSpace)
+        #expect(fs.decisions.map(\.kind) == [.writebackNoSpace])
+        fs.crash(.powerLoss)
+        #expect(try fs.readFile("/f") == [UInt8](repeating: 0xAA, count: 100), "nothing of it reached the disk")
+    }
+
+    /// After an injected I/O error a file system may shut down (every call but close fails with
+    /// EIO) or remount read-only (changes fail with EROFS, reads work), until the next crash.
+    @Test func anIOErrorMayShutTheFileSystemDownOrRemountItReadOnly() throws {
+        let fs = SimulatedFileSystem(seed: 1, faults: .none)
+        try Disk.durableFile(fs, "/f", [1, 2, 3])
+        let handle = try fs.open("/f", options: .readWrite)
+        fs.faults = FaultConfiguration(fsyncErrorProbability: 1, readOnlyRemountProbability: 1)
+        try handle.write([9], at: 0)
+        #expect(throws: FileSystemError.self) { try handle.sync() }
+        fs.faults = .none
+        #expect(fs.isShutDownOrReadOnly)
+        for change in [{ try handle.write([8], at: 1) }, { try handle.sync() }, { try handle.truncate(to: 0) },
+                       { try fs.remove("/f") }, { try fs.rename("/f", to: "/g") }, { try fs.createDirectory("/d") },
+                       { try fs.syncDirectory("/") }, { _ = try fs.open("/f", options: .readWrite) }] {
+            let error = #expect(throws: FileSystemError.self) { try change() }
+            #expect(error?.code == .permissionDenied && error?.errno == EROFS)
+        }
+        #expect(try handle.read(at: 0, count: 3) == [9, 2, 3], "reads still work")
+        #expect(try fs.listDirectory("/") == ["f"])
+        try handle.close()
+        fs.crash(.processKill)
+        #expect(!fs.isShutDownOrReadOnly, "a crash ends it")
+        try Disk.unsyncedWrite(fs, "/f", [7], at: 0)
+
+        fs.faults = FaultConfiguration(writeErrorProbability: 1, shutdownProbability: 1)
+        let doomed = try fs.open("/f", options: .readWrite)
+        #expect(throws: FileSystemError.self) { try doomed.write([6], at: 0) }
+        fs.faults = .none
+        for call in [{ _ = try doomed.read(at: 0, count: 1) }, { _ = try fs.listDirectory("/") }, { _ = try fs.status("/f") },
+                     { _ = try fs.open("/f", options: .read) }, { try doomed.sync() }] {
+            let error = #expect(throws: FileSystemError.self) { try call() }
+            #expect(error?.code == .io)
+        }
+        try doomed.close()
+        #expect(fs.decisions.map(\.kind) == [.fsyncError, .readOnlyRemount, .writeError, .shutdown])
+        fs.crash(.powerLoss)
+        #expect(try fs.readFile("/f") == [1, 2, 3])
+    }
+
+    /// With `holdSpaceUntilUnlinkDurable`, an unlinked file's bytes count against the capacity
+    /// until the directory sync that makes the unlink durable; without it they are free at once.
+    @Test func spaceIsFreedWhenTheUnlinkIsDurable() throws {
+        func deleteThenRewrite(_ faults: FaultConfiguration) throws -> SimulatedFileSystem {
+            let fs = SimulatedFileSystem(seed: 1, faults: faults)
+            try Disk.durableFile(fs, "/old", [UInt8](repeating: 1, count: 600))
+            try fs.remove("/old")
+            let new = try fs.open("/new", options: [.read, .write, .create])
+            defer { try? new.close() }
+            do {
+                try new.write([UInt8](repeating: 2, count: 600), at: 0)
+            } catch let error as FileSystemError where error.code == .noSpace {
+                try fs.syncDirectory("/")  // the unlink is durable: its blocks are free
+                try new.write([UInt8](repeating: 2, count: 600), at: 0)
+            }
+            return fs
+        }
+        let immediate = try deleteThenRewrite(FaultConfiguration(capacityBytes: 1000))
+        #expect(immediate.configuredFaults.isEmpty)
+        let held = try deleteThenRewrite(FaultConfiguration(capacityBytes: 1000, holdSpaceUntilUnlinkDurable: true))
+        #expect(held.configuredFaults.map(\.kind) == [.diskFullHeldByUnlink])
+        #expect(held.bytesUsed == 600)
+
+        // An open handle keeps an unlinked file's bytes until it closes, durable unlink or not.
+        let fs = SimulatedFileSystem(seed: 1, faults: FaultConfiguration(capacityBytes: 1000, holdSpaceUntilUnlinkDurable: true))
+        try Disk.durableFile(fs, "/a", [UInt8](repeating: 1, count: 400))
+        let reader = try fs.open("/a", options: .read)
+        try fs.remove("/a")
+        try fs.syncDirectory("/")
+        #expect(fs.bytesUsed == 400)
+        try reader.close()
+        #expect(fs.bytesUsed == 0)
+        // A renamed-over file is held until the rename is durable; a power loss recounts.
+        try Disk.durableFile(fs, "/b", [UInt8](repeating: 1, count: 300))
+        try Disk.durableFile(fs, "/c", [UInt8](repeating: 2, count: 200))
+        try fs.rename("/c", to: "/b")
+        #expect(fs.bytesUsed == 500)
+        fs.crash(.powerLoss)
+        #expect(fs.bytesUsed == 500, "the rename was lost: both files are back")
+        try fs.rename("/c", to: "/b")
+        try fs.syncDirectory("/")
+        #expect(fs.bytesUsed == 200)
+    }
+
     @Test func aSyncOfAGrownFileMayFailWithNoSpaceAndDropItsPages() throws {
         let fs = SimulatedFileSystem(seed: 1, faults: .none)
         try Disk.durableFile(fs, "/f", [UInt8](repeating: 0xAA, count: 100))

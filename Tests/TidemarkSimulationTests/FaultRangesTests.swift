@@ -38,7 +38,8 @@ struct FaultRangesTests {
         var ranges = FaultRanges()
         ranges.fsyncError = DoubleRange(0.25)
         var object = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(ranges)) as? [String: Any])
-        for key in ["sectorGarble", "killMidWrite", "evictCleanPages", "writebackError", "syncNoSpace"] {
+        for key in ["sectorGarble", "killMidWrite", "evictCleanPages", "writebackError", "syncNoSpace", "fsyncErrorReporting",
+                    "writebackNoSpace", "shutdown", "readOnlyRemount", "holdSpaceUntilUnlinkDurable"] {
             #expect(object.removeValue(forKey: key) != nil, "\(key) is encoded")
         }
         let old = try JSONSerialization.data(withJSONObject: object)
@@ -57,6 +58,11 @@ struct FaultRangesTests {
         extended.sectorGarble = DoubleRange(0.1, 0.9)
         extended.killMidWrite = DoubleRange(0.1, 0.9)
         extended.evictCleanPages = DoubleRange(0.1, 0.9)
+        extended.writebackNoSpace = DoubleRange(0.1, 0.9)
+        extended.shutdown = DoubleRange(0.1, 0.9)
+        extended.readOnlyRemount = DoubleRange(0.1, 0.9)
+        extended.fsyncErrorReporting = .errseq
+        extended.holdSpaceUntilUnlinkDurable = true
         for seed: UInt64 in 1...20 {
             var drawn = extended.draw(seed: seed)
             #expect((0.1...0.9).contains(drawn.disk.sectorGarbleProbability))
@@ -65,6 +71,12 @@ struct FaultRangesTests {
             drawn.disk.sectorGarbleProbability = 0
             drawn.disk.killMidWriteProbability = 0
             drawn.disk.pageEvictionProbability = 0
+            #expect((0.1...0.9).contains(drawn.disk.shutdownProbability))
+            drawn.disk.writebackNoSpaceProbability = 0
+            drawn.disk.shutdownProbability = 0
+            drawn.disk.readOnlyRemountProbability = 0
+            drawn.disk.fsyncErrorReporting = .perFile
+            drawn.disk.holdSpaceUntilUnlinkDurable = false
             #expect(drawn == ranges.draw(seed: seed))
         }
     }

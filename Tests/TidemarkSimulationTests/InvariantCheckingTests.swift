@@ -263,6 +263,83 @@ struct InvariantCheckingTests {
         #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
     }
 
+    /// errseq for a failing fsync: the next fsync draws afresh and may fail again. A toy that
+    /// rewrites after a failure and ignores the second fsync's error (an error is "reported once
+    /// per file") is safe under the per-file rule and caught under errseq.
+    @Test func aSecondFsyncErrorIsCaughtUnderErrseq() {
+        var faults = Self.powerLoss
+        faults.fsyncError = DoubleRange(0.2, 0.5)
+        let perFile = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(perFile, bugs: []) == [:])
+        let without = Self.violations(perFile, bugs: .trustSyncAfterRewrite).values.reduce(0, +)
+        faults.fsyncErrorReporting = .errseq
+        let errseq = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(errseq, bugs: []) == [:])
+        let found = Self.violations(errseq, bugs: .trustSyncAfterRewrite)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) per file")
+    }
+
+    /// A file system remounted read-only after an error refuses every change with EROFS until
+    /// the next crash: a toy that takes EROFS for success is caught only with the knob.
+    @Test func acknowledgingOnAReadOnlyRemountIsCaught() {
+        var faults = Self.powerLoss
+        faults.writebackError = DoubleRange(0.05, 0.2)
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .acknowledgeOnReadOnly).values.reduce(0, +)
+        faults.readOnlyRemount = DoubleRange(0.5, 1)
+        let remounting = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(remounting, bugs: []) == [:])
+        let found = Self.violations(remounting, bugs: .acknowledgeOnReadOnly)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
+    /// The toy survives a file system that shuts down after an error (every call fails with EIO
+    /// until the reboot), reopens included.
+    @Test func correctToyPassesWhenTheFileSystemShutsDown() {
+        var faults = Self.powerLoss
+        faults.fsyncError = DoubleRange(0.05, 0.2)
+        faults.writebackError = DoubleRange(0, 0.1)
+        faults.shutdown = DoubleRange(0.5, 1)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 4, .get: 2, .reopen: 2]
+        #expect(Self.violations(Self.scenario("toy", faults: faults, workload: workload), bugs: []) == [:])
+    }
+
+    /// Delayed allocation failing in background writeback reports ENOSPC at the next sync: a
+    /// toy that retries the sync as for a transient full disk is caught only with the knob.
+    @Test func aRetriedSyncAfterBackgroundNoSpaceIsCaught() {
+        var faults = Self.powerLoss
+        let plain = Self.scenario("toy", faults: faults)
+        let without = Self.violations(plain, bugs: .retrySyncAfterNoSpace).values.reduce(0, +)
+        faults.writebackNoSpace = DoubleRange(0.05, 0.2)
+        let full = Self.scenario("toy", faults: faults)
+        #expect(Self.violations(full, bugs: []) == [:])
+        let found = Self.violations(full, bugs: .retrySyncAfterNoSpace)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
+    /// Space is freed when an unlink is durable: a toy that deletes its state and writes the new
+    /// one in its place, trusting a no-larger state to fit, is caught only with the knob.
+    @Test func trustingSpaceAnUnlinkFreedIsCaughtWhenSpaceIsHeld() {
+        var faults = Self.powerLoss
+        faults.killInOperation = .zero
+        faults.capacityBytes = IntRange(1500, 4000)
+        var workload = WorkloadConfiguration()
+        workload.mix = [.put: 3, .delete: 2, .get: 1]
+        workload.contentBytes = IntRange(50, 100)
+        let immediate = Self.scenario("toy", faults: faults, workload: workload)
+        let without = Self.violations(immediate, bugs: .deleteThenRewrite).values.reduce(0, +)
+        faults.holdSpaceUntilUnlinkDurable = true
+        let held = Self.scenario("toy", faults: faults, workload: workload)
+        #expect(Self.violations(held, bugs: []) == [:])
+        let found = Self.violations(held, bugs: .deleteThenRewrite)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+    }
+
     @Test func killPointsLandOnCallsTheOperationMakes() {
         var faults = Self.powerLoss
         faults.killInOperation = DoubleRange(1)

@@ -47,6 +47,28 @@ struct ScenarioParserTests {
         #expect(scenario.expectInvariants == [.durability])
     }
 
+    @Test func errorReportingShutdownAndHeldSpaceKnobs() throws {
+        let yaml = """
+            name: knobs
+            subject: {kind: tidemark}
+            faults:
+              fsyncError: 0.1
+              fsyncErrorReporting: errseq
+              writebackNoSpace: 0.05
+              shutdown: 0.5
+              readOnlyRemount: 0..1
+              capacityBytes: 9000
+              holdSpaceUntilUnlinkDurable: true
+            """
+        let faults = try ScenarioParser.parse(yaml, file: "knobs.yaml").faults
+        #expect(faults.fsyncErrorReporting == .errseq && faults.holdSpaceUntilUnlinkDurable)
+        #expect(faults.writebackNoSpace == DoubleRange(0.05) && faults.shutdown == DoubleRange(0.5))
+        #expect(faults.readOnlyRemount == DoubleRange(0, 1))
+        let disk = faults.draw(seed: 3).disk
+        #expect(disk.fsyncErrorReporting == .errseq && disk.holdSpaceUntilUnlinkDurable)
+        #expect(disk.writebackNoSpaceProbability == 0.05 && disk.shutdownProbability == 0.5)
+    }
+
     @Test func unknownKeyNamesLineColumnAndSuggestion() {
         let yaml = "name: x\nsubject:\n  kind: tidemark\nfaults:\n  tornWrites: 0.5\n"
         #expect {
@@ -91,6 +113,8 @@ struct ScenarioParserTests {
             ("name: a b\nsubject: {kind: tidemark}\n", "bad.yaml:1:7:"),
             ("subject: {kind: tidemark}\n", "bad.yaml:1:1:"),
             ("name: [unclosed\n", "bad.yaml:"),
+            ("name: x\nsubject: {kind: tidemark}\nfaults:\n  fsyncErrorReporting: perDescriptor\n", "bad.yaml:4:24:"),
+            ("name: x\nsubject: {kind: tidemark}\nfaults:\n  holdSpaceUntilUnlinkDurable: yes\n", "bad.yaml:4:32:"),
         ]
         for (yaml, location) in cases {
             #expect {

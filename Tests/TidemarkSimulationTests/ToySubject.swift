@@ -59,6 +59,18 @@ final class ToySubject: Subject {
         /// Take ENOSPC from fsync for a transient full disk and retry the fsync, trusting the
         /// retry: delayed allocation dropped the pages already (breaks durability).
         static let retrySyncAfterNoSpace = Bugs(rawValue: 1 << 19)
+        /// After a failed fsync, rewrite the state and fsync again (right on Linux), but ignore
+        /// an error from that second fsync, believing an error is reported once per file
+        /// (breaks durability once the next fsync may fail again: errseq).
+        static let trustSyncAfterRewrite = Bugs(rawValue: 1 << 20)
+        /// Take EROFS for a permissions quirk: keep the new state in memory and acknowledge
+        /// (breaks durability once the file system remounts read-only after an error).
+        static let acknowledgeOnReadOnly = Bugs(rawValue: 1 << 21)
+        /// Replace the state by deleting the old file and writing the new one under its name
+        /// (directory synced once, at the end), ignoring ENOSPC when the new state is no larger
+        /// than the old: "its space was just freed". True only where an unlink frees space at
+        /// once (breaks when space is held until the unlink is durable).
+        static let deleteThenRewrite = Bugs(rawValue: 1 << 22)
     }
 
     let fileSystem: any FileSystem
@@ -144,6 +156,8 @@ final class ToySubject: Subject {
             } catch let error as FileSystemError where error.code == .noSpace {
                 if bugs.contains(.applyRejected) { state = next }
                 return .rejected("\(error)")
+            } catch let error as FileSystemError where error.code == .permissionDenied && bugs.contains(.acknowledgeOnReadOnly) {
+                // The bug: carries on in memory only.
             } catch {
                 failed = true
                 return .ambiguous("\(error)")
@@ -226,6 +240,21 @@ final class ToySubject: Subject {
             try syncer.close()
             try fileSystem.rename(temp, to: statePath)
             try fileSystem.syncDirectory(directory)
+        } else if bugs.contains(.deleteThenRewrite) && synced {
+            try deleteThenRewrite(bytes)
+        } else if bugs.contains(.trustSyncAfterRewrite) && synced {
+            let temp = statePath + ".tmp"
+            let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
+            try file.write(bytes, at: 0)
+            do { try file.sync() } catch let error as FileSystemError where error.code == .io {
+                // The failure dropped every pending change, a truncate of a left-over temp too.
+                try file.truncate(to: 0)
+                try file.write(bytes, at: 0)
+                try? file.sync()
+            }
+            try file.close()
+            try fileSystem.rename(temp, to: statePath)
+            try fileSystem.syncDirectory(directory)
         } else if (bugs.contains(.retryFailedSync) || bugs.contains(.retrySyncAfterNoSpace)) && synced {
             let temp = statePath + ".tmp"
             let file = try fileSystem.open(temp, options: [.write, .create, .truncate])
@@ -243,6 +272,28 @@ final class ToySubject: Subject {
         } else {
             try fileSystem.writeFileAtomically(statePath, bytes)
         }
+    }
+
+    /// `deleteThenRewrite`: a larger state that does not fit puts the old one back (it fits in
+    /// the space it freed) and is rejected; a smaller one is trusted to fit.
+    private func deleteThenRewrite(_ bytes: [UInt8]) throws {
+        let old = fileSystem.exists(statePath) ? try fileSystem.readFile(statePath) : []
+        if fileSystem.exists(statePath) { try fileSystem.remove(statePath) }
+        let file = try fileSystem.open(statePath, options: [.write, .create, .truncate])
+        defer { try? file.close() }
+        do {
+            try file.write(bytes, at: 0)
+        } catch let error as FileSystemError where error.code == .noSpace && bytes.count > old.count {
+            try file.truncate(to: 0)
+            try file.write(old, at: 0)
+            try file.sync()
+            try fileSystem.syncDirectory(directory)
+            throw error
+        } catch let error as FileSystemError where error.code == .noSpace {
+            // The bug: the old file's space was "just freed", so this cannot really be full.
+        }
+        try file.sync()
+        try fileSystem.syncDirectory(directory)
     }
 
     func readAll() throws(SubjectError) -> [String: RecordValue] {

@@ -24,7 +24,8 @@ public struct DiskDamage: Sendable {
         corruptionConfigured = faults.injectsCorruption
         let decisions = disk.decisions.filter { !$0.suppressed }
         corruptionFired = decisions.contains { [.bitRot, .misdirectedWrite].contains($0.kind) }
-        ioErrorFired = !disk.configuredFaults.isEmpty || decisions.contains { [.fsyncError, .writeError, .readError].contains($0.kind) }
+        ioErrorFired = !disk.configuredFaults.isEmpty
+            || decisions.contains { [.fsyncError, .writeError, .readError, .shutdown, .readOnlyRemount].contains($0.kind) }
     }
 }
 

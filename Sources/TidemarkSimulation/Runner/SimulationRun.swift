@@ -322,6 +322,12 @@ private struct Execution {
                 return info
             } catch {
                 fileSystem.killPoint = nil
+                if fileSystem.isShutDownOrReadOnly && !fileSystem.isHalted {
+                    // Refusing to open a shut-down or read-only file system is right: the
+                    // operator reboots (a power loss) and opens again.
+                    reboot(at: index)
+                    if attempts < 6 { continue }
+                }
                 if fileSystem.isHalted || error.kind == .crashed {
                     subject.abandon()
                     let start = fileSystem.callCount
@@ -347,6 +353,16 @@ private struct Execution {
                 }
             }
         }
+    }
+
+    private mutating func reboot(at index: Int) {
+        subject?.abandon()
+        let start = fileSystem.callCount
+        let report = fileSystem.crash(.powerLoss)
+        result.crashes += 1
+        result.crashPoints["reboot after a shutdown", default: 0] += 1
+        let crashEvent = event(index, .crash, "power loss", .note("reboot after a shutdown"), from: start)
+        result.crashReports.append((crashEvent, report))
     }
 
     private mutating func checkRecoveredState(at index: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool) {
@@ -497,13 +513,20 @@ private struct Execution {
             .unsafeAppend: "unsafeAppend", .earlyWriteback: "earlyWriteback", .fsyncError: "fsyncError",
             .writeError: "writeError", .readError: "readError", .misdirectedWrite: "misdirectedWrite", .bitRot: "bitRot",
             .sectorGarble: "sectorGarble", .killMidWrite: "killMidWrite", .pageEviction: "evictCleanPages",
-            .writebackError: "writebackError", .syncNoSpace: "syncNoSpace",
+            .writebackError: "writebackError", .syncNoSpace: "syncNoSpace", .writebackNoSpace: "writebackNoSpace",
+            .shutdown: "shutdown", .readOnlyRemount: "readOnlyRemount",
         ]
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)
+            if decision.kind == .fsyncError && faults.fsyncErrorReporting == .errseq { knobs.insert("fsyncErrorReporting: errseq") }
         }
         for fault in fileSystem.configuredFaults {
-            knobs.insert(fault.kind == .diskFull ? "capacityBytes" : "latentSectorErrors")
+            switch fault.kind {
+            case .diskFull: knobs.insert("capacityBytes")
+            case .diskFullHeldByUnlink: knobs.formUnion(["capacityBytes", "holdSpaceUntilUnlinkDurable"])
+            case .latentSectorError: knobs.insert("latentSectorErrors")
+            case .writebackErrorReported, .shutDown, .readOnly: break  // their decisions name the knob
+            }
         }
         for (_, report) in result.crashReports.prefix(planCrashReports ?? result.crashReports.count) {
             if report.kind == .powerLoss { knobs.insert("powerLoss") }

@@ -61,6 +61,21 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var writebackError = DoubleRange(0)
     /// Per sync of a file that grew: fails with ENOSPC (delayed allocation), pages marked clean.
     public var syncNoSpace = DoubleRange(0)
+    /// Who sees a failed fsync's error: `perFile` (the failing sync; the file's next sync
+    /// succeeds) or `errseq` (recorded on the file: the failing descriptor now, every other one
+    /// open then at its next sync).
+    public var fsyncErrorReporting = FaultConfiguration.FsyncErrorReporting.perFile
+    /// Per write growing a file: background writeback finds no space (delayed allocation), pages
+    /// marked clean, ENOSPC reported once to each descriptor open (errseq) at its next sync.
+    public var writebackNoSpace = DoubleRange(0)
+    /// Per injected I/O error: the file system shuts down (every call fails with EIO until the
+    /// next crash).
+    public var shutdown = DoubleRange(0)
+    /// Per injected I/O error: the file system remounts read-only (changes fail with EROFS
+    /// until the next crash).
+    public var readOnlyRemount = DoubleRange(0)
+    /// With `capacityBytes`: an unlinked file's bytes stay counted until the unlink is durable.
+    public var holdSpaceUntilUnlinkDurable = false
     /// At a power loss, draw one of the crash states the enumerator lists under this model
     /// instead of each pending change's fate on its own (nil: independent fates).
     public var enumeratedCrashStates: PersistenceModel? = nil
@@ -106,6 +121,11 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.writebackErrorProbability = drawIfSet(writebackError)
         disk.syncNoSpaceProbability = drawIfSet(syncNoSpace)
         disk.enumeratedCrashStates = enumeratedCrashStates
+        disk.fsyncErrorReporting = fsyncErrorReporting
+        disk.writebackNoSpaceProbability = drawIfSet(writebackNoSpace)
+        disk.shutdownProbability = drawIfSet(shutdown)
+        disk.readOnlyRemountProbability = drawIfSet(readOnlyRemount)
+        disk.holdSpaceUntilUnlinkDurable = holdSpaceUntilUnlinkDurable
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }
@@ -144,6 +164,12 @@ extension FaultRanges {
         writebackError = try later(.writebackError)
         syncNoSpace = try later(.syncNoSpace)
         enumeratedCrashStates = try container.decodeIfPresent(PersistenceModel.self, forKey: .enumeratedCrashStates)
+        fsyncErrorReporting = try container.decodeIfPresent(
+            FaultConfiguration.FsyncErrorReporting.self, forKey: .fsyncErrorReporting) ?? .perFile
+        writebackNoSpace = try later(.writebackNoSpace)
+        shutdown = try later(.shutdown)
+        readOnlyRemount = try later(.readOnlyRemount)
+        holdSpaceUntilUnlinkDurable = try container.decodeIfPresent(Bool.self, forKey: .holdSpaceUntilUnlinkDurable) ?? false
     }
 }
 

@@ -254,14 +254,26 @@ private struct Reader {
             ("readError", \.readError), ("misdirectedWrite", \.misdirectedWrite), ("bitRot", \.bitRot),
             ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
             ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
-            ("syncNoSpace", \.syncNoSpace),
+            ("syncNoSpace", \.syncNoSpace), ("writebackNoSpace", \.writebackNoSpace), ("shutdown", \.shutdown),
+            ("readOnlyRemount", \.readOnlyRemount),
         ]
-        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + ["reorder", "sectorSize", "capacityBytes", "latentSectorErrors", "enumeratedCrashStates"])
+        let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + [
+            "reorder", "sectorSize", "capacityBytes", "latentSectorErrors", "enumeratedCrashStates", "fsyncErrorReporting",
+            "holdSpaceUntilUnlinkDurable",
+        ])
         var faults = FaultRanges()
         for (name, path) in probabilities {
             if let entry = keys[name] { faults[keyPath: path] = try probability(entry.value, name) }
         }
         if let entry = keys["reorder"] { faults.reorder = try choice(entry.value, "reorder", FaultConfiguration.ReorderMode.self) }
+        if let entry = keys["fsyncErrorReporting"] {
+            faults.fsyncErrorReporting = try choice(entry.value, "fsyncErrorReporting", FaultConfiguration.FsyncErrorReporting.self)
+        }
+        if let entry = keys["holdSpaceUntilUnlinkDurable"] {
+            let text = try string(entry.value, "holdSpaceUntilUnlinkDurable")
+            guard let value = Bool(text) else { throw error(entry.value, "holdSpaceUntilUnlinkDurable must be true or false, got \(text)") }
+            faults.holdSpaceUntilUnlinkDurable = value
+        }
         if let entry = keys["enumeratedCrashStates"] {
             faults.enumeratedCrashStates = try choice(entry.value, "enumeratedCrashStates", PersistenceModel.self)
         }
