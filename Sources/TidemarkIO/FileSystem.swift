@@ -199,7 +199,8 @@ public enum FilePaths {
         if path.isEmpty {
             throw FileSystemError(.notFound, "empty path", path: path, errno: ENOENT_VALUE)
         }
-        if path.utf8.contains(0) {
+        let hasNUL = path.utf8.withContiguousStorageIfAvailable { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
+        if hasNUL ?? path.utf8.contains(0) {
             throw FileSystemError(.invalidArgument, "path contains a NUL byte", path: path)
         }
     }

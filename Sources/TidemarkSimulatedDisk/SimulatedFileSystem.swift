@@ -393,7 +393,10 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
             case nil: throw FileSystemError(.notFound, "a parent directory is missing", path: path)
             }
         }
-        return Lookup(parent: directory, name: last, node: directory.entries[last], path: "/" + parts.joined(separator: "/"))
+        // A path already in normal form (the usual case) is its own normal form: no new string.
+        let normalLength = parts.reduce(parts.count) { $0 + $1.utf8.count }
+        let normal = path.utf8.count == normalLength && path.utf8.first == UInt8(ascii: "/") ? path : "/" + parts.joined(separator: "/")
+        return Lookup(parent: directory, name: last, node: directory.entries[last], path: normal)
     }
 
     func directory(at path: String) throws -> SimulatedDirectory {
