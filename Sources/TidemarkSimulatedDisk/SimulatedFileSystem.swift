@@ -296,24 +296,20 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
             // operations on the same file or directory or on the same entry name: applying a
             // later operation before an earlier one it depends on would resurrect a replaced
             // file or give a file two names. Found walking backwards, applied in issue order.
-            if pendingDirectoryOperations.allSatisfy({ $0.touches(target) }) {
-                // The usual case (one directory in play): every operation commits.
-                for operation in pendingDirectoryOperations { operation.applyDurably() }
-                pendingDirectoryOperations.removeAll()
-                return
-            }
-            var pulledNodes: Set<Int> = []
-            var pulledEntries: Set<PendingDirectoryOperation.EntryKey> = []
-            var committed = [Bool](repeating: false, count: pendingDirectoryOperations.count)
-            for index in pendingDirectoryOperations.indices.reversed() {
-                let operation = pendingDirectoryOperations[index]
-                let entries = operation.entryKeys
-                if operation.touches(target) || pulledNodes.contains(operation.node.id)
-                    || entries.contains(where: pulledEntries.contains)
-                {
-                    committed[index] = true
-                    pulledNodes.insert(operation.node.id)
-                    pulledEntries.formUnion(entries)
+            var committed = [Bool](repeating: true, count: pendingDirectoryOperations.count)
+            // The usual case, one directory in play, commits everything without the walk.
+            if !pendingDirectoryOperations.allSatisfy({ $0.touches(target) }) {
+                var pulledNodes: Set<Int> = []
+                var pulledEntries: Set<PendingDirectoryOperation.EntryKey> = []
+                for index in pendingDirectoryOperations.indices.reversed() {
+                    let operation = pendingDirectoryOperations[index]
+                    let entries = operation.entryKeys
+                    committed[index] = operation.touches(target) || pulledNodes.contains(operation.node.id)
+                        || entries.contains(where: pulledEntries.contains)
+                    if committed[index] {
+                        pulledNodes.insert(operation.node.id)
+                        pulledEntries.formUnion(entries)
+                    }
                 }
             }
             var remaining: [PendingDirectoryOperation] = []
