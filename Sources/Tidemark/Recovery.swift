@@ -77,6 +77,8 @@ struct RecoveredStore {
     var manifestDurableLSN: UInt64 = 0
     /// Salvage's quarantine, for the cold tier's files too.
     var quarantine: Quarantine
+    /// `SYNCED`'s newest valid slot, which the log writer continues from.
+    var syncedRecord: SyncedLSNRecord?
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
     var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
@@ -105,7 +107,7 @@ enum Recovery {
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
             resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine)
+            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -51,6 +51,8 @@ extension Store {
             // Rewrite the store so it is clean again: a checkpoint of what survived, and no
             // damaged file left for the next open to trip over.
             try store.checkpointLocked(dropOlder: true)
+            // The loss is accepted: `SYNCED` may no longer claim the LSNs it listed.
+            try store.failStopping { try store.log.resetSyncedLSN(to: store.lastAssignedLSN) }
         } else if recovered.needsCheckpoint {
             // The replayed state may rest on bytes only the page cache holds (a failed fsync
             // marks them clean; re-syncing reports success without writing them). Make it
@@ -66,6 +68,9 @@ extension Store {
 
     private static func validate(_ options: StoreOptions) throws {
         guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
+        guard options.syncedLSNRecordIntervalNanoseconds >= 0 else {
+            throw StoreError(.invalidInput, "syncedLSNRecordIntervalNanoseconds must be 0 or more, got \(options.syncedLSNRecordIntervalNanoseconds)")
+        }
         let alignment = options.sectorAlignment
         if options.readOnly, options.salvage { throw StoreError(.invalidInput, "salvage rewrites the store; it cannot be read-only") }
         guard alignment == 0 || (alignment >= 512 && alignment <= 1 << 20 && alignment & (alignment - 1) == 0) else {
