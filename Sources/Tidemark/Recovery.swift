@@ -38,6 +38,10 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var quarantineFolder: String?
     /// The files kept there.
     public var quarantinedFiles: [String] = []
+    /// With salvage of a damaged cold tier: the records copied out of its quarantined copy into
+    /// the new one, and the ids that would not read, each with why (also listed in `lost`).
+    public var coldRecordsCopied: [String] = []
+    public var coldRecordsLost: [String: String] = [:]
     public var durationNanoseconds: Int64 = 0
 
     /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
