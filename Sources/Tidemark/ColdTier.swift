@@ -87,7 +87,8 @@ final class ColdTier {
     /// Read-only: no schema, no WAL checkpoint, no sync. After a clean close there is no WAL,
     /// and SQLite opens the file `immutable` (no locks, no `-wal` or `-shm` created, as a
     /// read-only mount needs); a WAL left by a writer that died is read through a read-only
-    /// connection, which SQLite may refuse on a read-only directory.
+    /// connection in exclusive locking mode, which keeps the WAL index in its own memory (no
+    /// `-shm`), so it works on a read-only mount too (`RealDiskCLITests`).
     /// `rescuing` (salvage reading a quarantined copy): damaged metadata is not an error, the
     /// rows may still read.
     private func openReadOnly(fileSystem: any FileSystem, rescuing: Bool = false) throws {

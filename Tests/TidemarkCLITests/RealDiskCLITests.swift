@@ -146,6 +146,29 @@ import TidemarkIO
         return store
     }
 
+    /// The same 12 records, but its writer (an importer with a tiny hot budget, so commits
+    /// flushed them to the cold tier) was SIGKILLed: `cold.sqlite-wal` still holds those commits.
+    func killedWriterStore(_ directory: TemporaryDirectory) throws -> String {
+        signal(SIGPIPE, SIG_IGN)
+        let store = directory.file("K")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+        process.arguments = ["db", store, "import", "-", "--ack", "--hot-memory-bytes", "2048"]
+        let input = Pipe(), output = Pipe()
+        (process.standardInput, process.standardOutput, process.standardError) = (input, output, FileHandle.nullDevice)
+        try process.run()
+        let acks = BackgroundReader(output.fileHandleForReading)
+        let padding = String(repeating: "x", count: 400)
+        let lines = (0..<12).map { "{\"id\":\"r\($0)\",\"content\":\"text \($0) \(padding)\",\"embedding\":[\($0).0,1.0]}\n" }
+        input.fileHandleForWriting.write(Data(lines.joined().utf8))
+        #expect(acks.waitFor("ack r11\n", seconds: 60))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let wal = (try? FileManager.default.attributesOfItem(atPath: store + "/cold.sqlite-wal")[.size] as? Int) ?? 0
+        #expect(wal > 0, "the dead writer left no cold-tier WAL to read")
+        return store
+    }
+
     /// Every read-only command, each expected to succeed with something in it.
     func readEverything(_ store: String, via runner: ([String]) throws -> CommandResult) throws {
         let get = try runner(["db", store, "get", "r1", "--json"])
@@ -189,13 +212,14 @@ import TidemarkIO
         #expect(snapshot(store) == before)
     }
 
-    @Test func readOnlyCommandsWorkForAUserWithoutWritePermission() throws {
+    @Test(arguments: ["closed", "killed"])
+    func readOnlyCommandsWorkForAUserWithoutWritePermission(_ kind: String) throws {
         guard getuid() == 0 else {
             // Not root: this user is already one without write permission once it is removed.
             return
         }
         let directory = TemporaryDirectory()
-        let store = try readableStore(directory)
+        let store = try kind == "closed" ? readableStore(directory) : killedWriterStore(directory)
         let before = snapshot(store)
         try chmod("a-w", store)
         try chmod("a+rX", directory.path)
@@ -207,9 +231,11 @@ import TidemarkIO
         #expect(snapshot(store) == before)
     }
 
-    @Test func readOnlyCommandsWorkOnAReadOnlyMount() throws {
+    /// A cleanly closed store, and one whose writer was SIGKILLed with commits in the cold tier's WAL.
+    @Test(arguments: ["closed", "killed"])
+    func readOnlyCommandsWorkOnAReadOnlyMount(_ kind: String) throws {
         let directory = TemporaryDirectory()
-        let store = try readableStore(directory)
+        let store = try kind == "closed" ? readableStore(directory) : killedWriterStore(directory)
         let before = snapshot(store)
         let mountPoint = directory.file("ro")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
