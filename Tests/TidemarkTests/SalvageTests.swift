@@ -91,6 +91,29 @@ import TidemarkIO
         #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
     }
 
+    /// A damaged length field no longer ends the walk: salvage resynchronises at the next entry
+    /// whose checksum verifies, so only that record is lost (a length still in range misframes
+    /// what follows; one past the end frames nothing).
+    @Test(arguments: [3, 1 << 30])
+    func checkpointRecordWithADamagedLengthLosesOnlyItself(_ lengthDelta: Int) throws {
+        let directory = TemporaryDirectory()
+        let options = try checkpointedStore(directory, kept: 1)
+        let checkpoint = try checkpointName(directory)
+        var bytes = try fs.readFile(directory.file(checkpoint))
+        var offset = CheckpointFile.headerSize
+        for _ in 0..<2 { offset += 8 + Int(try ByteReader(bytes[offset...]).readU32()) }
+        let length = UInt32(Int(try ByteReader(bytes[offset...]).readU32()) + lengthDelta)
+        withUnsafeBytes(of: length.littleEndian) { for (index, byte) in $0.enumerated() { bytes[offset + index] = byte } }
+        try fs.writeFileAtomically(directory.file(checkpoint), bytes)
+
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "b", "d", "e", "f", "g", "h"])
+        let lost = store.recovery.lost.filter { $0.file == checkpoint }
+        #expect(lost.count == 1 && lost[0].offset == Int64(offset) && lost[0].message.contains("record 2"), "\(lost)")
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+    }
+
     /// Three segments (a-c, d-f, g-i): damage to the middle one loses at most its records.
     func threeSegments(_ directory: TemporaryDirectory) throws -> (StoreOptions, [String]) {
         var options = StoreOptions()
