@@ -69,7 +69,7 @@ struct SyncedLSNRecord: Hashable {
 }
 
 /// The log writer's side of `SYNCED`: after a log sync, at most once per
-/// `StoreOptions.syncedLSNRecordInterval` by the store's clock, the newly durable LSN goes into
+/// `StoreOptions.syncedLSNRecordIntervalNanoseconds` by the store's clock, the newly durable LSN goes into
 /// the older slot.
 struct SyncedLSNKeeper {
     private let path: String
@@ -106,7 +106,8 @@ struct SyncedLSNKeeper {
     }
 
     private mutating func write(_ lsn: UInt64) throws {
-        let record = SyncedLSNRecord(slot: newest.map { 1 - $0.slot } ?? 0, sequence: (newest?.sequence ?? 0) + 1, lsn: lsn)
+        // Wrapping, not trapping, on a crafted slot at the largest sequence.
+        let record = SyncedLSNRecord(slot: newest.map { 1 - $0.slot } ?? 0, sequence: (newest?.sequence ?? 0) &+ 1, lsn: lsn)
         if handle == nil {
             let created = !fileSystem.exists(path)
             let file = try fileSystem.open(path, options: [.read, .write, .create])
