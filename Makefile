@@ -65,7 +65,7 @@ install: release
 ## in Fuzz/crashes/<target>/, which `make test` replays. Each target's libFuzzer log is kept in
 ## .build/fuzz/logs/ (its last lines give the executions run). Opt-in, never part of `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= log-segment log-payload checkpoint manifest cold-row scenario failure-file trace
+FUZZ_TARGETS ?= log-segment log-payload checkpoint manifest synced-record cold-row scenario failure-file trace
 FUZZ_FLAGS ?= -max_len=8192 -timeout=10 -rss_limit_mb=2048
 FUZZ_BUILD := .build/fuzz
 FUZZ_BINARY := $(FUZZ_BUILD)/release/tidemark-fuzz

@@ -54,8 +54,9 @@ enum CheckpointFile {
     }
 
     /// `salvaging`: a damaged record (each is framed and checksummed on its own) is skipped and
-    /// listed, and the others are kept; a damaged length field ends the walk there (what follows
-    /// cannot be framed) and a damaged trailer is listed. The header must be intact either way.
+    /// listed, and the others are kept: the walk goes on at the next entry whose checksum
+    /// verifies (`resynchronise`), so a damaged length field loses only its own record. A
+    /// damaged trailer is listed. The header must be intact either way.
     static func decode(
         _ bytes: [UInt8], path: String, expectedLSN: UInt64, salvaging: Bool
     ) throws -> (state: StoreState, damage: [StoreProblem]) {
@@ -85,38 +86,35 @@ enum CheckpointFile {
             guard salvaging else { throw error }
             damage.append(StoreProblem(file: FilePaths.name(of: path), offset: error.offset ?? 0, message: error.message))
         }
-        var reader = ByteReader(bytes[headerSize...])
-        var framedToEnd = true
-        for index in 0..<Int(count) {
-            let entryOffset = headerSize + reader.offset
-            let length: UInt32, checksum: UInt32
-            let body: ArraySlice<UInt8>
-            do {
-                length = try reader.u32()
-                checksum = try reader.u32()
-                body = try reader.raw(Int(length))
-            } catch let error as FormatError {
-                try skip(corrupt("record \(index): \(error.message); records \(index)...\(count - 1) are unreadable", entryOffset))
-                framedToEnd = false
-                break
-            }
-            guard checksum == entryChecksum(body, lsn: lsn, index: index) else {
-                try skip(corrupt("record \(index) checksum mismatch (record skipped)", entryOffset))
+        var offset = headerSize
+        var index = 0
+        while index < Int(count) {
+            if let body = verifiedEntry(bytes, at: offset, index: index, lsn: lsn) {
+                var entryReader = ByteReader(body)
+                do {
+                    let record = try RecordCoding.decode(from: &entryReader)
+                    guard entryReader.isAtEnd else { throw FormatError(message: "trailing bytes", offset: entryReader.offset) }
+                    state.records[record.id] = record
+                } catch let error as FormatError {
+                    try skip(corrupt("record \(index): \(error.message)", offset + 8 + error.offset))
+                }
+                (offset, index) = (offset + 8 + body.count, index + 1)
                 continue
             }
-            var entryReader = ByteReader(body)
-            do {
-                let record = try RecordCoding.decode(from: &entryReader)
-                guard entryReader.isAtEnd else { throw FormatError(message: "trailing bytes", offset: entryReader.offset) }
-                state.records[record.id] = record
-            } catch let error as FormatError {
-                try skip(corrupt("record \(index): \(error.message)", entryOffset + 8 + error.offset))
+            guard salvaging else { throw corrupt("record \(index): \(entryDamage(bytes, at: offset, index: index))", offset) }
+            // A damaged length field leaves the rest unframed: resynchronise at the next entry
+            // whose checksum (seeded with its index) verifies.
+            guard let (next, nextIndex) = resynchronise(bytes, after: offset, index: index, count: Int(count), lsn: lsn) else {
+                try skip(corrupt("record \(index): \(entryDamage(bytes, at: offset, index: index)); records \(index)...\(count - 1) are unreadable", offset))
+                return (state, damage)
             }
+            let skipped = nextIndex - index == 1 ? "record \(index)" : "records \(index)...\(nextIndex - 1)"
+            try skip(corrupt("\(skipped): \(entryDamage(bytes, at: offset, index: index)) (skipped; record \(nextIndex) verifies at offset \(next))", offset))
+            (offset, index) = (next, nextIndex)
         }
-        guard framedToEnd else { return (state, damage) }
-        let trailerOffset = headerSize + reader.offset
-        guard reader.remaining == 20 else {
-            try skip(corrupt("expected a 20-byte trailer, found \(reader.remaining) bytes", trailerOffset))
+        let trailerOffset = offset
+        guard bytes.count - offset == 20 else {
+            try skip(corrupt("expected a 20-byte trailer, found \(bytes.count - offset) bytes", trailerOffset))
             return (state, damage)
         }
         let trailer = bytes[trailerOffset...]
@@ -130,6 +128,48 @@ enum CheckpointFile {
             try skip(corrupt("bad trailer", trailerOffset))
         }
         return (state, damage)
+    }
+
+    /// The body of the entry at `offset` when it frames and its checksum verifies for `index`.
+    private static func verifiedEntry(_ bytes: [UInt8], at offset: Int, index: Int, lsn: UInt64) -> ArraySlice<UInt8>? {
+        guard offset + 8 <= bytes.count else { return nil }
+        var reader = ByteReader(bytes[offset..<(offset + 8)])
+        let length = Int(try! reader.u32())
+        let checksum = try! reader.u32()
+        guard length <= bytes.count - offset - 8 else { return nil }
+        let body = bytes[(offset + 8)..<(offset + 8 + length)]
+        return checksum == entryChecksum(body, lsn: lsn, index: index) ? body : nil
+    }
+
+    /// Why the entry at `offset` failed `verifiedEntry`.
+    private static func entryDamage(_ bytes: [UInt8], at offset: Int, index: Int) -> String {
+        guard offset + 8 <= bytes.count else { return "entry header cut short" }
+        let length = Int(try! ByteReader(bytes[offset..<(offset + 4)]).readU32())
+        return length > bytes.count - offset - 8 ? "length \(length) runs past the end of the file" : "checksum mismatch"
+    }
+
+    /// How far past a damaged entry salvage looks for the next intact one (entries, by index).
+    static let resynchronisationReach = 8
+
+    /// The first offset after `offset` where an entry with an index from `index + 1` (up to
+    /// `resynchronisationReach` further) verifies, and that index; nil when none does.
+    private static func resynchronise(_ bytes: [UInt8], after offset: Int, index: Int, count: Int, lsn: UInt64) -> (Int, Int)? {
+        let indexes = (index + 1)..<min(count, index + 1 + resynchronisationReach)
+        guard !indexes.isEmpty else { return nil }
+        var candidate = offset + 1
+        while candidate + 8 <= bytes.count {
+            let length = Int(try! ByteReader(bytes[candidate..<(candidate + 4)]).readU32())
+            // The body starts with the id's length (u32); both must fit before anything is hashed.
+            if length >= 4, length <= bytes.count - candidate - 8,
+                Int(try! ByteReader(bytes[(candidate + 8)..<(candidate + 12)]).readU32()) <= length - 4
+            {
+                let stored = try! ByteReader(bytes[(candidate + 4)..<(candidate + 8)]).readU32()
+                let body = bytes[(candidate + 8)..<(candidate + 8 + length)]
+                if let found = indexes.first(where: { stored == entryChecksum(body, lsn: lsn, index: $0) }) { return (candidate, found) }
+            }
+            candidate += 1
+        }
+        return nil
     }
 
     private static func entryChecksum(_ body: ArraySlice<UInt8>, lsn: UInt64, index: Int) -> UInt32 {

@@ -33,7 +33,7 @@ final class ColdTier {
     let path: String
     private let vfs: SQLiteVFS
     private let random: any RandomSource
-    private var connection: SQLiteConnection?
+    private(set) var connection: SQLiteConnection?
     private var statements: [String: SQLiteStatement] = [:]
     /// The LSN the cold tier reflects: it holds the store's whole state as of this LSN, except
     /// what the hot tier's dirty records and tombstones (replayed from the log after it) override.
@@ -55,7 +55,7 @@ final class ColdTier {
     /// opens an existing one without writing anything (`openReadOnly`).
     init(
         directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
-        synchronous: Synchronous = .full, readOnly: Bool = false
+        synchronous: Synchronous = .full, readOnly: Bool = false, rescuing: Bool = false
     ) throws {
         path = Self.path(in: directory)
         self.random = random
@@ -69,8 +69,8 @@ final class ColdTier {
         }
         do {
             try SQLiteProcessPRNG.withSeed(random.next()) {
-                if readOnly {
-                    try openReadOnly(fileSystem: fileSystem)
+                if readOnly || rescuing {
+                    try openReadOnly(fileSystem: fileSystem, rescuing: rescuing)
                 } else {
                     try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
                 }
@@ -87,8 +87,11 @@ final class ColdTier {
     /// Read-only: no schema, no WAL checkpoint, no sync. After a clean close there is no WAL,
     /// and SQLite opens the file `immutable` (no locks, no `-wal` or `-shm` created, as a
     /// read-only mount needs); a WAL left by a writer that died is read through a read-only
-    /// connection, which SQLite may refuse on a read-only directory.
-    private func openReadOnly(fileSystem: any FileSystem) throws {
+    /// connection in exclusive locking mode, which keeps the WAL index in its own memory (no
+    /// `-shm`), so it works on a read-only mount too (`RealDiskCLITests`).
+    /// `rescuing` (salvage reading a quarantined copy): damaged metadata is not an error, the
+    /// rows may still read.
+    private func openReadOnly(fileSystem: any FileSystem, rescuing: Bool = false) throws {
         guard fileSystem.exists(path) else { throw StoreError.corruption("the cold tier is missing", path: path, offset: 0) }
         let hasWAL = fileSystem.exists(path + "-wal")
         let escaped = path.map { ["%": "%25", "?": "%3f", "#": "%23"][$0] ?? String($0) }.joined()
@@ -96,6 +99,10 @@ final class ColdTier {
             path: hasWAL ? "file:\(escaped)?mode=ro" : "file:\(escaped)?immutable=1", vfs: vfs, flags: [.readOnly, .uri])
         self.connection = connection
         if hasWAL { try connection.execute("PRAGMA locking_mode=EXCLUSIVE") }
+        if rescuing {
+            try? readMeta(connection)
+            return
+        }
         let tables = try connection.query("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")
         guard case .integer(1)? = tables.first?.first else {
             // A writer died creating it: the next writable open sets it up.

@@ -28,6 +28,8 @@ struct LogWriter {
     private(set) var current: Segment
     /// Completed segments, oldest first.
     private(set) var finished: [SegmentInfo]
+    /// `SYNCED`, the durable record of the highest synced LSN.
+    private(set) var syncedLSN: SyncedLSNKeeper
 
     /// Continues the recovered log: appends to its last segment when every byte in it is proven
     /// synced, else starts a fresh segment. Frames written after bytes that later vanish (a failed
@@ -40,6 +42,9 @@ struct LogWriter {
         options: StoreOptions
     ) throws {
         (self.directory, self.fileSystem, self.random, self.options) = (directory, fileSystem, random, options)
+        syncedLSN = SyncedLSNKeeper(
+            directory: directory, fileSystem: fileSystem, intervalNanoseconds: options.syncedLSNRecordIntervalNanoseconds,
+            recovered: recovered.syncedRecord)
         var segments = recovered.segments
         if let resumable = recovered.resumable, let last = segments.popLast() {
             let path = FilePaths.join(directory, last.name)
@@ -126,8 +131,17 @@ struct LogWriter {
     }
 
     /// A sync of segment `segmentID` covering `tail` succeeded.
-    mutating func noteSynced(through tail: Int64, segmentID: UInt64) {
+    /// Then `lsn` is durable: `SYNCED` records it, at most once per interval (`now`: the
+    /// store's monotonic clock).
+    mutating func noteSynced(through tail: Int64, segmentID: UInt64, lsn: UInt64, now: Int64) {
         if current.header.segmentID == segmentID { current.syncedThrough = max(current.syncedThrough, tail) }
+        syncedLSN.noteDurable(lsn, now: now)
+    }
+
+    /// Salvage accepted a log ending at `lastLSN`, below what `SYNCED` records: lower the record.
+    mutating func resetSyncedLSN(to lastLSN: UInt64) throws {
+        guard syncedLSN.newest.map({ $0.lsn > lastLSN }) ?? false else { return }
+        try syncedLSN.reset(to: lastLSN)
     }
 
     /// Finishes the current segment (the caller has synced it: recovery treats damage in any
@@ -239,7 +253,10 @@ struct LogWriter {
         try current.handle.syncData()
     }
 
-    func closeFile() { try? current.handle.close() }
+    func closeFile() {
+        try? current.handle.close()
+        syncedLSN.close()
+    }
 }
 
 extension FileSystem {

@@ -38,6 +38,10 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var quarantineFolder: String?
     /// The files kept there.
     public var quarantinedFiles: [String] = []
+    /// With salvage of a damaged cold tier: the records copied out of its quarantined copy into
+    /// the new one, and the ids that would not read, each with why (also listed in `lost`).
+    public var coldRecordsCopied: [String] = []
+    public var coldRecordsLost: [String: String] = [:]
     public var durationNanoseconds: Int64 = 0
 
     /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
@@ -77,6 +81,8 @@ struct RecoveredStore {
     var manifestDurableLSN: UInt64 = 0
     /// Salvage's quarantine, for the cold tier's files too.
     var quarantine: Quarantine
+    /// `SYNCED`'s newest valid slot, which the log writer continues from.
+    var syncedRecord: SyncedLSNRecord?
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
     var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
@@ -105,7 +111,7 @@ enum Recovery {
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
             resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine)
+            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

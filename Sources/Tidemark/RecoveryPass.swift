@@ -24,6 +24,8 @@ struct RecoveryPass {
     /// salvage rewrites the store (`quarantineDamage`).
     var damagedFiles: [(name: String, held: String)] = []
     var quarantine: Quarantine
+    /// `SYNCED`'s newest valid slot (`checkDurableEnd`), for the writer to continue.
+    var syncedRecord: SyncedLSNRecord?
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
     /// Each segment is read into this one buffer in turn (`SegmentScan.scan(…reusing:)`).
@@ -305,23 +307,29 @@ struct RecoveryPass {
         return unproven
     }
 
-    /// A log that ends before the LSN the manifest proves durable (a clean close recorded it,
-    /// or a checkpoint covers it) lost synced frames: a segment cut short or removed. An error,
-    /// or with salvage a loss naming where the log now ends.
+    /// A log that ends before the LSN the store's files prove durable (`DurableEnd`: a clean
+    /// close or a checkpoint recorded in the manifest, or a log sync recorded in `SYNCED`) lost
+    /// synced frames: a segment cut short or removed. An error, or with salvage a loss naming
+    /// where the log now ends.
     mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) throws {
         if let checkpointSegment, !hooks.replaysPastDamage, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
             let message = "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost"
             guard salvage else { throw StoreError.corruption(message, path: path(checkpointSegment), offset: 0) }
             report.lost.append(StoreProblem(file: checkpointSegment, offset: 0, message: message))
         }
-        let durable = manifest.provenDurableLSN
-        guard lastLSN < durable, !hooks.replaysPastDamage else { return }
-        let file = inventory.segments.last?.name ?? StoreFiles.manifest
+        do {
+            syncedRecord = inventory.hasSyncedLSNRecord ? try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem).newest : nil
+        } catch {
+            throw fsError(error, SyncedLSNRecord.fileName)
+        }
+        let durable = DurableEnd(manifest: manifest, synced: syncedRecord)
+        guard durable.isLost(logEnd: lastLSN), !hooks.replaysPastDamage else { return }
+        let file = inventory.segments.last?.name ?? durable.recordedBy
         let offset = segments.last.flatMap { $0.name == file ? $0.size : nil } ?? 0
-        let message = "the log ends at LSN \(lastLSN), but \(StoreFiles.manifest) records LSN \(durable) as durable: LSNs \(lastLSN + 1)...\(durable) were lost from a log cut short or removed after they were synced"
+        let message = durable.lossMessage(logEnd: lastLSN)
         guard salvage else { throw StoreError.corruption(message, path: path(file), offset: offset) }
         report.lost.append(StoreProblem(file: file, offset: offset, message: message))
-        if file != StoreFiles.manifest { noteDamaged(file, "the end of the log") }
+        if file != durable.recordedBy { noteDamaged(file, "the end of the log") }
     }
 
     /// With salvage: copies every damaged file, and every checkpoint the manifest does not keep,

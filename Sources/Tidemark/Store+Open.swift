@@ -51,6 +51,8 @@ extension Store {
             // Rewrite the store so it is clean again: a checkpoint of what survived, and no
             // damaged file left for the next open to trip over.
             try store.checkpointLocked(dropOlder: true)
+            // The loss is accepted: `SYNCED` may no longer claim the LSNs it listed.
+            try store.failStopping { try store.log.resetSyncedLSN(to: store.lastAssignedLSN) }
         } else if recovered.needsCheckpoint {
             // The replayed state may rest on bytes only the page cache holds (a failed fsync
             // marks them clean; re-syncing reports success without writing them). Make it
@@ -66,6 +68,9 @@ extension Store {
 
     private static func validate(_ options: StoreOptions) throws {
         guard options.checkpointsKept >= 1 else { throw StoreError(.invalidInput, "checkpointsKept must be at least 1") }
+        guard options.syncedLSNRecordIntervalNanoseconds >= 0 else {
+            throw StoreError(.invalidInput, "syncedLSNRecordIntervalNanoseconds must be 0 or more, got \(options.syncedLSNRecordIntervalNanoseconds)")
+        }
         let alignment = options.sectorAlignment
         if options.readOnly, options.salvage { throw StoreError(.invalidInput, "salvage rewrites the store; it cannot be read-only") }
         guard alignment == 0 || (alignment >= 512 && alignment <= 1 << 20 && alignment & (alignment - 1) == 0) else {
@@ -101,16 +106,8 @@ extension Store {
         do {
             cold = try openColdTier(recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
         } catch let error as StoreError where options.salvage && error.code == .corruption {
-            for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
-                try recovered.quarantine.keep(name, held: "the cold tier: every record as of its last flush", reason: error.message, copy: false)
-            }
-            recovered.report.lost.append(StoreProblem(
-                file: ColdTier.fileName, offset: error.offset ?? 0,
-                message: "\(error.message); records flushed to the cold tier and not written since are lost, the store continues with a new one"))
-            recovered.report.quarantineFolder = recovered.quarantine.folder
-            recovered.report.quarantinedFiles = recovered.quarantine.entries.map(\.file)
-            cold = try ColdTier(
-                directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: options.hooks.coldSynchronous)
+            cold = try salvageColdTier(
+                error, recovered: &recovered, directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
         }
         if cold.lsn > recovered.lastLSN {
             // Cold commits only cover log that was durable, so the log lost committed frames.
@@ -120,6 +117,39 @@ extension Store {
         }
         return TieredState(
             recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: clock.wallNanoseconds())
+    }
+
+    /// Salvage of a cold tier that is missing, will not open or fails its check: its files move
+    /// to quarantine, a new one starts, and every record that still reads in the quarantined
+    /// copy is copied into it (`ColdTier.rescue`); each id that does not read is a listed loss.
+    private static func salvageColdTier(
+        _ error: StoreError, recovered: inout RecoveredStore, directory: String, fileSystem: any FileSystem,
+        clock: any Clock, random: any RandomSource, options: StoreOptions
+    ) throws -> ColdTier {
+        for name in [ColdTier.fileName, ColdTier.fileName + "-wal"] where fileSystem.exists(FilePaths.join(directory, name)) {
+            try recovered.quarantine.keep(name, held: "the cold tier: every record as of its last flush", reason: error.message, copy: false)
+        }
+        recovered.report.quarantineFolder = recovered.quarantine.folder
+        recovered.report.quarantinedFiles = recovered.quarantine.entries.map(\.file)
+        let cold = try ColdTier(
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random, synchronous: options.hooks.coldSynchronous)
+        let rescue = try recovered.quarantine.folder.flatMap { folder in
+            try ColdTier.rescue(
+                from: FilePaths.join(directory, folder), into: cold, dimension: recovered.state.dimension,
+                lsn: recovered.report.checkpointLSN ?? 0, fileSystem: fileSystem, clock: clock, random: random, now: clock.wallNanoseconds())
+        }
+        var what = "records flushed to the cold tier and not written since are lost"
+        if let rescue, !(rescue.copiedIDs.isEmpty && rescue.lostIDs.isEmpty) {
+            what = "\(rescue.copiedIDs.count) records that still read were copied into a new cold tier, \(rescue.lostIDs.count) did not read (listed)"
+                + (rescue.unaccounted > 0 ? ", and \(rescue.unaccounted) more that its meta table counts have unreadable ids" : "")
+            recovered.report.coldRecordsCopied = rescue.copiedIDs
+            recovered.report.coldRecordsLost = rescue.lostIDs
+        }
+        recovered.report.lost.append(StoreProblem(file: ColdTier.fileName, offset: error.offset ?? 0, message: "\(error.message); \(what); the store continues with a new one"))
+        for (id, why) in (rescue?.lostIDs ?? [:]).sorted(by: { $0.key < $1.key }) {
+            recovered.report.lost.append(StoreProblem(file: ColdTier.fileName, offset: 0, message: "record '\(id)' lost: \(why)"))
+        }
+        return cold
     }
 
     /// The cold tier, checked against the checkpoint that relies on it: missing, unreadable or

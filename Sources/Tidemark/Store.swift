@@ -328,7 +328,7 @@ public final class Store: @unchecked Sendable {
             }
             syncCount += 1
             durableLSN = max(durableLSN, target)
-            log.noteSynced(through: tail, segmentID: segmentID)
+            log.noteSynced(through: tail, segmentID: segmentID, lsn: durableLSN, now: clock.monotonicNanoseconds())
         }
     }
 

@@ -23,12 +23,23 @@ package enum StoreFileDecoding {
         try RecordCoding.decodeOperations(bytes[...]).count
     }
 
-    /// A checkpoint file, checked against the LSN its own header claims (bytes 16..<24).
+    /// A checkpoint file, checked against the LSN its own header claims (bytes 16..<24), and
+    /// read as salvage reads it (skipping damaged records, resynchronising after them).
     @discardableResult
     package static func checkpoint(_ bytes: [UInt8]) throws -> Int {
         var lsn: UInt64 = 0
         if bytes.count >= 24 { var reader = ByteReader(bytes[16..<24]); lsn = try reader.u64() }
+        _ = try? CheckpointFile.decode(bytes, path: "fuzz/checkpoint.ckpt", expectedLSN: lsn, salvaging: true)
         return try CheckpointFile.decode(bytes, path: "fuzz/checkpoint.ckpt", expectedLSN: lsn).records.count
+    }
+
+    /// `SYNCED`: the newest valid slot's LSN; throws when no slot validates.
+    @discardableResult
+    package static func syncedRecord(_ bytes: [UInt8]) throws -> UInt64 {
+        guard let newest = SyncedLSNRecord.decode(bytes).newest else {
+            throw StoreError.corruption("no slot validates", path: "fuzz/" + SyncedLSNRecord.fileName, offset: 0)
+        }
+        return newest.lsn
     }
 
     /// The manifest. Returns the number of checkpoints it lists.

@@ -30,6 +30,8 @@ struct StoreInventory {
     /// Leftovers of interrupted atomic replacements (`writeFileAtomically`); open removes them.
     let temporaryFiles: [String]
     let hasManifest: Bool
+    /// `SYNCED` (`SyncedLSNRecord`) is present.
+    let hasSyncedLSNRecord: Bool
     /// Every checkpoint file present, named or not by the manifest.
     let checkpointFiles: [String]
     let segments: [Segment]
@@ -37,6 +39,7 @@ struct StoreInventory {
     init(names: [String]) {
         temporaryFiles = names.filter { $0.hasSuffix(".tmp") }
         hasManifest = names.contains(StoreFiles.manifest)
+        hasSyncedLSNRecord = names.contains(SyncedLSNRecord.fileName)
         checkpointFiles = names.filter { StoreFiles.checkpointLSN($0) != nil }
         let segmentLSNs = names.compactMap(StoreFiles.segmentFirstLSN).sorted()
         segments = segmentLSNs.indices.map { index in
@@ -80,5 +83,26 @@ struct StoreInventory {
     /// The message for a header whose first LSN is not the file name's.
     static func misnamedMessage(_ scan: SegmentScan, _ segment: Segment) -> String {
         "segment header says first LSN \(scan.header.firstLSN), the file name \(segment.firstLSN)"
+    }
+}
+
+/// The highest LSN the store's own files prove was durable in the log, and the file that says
+/// so: the manifest (a clean close's last LSN, or its newest checkpoint) or `SYNCED` (the last
+/// log sync it recorded). A log that ends below it lost synced frames: a loss, never a torn
+/// tail. Recovery and `verify` both judge the log's end by it.
+struct DurableEnd {
+    var lsn: UInt64
+    var recordedBy: String
+
+    init(manifest: Manifest, synced: SyncedLSNRecord?) {
+        let (fromManifest, fromSynced) = (manifest.provenDurableLSN, synced?.lsn ?? 0)
+        (lsn, recordedBy) = fromSynced > fromManifest ? (fromSynced, SyncedLSNRecord.fileName) : (fromManifest, StoreFiles.manifest)
+    }
+
+    /// Whether a log ending at `logEnd` lost frames this end proves synced.
+    func isLost(logEnd: UInt64) -> Bool { logEnd < lsn }
+
+    func lossMessage(logEnd: UInt64) -> String {
+        "the log ends at LSN \(logEnd), but \(recordedBy) records LSN \(lsn) as durable: LSNs \(logEnd + 1)...\(lsn) were lost from a log cut short or removed after they were synced"
     }
 }

@@ -41,6 +41,11 @@ public struct StoreOptions: Sendable, Hashable {
     /// Written into `LOCK` once a writer holds it (e.g. "pid 4242"), so a refused second writer
     /// can name the holder. Empty: nothing to name.
     public var lockOwner = ""
+    /// How often, at most, a log sync also records the LSN it made durable in `SYNCED`
+    /// (`SyncedLSNRecord`; by the store's monotonic clock; the first sync after open always
+    /// does). A log found ending below that LSN lost synced frames: a reported loss, not a torn
+    /// tail. Each record costs one small write and fdatasync; 0 records after every sync.
+    public var syncedLSNRecordIntervalNanoseconds: Int64 = 1_000_000_000
     package var canary: StoreCanary?
 
     public init(

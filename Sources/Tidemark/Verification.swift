@@ -153,20 +153,31 @@ private struct VerificationPass {
         return scan.frames.last?.frame.lsn ?? (segment.firstLSN - 1)
     }
 
-    /// The manifest's proven durable end (a clean close's last LSN, or its newest checkpoint)
-    /// beyond the end of the log: synced frames were lost.
+    /// The proven durable end (`DurableEnd`) beyond the end of the log: synced frames were
+    /// lost. A damaged `SYNCED` slot is a warning (a torn update; the other slot is used).
     mutating func checkDurableEnd(_ manifest: Manifest, _ inventory: StoreInventory) {
         if let checkpointSegment, !inventory.segments.contains(where: { $0.name == checkpointSegment }) {
             problem(checkpointSegment, 0, "missing: the checkpoint at LSN \(manifest.checkpoints[0].lsn) started it durably, so the commits after that checkpoint are lost")
         }
-        let durable = manifest.provenDurableLSN
+        var synced: SyncedLSNRecord?
+        if inventory.hasSyncedLSNRecord {
+            report.filesChecked += 1
+            do {
+                let read = try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem)
+                synced = read.newest
+                for slot in read.damagedSlots {
+                    warn(SyncedLSNRecord.fileName, Int64(slot * SyncedLSNRecord.slotStride), "slot \(slot) does not validate (a torn update, or damage): \(read.newest.map { "slot \($0.slot) is used" } ?? "no synced LSN is recorded") (rewritten at the next sync)")
+                }
+            } catch {
+                problem(SyncedLSNRecord.fileName, 0, "unreadable: \(error)")
+            }
+        }
+        let durable = DurableEnd(manifest: manifest, synced: synced)
         let end = max(logEnd, usableCheckpoint?.lsn ?? 0)
-        guard end < durable else { return }
+        guard durable.isLost(logEnd: end) else { return }
         let last = inventory.segments.last
         let offset = last.flatMap { try? fileSystem.status(path($0.name)).size } ?? 0
-        problem(
-            last?.name ?? StoreFiles.manifest, offset,
-            "the log ends at LSN \(end), but \(StoreFiles.manifest) records LSN \(durable) as durable: LSNs \(end + 1)...\(durable) are lost")
+        problem(last?.name ?? durable.recordedBy, offset, durable.lossMessage(logEnd: end))
     }
 
     /// The cold tier, opened read-only: present when the checkpoint relies on it, readable, its

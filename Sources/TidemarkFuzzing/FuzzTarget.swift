@@ -15,6 +15,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case logPayload = "log-payload"
     case checkpoint
     case manifest
+    /// `SYNCED`, the two-slot record of the highest synced LSN.
+    case syncedRecord = "synced-record"
     /// A cold-tier row: the input is the row id, a 0 byte, then the body; the harness stores the
     /// body's right checksum beside it, so mutations reach the record decoding behind the check.
     case coldRow = "cold-row"
@@ -37,6 +39,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .logPayload: try StoreFileDecoding.commitPayload(input)
         case .checkpoint: try StoreFileDecoding.checkpoint(input)
         case .manifest: try StoreFileDecoding.manifest(input)
+        case .syncedRecord: try StoreFileDecoding.syncedRecord(input)
         case .coldRow:
             let split = input.firstIndex(of: 0) ?? input.endIndex
             let id = String(decoding: input[..<split], as: UTF8.self)

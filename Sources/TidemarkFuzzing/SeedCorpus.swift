@@ -19,7 +19,8 @@ public enum SeedCorpus {
         try writeStore(at: store, records: records)
         for name in try files.contentsOfDirectory(atPath: store).sorted() {
             let target: FuzzTarget? =
-                name.hasPrefix("wal-") ? .logSegment : name.hasPrefix("checkpoint-") ? .checkpoint : name == "MANIFEST" ? .manifest : nil
+                name.hasPrefix("wal-") ? .logSegment : name.hasPrefix("checkpoint-") ? .checkpoint : name == "MANIFEST" ? .manifest
+                : name == "SYNCED" ? .syncedRecord : nil
             guard let target else { continue }
             try files.copyItem(atPath: store + "/" + name, toPath: "\(root)/\(target.rawValue)/\(name)")
         }

@@ -23,6 +23,7 @@ import TidemarkIO
         "cold.sqlite-wal": Set((1...5).map { "k\($0)" }),
         "MANIFEST": [],
         "LOCK": [],
+        "SYNCED": [],
     ]
 
     /// c1-5 flushed to the cold tier's database (a clean close folds its WAL in), k1-5 flushed by

@@ -73,6 +73,67 @@ import TidemarkIO
         #expect(try tidemark(["db", store, "verify"]).status == 0)
     }
 
+    // MARK: Losses after a dirty death
+
+    /// The frames of a segment file: each one's LSN and offset (32-byte segment header, then
+    /// 32-byte frame headers with the LSN at +8 and the payload length at +16).
+    func frames(of path: String) throws -> [(lsn: UInt64, offset: Int)] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func integer(_ at: Int, _ width: Int) -> UInt64 { (0..<width).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * $1) } }
+        var (offset, found) = (32, [(lsn: UInt64, offset: Int)]())
+        while offset + 32 <= bytes.count {
+            found.append((integer(offset + 8, 8), offset))
+            offset += 32 + Int(integer(offset + 16, 4))
+        }
+        return found
+    }
+
+    /// Issue 9 item 3: an importer acknowledges 20 records, passes `SYNCED`'s one-second
+    /// interval, acknowledges 20 more and is SIGKILLed: no close, no checkpoint. Its last segment
+    /// cut back at a frame boundary inside the acknowledged range is a loss `verify` names (exit
+    /// 1: file, offset, LSNs), not a torn tail; `recover --salvage` accepts it and the store opens.
+    @Test func aSyncedTailCutAfterSIGKILLIsALossVerifyNames() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let directory = TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+        process.arguments = ["db", directory.store, "import", "-", "--ack", "--sync", "group"]
+        let input = Pipe(), output = Pipe()
+        (process.standardInput, process.standardOutput, process.standardError) = (input, output, FileHandle.nullDevice)
+        try process.run()
+        let acks = BackgroundReader(output.fileHandleForReading)
+        func send(_ range: Range<Int>) {
+            let lines = range.map { "{\"id\":\"r-\($0)\",\"content\":\"record \($0)\",\"embedding\":[1.0,\($0).0]}\n" }.joined()
+            input.fileHandleForWriting.write(Data(lines.utf8))
+        }
+        send(0..<20)
+        #expect(acks.waitFor("ack r-19\n", seconds: 60))
+        usleep(1_100_000)
+        send(20..<40)
+        #expect(acks.waitFor("ack r-39\n", seconds: 60))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.store).sorted()
+        #expect(names.contains("SYNCED"), "\(names)")
+        let segment = try #require(names.last { $0.hasPrefix("wal-") })
+        let cut = try #require(try frames(of: directory.store + "/" + segment).first { $0.lsn == 10 })
+        #expect(truncate(directory.store + "/" + segment, off_t(cut.offset)) == 0)
+
+        let verify = try tidemark(["db", directory.store, "verify"])
+        #expect(verify.status == 1, "\(verify.stdout)")
+        #expect(verify.stdout.contains("problem: \(segment) @ \(cut.offset): the log ends at LSN 9, but SYNCED records LSN"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("LSNs 10..."), "\(verify.stdout)")
+        let refused = try tidemark(["db", directory.store, "stats"])
+        #expect(refused.status == 1 && refused.stderr.contains(segment), "\(refused.stderr)")
+        let salvage = try tidemark(["db", directory.store, "recover", "--salvage"])
+        #expect(salvage.status == 0 && salvage.stdout.contains("lost: \(segment) @ \(cut.offset)"), "\(salvage.stdout)\(salvage.stderr)")
+        let export = try tidemark(["db", directory.store, "export"])
+        #expect(export.status == 0 && export.stdout.split(separator: "\n").count == 9, "\(export.stdout)\(export.stderr)")
+        #expect(try tidemark(["db", directory.store, "verify"]).status == 0)
+    }
+
     // MARK: Read-only
 
     /// A store with records in the cold tier, a checkpoint and the log, closed cleanly.
@@ -82,6 +143,29 @@ import TidemarkIO
         #expect(try tidemark(["db", store, "import", "-"], input: lines[0..<6].joined(separator: "\n")).status == 0)
         #expect(try tidemark(["db", store, "maintain", "--hot-to-cold-age", "0"]).status == 0)
         #expect(try tidemark(["db", store, "import", "-"], input: lines[6...].joined(separator: "\n")).status == 0)
+        return store
+    }
+
+    /// The same 12 records, but its writer (an importer with a tiny hot budget, so commits
+    /// flushed them to the cold tier) was SIGKILLed: `cold.sqlite-wal` still holds those commits.
+    func killedWriterStore(_ directory: TemporaryDirectory) throws -> String {
+        signal(SIGPIPE, SIG_IGN)
+        let store = directory.file("K")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tidemarkExecutable)
+        process.arguments = ["db", store, "import", "-", "--ack", "--hot-memory-bytes", "2048"]
+        let input = Pipe(), output = Pipe()
+        (process.standardInput, process.standardOutput, process.standardError) = (input, output, FileHandle.nullDevice)
+        try process.run()
+        let acks = BackgroundReader(output.fileHandleForReading)
+        let padding = String(repeating: "x", count: 400)
+        let lines = (0..<12).map { "{\"id\":\"r\($0)\",\"content\":\"text \($0) \(padding)\",\"embedding\":[\($0).0,1.0]}\n" }
+        input.fileHandleForWriting.write(Data(lines.joined().utf8))
+        #expect(acks.waitFor("ack r11\n", seconds: 60))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let wal = (try? FileManager.default.attributesOfItem(atPath: store + "/cold.sqlite-wal")[.size] as? Int) ?? 0
+        #expect(wal > 0, "the dead writer left no cold-tier WAL to read")
         return store
     }
 
@@ -128,13 +212,14 @@ import TidemarkIO
         #expect(snapshot(store) == before)
     }
 
-    @Test func readOnlyCommandsWorkForAUserWithoutWritePermission() throws {
+    @Test(arguments: ["closed", "killed"])
+    func readOnlyCommandsWorkForAUserWithoutWritePermission(_ kind: String) throws {
         guard getuid() == 0 else {
             // Not root: this user is already one without write permission once it is removed.
             return
         }
         let directory = TemporaryDirectory()
-        let store = try readableStore(directory)
+        let store = try kind == "closed" ? readableStore(directory) : killedWriterStore(directory)
         let before = snapshot(store)
         try chmod("a-w", store)
         try chmod("a+rX", directory.path)
@@ -146,9 +231,11 @@ import TidemarkIO
         #expect(snapshot(store) == before)
     }
 
-    @Test func readOnlyCommandsWorkOnAReadOnlyMount() throws {
+    /// A cleanly closed store, and one whose writer was SIGKILLed with commits in the cold tier's WAL.
+    @Test(arguments: ["closed", "killed"])
+    func readOnlyCommandsWorkOnAReadOnlyMount(_ kind: String) throws {
         let directory = TemporaryDirectory()
-        let store = try readableStore(directory)
+        let store = try kind == "closed" ? readableStore(directory) : killedWriterStore(directory)
         let before = snapshot(store)
         let mountPoint = directory.file("ro")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)

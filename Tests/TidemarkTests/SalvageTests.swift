@@ -91,6 +91,29 @@ import TidemarkIO
         #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
     }
 
+    /// A damaged length field no longer ends the walk: salvage resynchronises at the next entry
+    /// whose checksum verifies, so only that record is lost (a length still in range misframes
+    /// what follows; one past the end frames nothing).
+    @Test(arguments: [3, 1 << 30])
+    func checkpointRecordWithADamagedLengthLosesOnlyItself(_ lengthDelta: Int) throws {
+        let directory = TemporaryDirectory()
+        let options = try checkpointedStore(directory, kept: 1)
+        let checkpoint = try checkpointName(directory)
+        var bytes = try fs.readFile(directory.file(checkpoint))
+        var offset = CheckpointFile.headerSize
+        for _ in 0..<2 { offset += 8 + Int(try ByteReader(bytes[offset...]).readU32()) }
+        let length = UInt32(Int(try ByteReader(bytes[offset...]).readU32()) + lengthDelta)
+        withUnsafeBytes(of: length.littleEndian) { for (index, byte) in $0.enumerated() { bytes[offset + index] = byte } }
+        try fs.writeFileAtomically(directory.file(checkpoint), bytes)
+
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["a", "b", "d", "e", "f", "g", "h"])
+        let lost = store.recovery.lost.filter { $0.file == checkpoint }
+        #expect(lost.count == 1 && lost[0].offset == Int64(offset) && lost[0].message.contains("record 2"), "\(lost)")
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+    }
+
     /// Three segments (a-c, d-f, g-i): damage to the middle one loses at most its records.
     func threeSegments(_ directory: TemporaryDirectory) throws -> (StoreOptions, [String]) {
         var options = StoreOptions()
@@ -274,5 +297,84 @@ import TidemarkIO
         #expect(try ids(reader) == ["a"])
         try reader.close()
         #expect(try fs.readFile(directory.file(ColdTier.fileName)).isEmpty)
+    }
+}
+
+extension SalvageTests {
+    static let coldRecords = 3000
+    static func coldContent(_ index: Int) -> String { "body-of-doc-\(index)-end" }
+
+    /// A tiered store with `coldRecords` records flushed to the cold tier's database (a clean
+    /// close folds the WAL in) and one more in the log.
+    func coldStore(_ directory: TemporaryDirectory) throws -> StoreOptions {
+        var options = StoreOptions()
+        options.tiers = TierOptions(hotToColdAge: 0)
+        let store = try openStore(directory, options: options)
+        for start in stride(from: 0, to: Self.coldRecords, by: 500) {
+            try store.batch { batch in
+                for index in start..<(start + 500) {
+                    try batch.put(record("doc-\(index)", [Float(index), 1, 0], content: Self.coldContent(index)))
+                }
+            }
+        }
+        #expect(try store.runMaintenance().flushed == Self.coldRecords)
+        try store.put(record("hot", [0, 1, 0]))
+        try store.close()
+        #expect(!fs.exists(directory.file(ColdTier.fileName + "-wal")))
+        return options
+    }
+
+    /// Overwrites 16 KiB page `page` of the cold tier with garbage; returns the indexes of the
+    /// records whose content was on it.
+    func garbleColdPage(_ directory: TemporaryDirectory, page: Int) throws -> Set<Int> {
+        let path = directory.file(ColdTier.fileName)
+        var bytes = try fs.readFile(path)
+        let range = (page * 16384)..<((page + 1) * 16384)
+        let pageBytes = Data(bytes[range])
+        let onPage = Set((0..<Self.coldRecords).filter { pageBytes.range(of: Data(Self.coldContent($0).utf8)) != nil })
+        for offset in range { bytes[offset] = UInt8(truncatingIfNeeded: offset &* 131 &+ 17) }
+        try fs.writeFileAtomically(path, bytes)
+        return onPage
+    }
+
+    /// The page holding record `index`'s content.
+    func coldPage(holding index: Int, _ directory: TemporaryDirectory) throws -> Int {
+        let bytes = Data(try fs.readFile(directory.file(ColdTier.fileName)))
+        let found = try #require(bytes.range(of: Data(Self.coldContent(index).utf8)))
+        return found.lowerBound / 16384
+    }
+
+    @Test func salvageCopiesTheRowsThatStillReadOutOfADamagedColdTier() throws {
+        let directory = TemporaryDirectory()
+        let options = try coldStore(directory)
+        let onPage = try garbleColdPage(directory, page: try coldPage(holding: Self.coldRecords / 2, directory))
+        #expect(!onPage.isEmpty && onPage.count < 500, "\(onPage.count) records on the page")
+        let store = try salvage(directory, options)
+        let expected = Set((0..<Self.coldRecords).filter { !onPage.contains($0) }.map { "doc-\($0)" } + ["hot"])
+        let records = try store.allRecords()
+        #expect(Set(records.map(\.id)) == expected)
+        for record in records where record.id != "hot" {
+            let index = Int(record.id.dropFirst(4))!
+            #expect(record.content == Self.coldContent(index) && record.embedding == [Float(index), 1, 0], "\(record.id)")
+        }
+        let lost = Set(store.recovery.coldRecordsLost.keys)
+        #expect(lost == Set(onPage.map { "doc-\($0)" }), "lost but not on the page: \(lost.subtracting(onPage.map { "doc-\($0)" }).sorted()) \(store.recovery.coldRecordsLost.filter { !onPage.contains(Int($0.key.dropFirst(4)) ?? -1) })")
+        #expect(store.recovery.coldRecordsCopied.count == Self.coldRecords - onPage.count)
+        #expect(store.recovery.lost.filter { $0.message.hasPrefix("record 'doc-") }.count == onPage.count)
+        #expect(store.recovery.quarantinedFiles.contains(ColdTier.fileName))
+        try store.close()
+        #expect(try Store.verify(at: directory.path, fileSystem: fs).isClean)
+        #expect(try openStore(directory, options: options).allRecords().count == expected.count)
+    }
+
+    @Test func aColdTierWithAGarbageHeaderPageIsQuarantinedWhole() throws {
+        let directory = TemporaryDirectory()
+        let options = try coldStore(directory)
+        _ = try garbleColdPage(directory, page: 0)
+        let store = try salvage(directory, options)
+        #expect(try ids(store) == ["hot"])
+        #expect(store.recovery.coldRecordsCopied.isEmpty)
+        #expect(store.recovery.lost.contains { $0.file == ColdTier.fileName && $0.message.contains("records flushed to the cold tier and not written since are lost") })
+        #expect(store.recovery.quarantinedFiles == [ColdTier.fileName])
     }
 }

@@ -7,10 +7,11 @@ import Testing
         let names = [
             StoreFiles.segmentName(firstLSN: 0x20), "MANIFEST", StoreFiles.checkpointName(lsn: 7) + ".tmp",
             StoreFiles.segmentName(firstLSN: 0x3), StoreFiles.checkpointName(lsn: 7), "notes.txt",
-            StoreFiles.segmentName(firstLSN: 0x100),
+            StoreFiles.segmentName(firstLSN: 0x100), SyncedLSNRecord.fileName,
         ]
         let inventory = StoreInventory(names: names)
         #expect(inventory.hasManifest)
+        #expect(inventory.hasSyncedLSNRecord && !StoreInventory(names: ["MANIFEST"]).hasSyncedLSNRecord)
         #expect(inventory.temporaryFiles == [StoreFiles.checkpointName(lsn: 7) + ".tmp"])
         #expect(inventory.checkpointFiles == [StoreFiles.checkpointName(lsn: 7)])
         #expect(inventory.segments.map(\.firstLSN) == [0x3, 0x20, 0x100])  // numeric order, not listing order

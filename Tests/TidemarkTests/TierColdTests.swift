@@ -203,7 +203,7 @@ struct TierColdTests {
         // recovered log ends at 0.
         let fileSystem = PosixFileSystem()
         for name in try fileSystem.listDirectory(directory.path)
-        where name == "MANIFEST" || name.hasSuffix(".ckpt") || name.hasSuffix(".log") {
+        where name == "MANIFEST" || name == SyncedLSNRecord.fileName || name.hasSuffix(".ckpt") || name.hasSuffix(".log") {
             try fileSystem.remove(directory.file(name))
         }
         let error = #expect(throws: StoreError.self) { try openStore(directory, clock: clock, options: options()) }

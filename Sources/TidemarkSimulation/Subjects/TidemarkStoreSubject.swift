@@ -15,6 +15,7 @@ final class TidemarkStoreSubject: Subject {
         .choice("tiers", ["on", "off"], "hot tier in memory over a SQLite cold tier"),
         .integer("hotMemoryBytes", 0...(1 << 30), "hot tier memory budget; unflushed records flush to the cold tier before passing it (tiers on)"),
         .integer("hotToColdAgeSeconds", 0...86_400, "idle time after which maintenance flushes a record to the cold tier (tiers on)"),
+        .integer("syncedRecordSeconds", 0...86_400, "how often at most a log sync also records its LSN in SYNCED (0: every sync)"),
     ]
 
     let fileSystem: any FileSystem
@@ -34,6 +35,9 @@ final class TidemarkStoreSubject: Subject {
         if let kept = values["checkpointsKept"].flatMap(Int.init) { options.checkpointsKept = kept }
         if let bytes = values["autoCheckpointBytes"].flatMap(Int64.init) { options.autoCheckpointLogBytes = bytes }
         if let bytes = values["sectorAlignment"].flatMap(Int.init) { options.sectorAlignment = bytes }
+        if let seconds = values["syncedRecordSeconds"].flatMap(Int64.init) {
+            options.syncedLSNRecordIntervalNanoseconds = seconds * 1_000_000_000
+        }
         if values["tiers"] == "on" {
             var tiers = TierOptions()
             if let bytes = values["hotMemoryBytes"].flatMap(Int.init) { tiers.hotMemoryBytes = bytes }

@@ -238,6 +238,9 @@ struct Recover: DBAction {
             if let warning = cut.possibleLossWarning { emit("warning: " + warning) }
         }
         for lost in report.lost { emit("lost: \(lost)") }
+        if !report.coldRecordsCopied.isEmpty {
+            emit("copied out of the damaged cold tier into a new one: \(report.coldRecordsCopied.count) records (`--json` lists them)")
+        }
         for removed in report.removedFiles { emit("removed: \(removed)") }
         if let folder = report.quarantineFolder {
             emit("quarantined in \(folder) (see \(folder)/report.json): \(report.quarantinedFiles.joined(separator: ", "))")
