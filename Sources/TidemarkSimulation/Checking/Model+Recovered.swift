@@ -20,12 +20,18 @@ public struct DiskDamage: Sendable {
     public var corruptionFired: Bool
     public var ioErrorFired: Bool
 
+    /// Faults that make a call fail, then or at a later sync: a refusal of kind `.io` after one
+    /// of them is right.
+    static let errorKinds: Set<FaultKind> = [
+        .fsyncError, .writeError, .readError, .writebackError, .syncNoSpace, .writebackNoSpace, .shutdown, .readOnlyRemount,
+    ]
+
     public init(faults: FaultConfiguration, disk: SimulatedFileSystem) {
         corruptionConfigured = faults.injectsCorruption
         let decisions = disk.decisions.filter { !$0.suppressed }
         corruptionFired = decisions.contains { [.bitRot, .misdirectedWrite].contains($0.kind) }
         ioErrorFired = !disk.configuredFaults.isEmpty
-            || decisions.contains { [.fsyncError, .writeError, .readError, .shutdown, .readOnlyRemount].contains($0.kind) }
+            || decisions.contains { Self.errorKinds.contains($0.kind) }
     }
 }
 
