@@ -24,6 +24,22 @@ struct InvariantCheckingTests {
         return found
     }
 
+    /// A planted bug the knob exists for: with `knob` set on `faults`, the bug-free toy passes
+    /// and `bug` is caught in at least 5 of 25 seeds; without it, in none.
+    static func expectCaughtOnlyWithTheKnob(
+        _ bug: ToySubject.Bugs, faults: FaultRanges, workload: WorkloadConfiguration = WorkloadConfiguration(),
+        knob: (inout FaultRanges) -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let without = violations(scenario("toy", faults: faults, workload: workload), bugs: bug).values.reduce(0, +)
+        var with = faults
+        knob(&with)
+        let scenario = scenario("toy", faults: with, workload: workload)
+        #expect(violations(scenario, bugs: []) == [:], sourceLocation: sourceLocation)
+        let found = violations(scenario, bugs: bug)
+        let caught = found.values.reduce(0, +)
+        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob", sourceLocation: sourceLocation)
+    }
+
     static var powerLoss: FaultRanges {
         var faults = FaultRanges()
         faults.dropUnsynced = DoubleRange(0.3, 1)
@@ -238,29 +254,15 @@ struct InvariantCheckingTests {
     /// syncs through a fresh descriptor is safe while errors come only from fsync itself, and
     /// caught once background writeback fails.
     @Test func aFreshDescriptorMissesABackgroundWritebackError() {
-        var faults = Self.powerLoss
-        let plain = Self.scenario("toy", faults: faults)
-        let without = Self.violations(plain, bugs: .syncThroughFreshDescriptor).values.reduce(0, +)
-        faults.writebackError = DoubleRange(0.05, 0.2)
-        let erring = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(erring, bugs: []) == [:])
-        let found = Self.violations(erring, bugs: .syncThroughFreshDescriptor)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+        Self.expectCaughtOnlyWithTheKnob(.syncThroughFreshDescriptor, faults: Self.powerLoss) {
+            $0.writebackError = DoubleRange(0.05, 0.2)
+        }
     }
 
     /// ENOSPC from fsync (delayed allocation) drops the pages like EIO: a toy that retries it
     /// as a transient full disk is caught only once fsync can fail that way.
     @Test func aRetriedNoSpaceFsyncIsCaught() {
-        var faults = Self.powerLoss
-        let plain = Self.scenario("toy", faults: faults)
-        let without = Self.violations(plain, bugs: .retrySyncAfterNoSpace).values.reduce(0, +)
-        faults.syncNoSpace = DoubleRange(0.05, 0.2)
-        let full = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(full, bugs: []) == [:])
-        let found = Self.violations(full, bugs: .retrySyncAfterNoSpace)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+        Self.expectCaughtOnlyWithTheKnob(.retrySyncAfterNoSpace, faults: Self.powerLoss) { $0.syncNoSpace = DoubleRange(0.05, 0.2) }
     }
 
     /// errseq for a failing fsync: the next fsync draws afresh and may fail again. A toy that
@@ -269,15 +271,8 @@ struct InvariantCheckingTests {
     @Test func aSecondFsyncErrorIsCaughtUnderErrseq() {
         var faults = Self.powerLoss
         faults.fsyncError = DoubleRange(0.2, 0.5)
-        let perFile = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(perFile, bugs: []) == [:])
-        let without = Self.violations(perFile, bugs: .trustSyncAfterRewrite).values.reduce(0, +)
-        faults.fsyncErrorReporting = .errseq
-        let errseq = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(errseq, bugs: []) == [:])
-        let found = Self.violations(errseq, bugs: .trustSyncAfterRewrite)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) per file")
+        #expect(Self.violations(Self.scenario("toy", faults: faults), bugs: []) == [:])
+        Self.expectCaughtOnlyWithTheKnob(.trustSyncAfterRewrite, faults: faults) { $0.fsyncErrorReporting = .errseq }
     }
 
     /// A file system remounted read-only after an error refuses every change with EROFS until
@@ -285,14 +280,7 @@ struct InvariantCheckingTests {
     @Test func acknowledgingOnAReadOnlyRemountIsCaught() {
         var faults = Self.powerLoss
         faults.writebackError = DoubleRange(0.05, 0.2)
-        let plain = Self.scenario("toy", faults: faults)
-        let without = Self.violations(plain, bugs: .acknowledgeOnReadOnly).values.reduce(0, +)
-        faults.readOnlyRemount = DoubleRange(0.5, 1)
-        let remounting = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(remounting, bugs: []) == [:])
-        let found = Self.violations(remounting, bugs: .acknowledgeOnReadOnly)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+        Self.expectCaughtOnlyWithTheKnob(.acknowledgeOnReadOnly, faults: faults) { $0.readOnlyRemount = DoubleRange(0.5, 1) }
     }
 
     /// The toy survives a file system that shuts down after an error (every call fails with EIO
@@ -310,15 +298,9 @@ struct InvariantCheckingTests {
     /// Delayed allocation failing in background writeback reports ENOSPC at the next sync: a
     /// toy that retries the sync as for a transient full disk is caught only with the knob.
     @Test func aRetriedSyncAfterBackgroundNoSpaceIsCaught() {
-        var faults = Self.powerLoss
-        let plain = Self.scenario("toy", faults: faults)
-        let without = Self.violations(plain, bugs: .retrySyncAfterNoSpace).values.reduce(0, +)
-        faults.writebackNoSpace = DoubleRange(0.05, 0.2)
-        let full = Self.scenario("toy", faults: faults)
-        #expect(Self.violations(full, bugs: []) == [:])
-        let found = Self.violations(full, bugs: .retrySyncAfterNoSpace)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+        Self.expectCaughtOnlyWithTheKnob(.retrySyncAfterNoSpace, faults: Self.powerLoss) {
+            $0.writebackNoSpace = DoubleRange(0.05, 0.2)
+        }
     }
 
     /// Space is freed when an unlink is durable: a toy that deletes its state and writes the new
@@ -330,14 +312,9 @@ struct InvariantCheckingTests {
         var workload = WorkloadConfiguration()
         workload.mix = [.put: 3, .delete: 2, .get: 1]
         workload.contentBytes = IntRange(50, 100)
-        let immediate = Self.scenario("toy", faults: faults, workload: workload)
-        let without = Self.violations(immediate, bugs: .deleteThenRewrite).values.reduce(0, +)
-        faults.holdSpaceUntilUnlinkDurable = true
-        let held = Self.scenario("toy", faults: faults, workload: workload)
-        #expect(Self.violations(held, bugs: []) == [:])
-        let found = Self.violations(held, bugs: .deleteThenRewrite)
-        let caught = found.values.reduce(0, +)
-        #expect(without == 0 && caught >= 5, "\(caught) of 25 seeds (\(found)), \(without) without the knob")
+        Self.expectCaughtOnlyWithTheKnob(.deleteThenRewrite, faults: faults, workload: workload) {
+            $0.holdSpaceUntilUnlinkDurable = true
+        }
     }
 
     @Test func killPointsLandOnCallsTheOperationMakes() {
