@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import Tidemark
 import TidemarkIO
 
 /// The store on a real disk through the CLI, as processes: one writer at a time, read-only
@@ -92,6 +93,30 @@ import TidemarkIO
     /// interval, acknowledges 20 more and is SIGKILLed: no close, no checkpoint. Its last segment
     /// cut back at a frame boundary inside the acknowledged range is a loss `verify` names (exit
     /// 1: file, offset, LSNs), not a torn tail; `recover --salvage` accepts it and the store opens.
+    /// A segment with a valid header proves the LSNs before it: a middle segment removed from a
+    /// real directory, before a last segment with no frame in it, is a loss that `verify`,
+    /// `stats` and `recover --salvage` name, not a log that ends early.
+    @Test func aMissingSegmentBeforeAnEmptyLastOneIsALossEveryCommandNames() throws {
+        let directory = TemporaryDirectory()
+        let store = try Store.open(
+            at: directory.store, fileSystem: PosixFileSystem(), clock: ManualClock(), random: SeededRandom(seed: 3),
+            options: StoreOptions(syncMode: .immediate, segmentSizeLimit: 256))
+        for id in ["a", "b", "c", "d"] { try store.put(Record(id: id, content: String(repeating: id, count: 120))) }
+        try store.close()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.store).filter { $0.hasPrefix("wal-") }.sorted()
+        try #require(names.count >= 3, "\(names)")
+        let (missing, last) = (names[names.count - 2], names[names.count - 1])
+        try FileManager.default.removeItem(atPath: directory.store + "/" + missing)
+        #expect(truncate(directory.store + "/" + last, off_t(32)) == 0)  // the header only
+
+        let verify = try tidemark(["db", directory.store, "verify", "--no-tiers"])
+        #expect(verify.status == 1 && verify.stdout.contains(last), "\(verify.stdout)\(verify.stderr)")
+        let refused = try tidemark(["db", directory.store, "stats", "--no-tiers"])
+        #expect(refused.status == 1 && refused.stderr.contains("are missing before this segment"), "\(refused.stderr)")
+        let salvage = try tidemark(["db", directory.store, "recover", "--salvage", "--no-tiers"])
+        #expect(salvage.status == 0 && salvage.stdout.contains("lost: \(last)"), "\(salvage.stdout)\(salvage.stderr)")
+    }
+
     @Test func aSyncedTailCutAfterSIGKILLIsALossVerifyNames() throws {
         signal(SIGPIPE, SIG_IGN)
         let directory = TemporaryDirectory()
