@@ -313,6 +313,7 @@ public final class Store: @unchecked Sendable {
             if let failure { throw failure.forInFlightOperation }
             if syncInProgress {
                 lock.wait()
+                if !options.hooks.rechecksAfterWakeup, failure == nil { return }
                 continue
             }
             try failStopping { try log.padToSector(nextLSN: lastAssignedLSN + 1) }
@@ -329,7 +330,7 @@ public final class Store: @unchecked Sendable {
                 throw failStop(StoreError(.io, "log sync failed", path: handle.path, outcome: .ambiguous, cause: syncError))
             }
             syncCount += 1
-            durableLSN = max(durableLSN, target)
+            durableLSN = max(durableLSN, options.hooks.creditedLSN(target: target, lastAssigned: lastAssignedLSN))
             log.noteSynced(through: tail, segmentID: segmentID, lsn: durableLSN, now: clock.monotonicNanoseconds())
         }
     }

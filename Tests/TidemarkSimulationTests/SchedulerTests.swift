@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TidemarkIO
+
+@testable import TidemarkSimulation
+
+/// The deterministic scheduler: group commit's threads interleaved from the seed, the two
+/// planted group-commit bugs caught with it and never with the same operations run one after
+/// another, the safe store clean, and the same seed giving the same interleaving.
+@Suite struct SchedulerTests {
+    /// The plan with every concurrent step replaced by its members one after another (and a
+    /// reopen where it closed the store): the same operations, without concurrency.
+    static func serialized(_ plan: Plan) -> Plan {
+        Plan(steps: plan.steps.flatMap { step -> [Step] in
+            guard case .operation(.concurrent(let members, let closes), let kill, let crash) = step else { return [step] }
+            var steps: [Step] = members.map { .operation($0, killAfterCalls: nil, crash: nil) }
+            if closes { steps.append(.operation(.reopen, killAfterCalls: nil, crash: nil)) }
+            if let kill, !steps.isEmpty { steps[steps.count - 1] = .operation(members.last ?? .reopen, killAfterCalls: kill, crash: crash) }
+            return steps
+        })
+    }
+
+    /// Seeds caught (the scenario's expected invariants) with the scheduler, and without it.
+    static func caught(_ name: String, seeds: ClosedRange<UInt64>) throws -> (concurrent: Int, serial: Int) {
+        let scenario = try shippedScenario(name)
+        var concurrent = 0, serial = 0
+        for seed in seeds {
+            let run = SimulationRun(scenario: scenario, seed: seed)
+            if let violation = run.execute().violation {
+                #expect(scenario.expectInvariants.contains(violation.invariant), "seed \(seed): \(violation.message)")
+                concurrent += 1
+            }
+            let oneByOne = SimulationRun(scenario: scenario, seed: seed, plan: serialized(run.plan), suppressedDecisions: [])
+            if oneByOne.execute().violation != nil { serial += 1 }
+        }
+        return (concurrent, serial)
+    }
+
+    @Test(arguments: ["canary-credit-frames-appended-during-sync", "canary-follower-trusts-wakeup"])
+    func aPlantedGroupCommitBugIsCaughtOnlyWhenThreadsInterleave(_ name: String) throws {
+        let (concurrent, serial) = try Self.caught(name, seeds: 1...20)
+        #expect(concurrent >= 4, "\(concurrent) of 20 seeds caught")
+        #expect(serial == 0, "\(serial) of 20 seeds caught with the same operations one after another")
+    }
+
+    @Test func theSafeStorePassesRacingCommitsClosesAndAFullDisk() throws {
+        let scenario = try shippedScenario("group-concurrency")
+        var switches = 0, crashesInside = 0, closes = 0
+        for seed in UInt64(1)...25 {
+            let run = SimulationRun(scenario: scenario, seed: seed)
+            let result = run.execute()
+            #expect(result.violation == nil, "seed \(seed): \(result.violation?.message ?? "")")
+            switches += result.threadSwitches
+            crashesInside += result.crashPoints["during concurrent"] ?? 0
+            closes += run.plan.steps.filter { if case .operation(.concurrent(_, true), _, _) = $0 { true } else { false } }.count
+        }
+        // The runs really interleave threads, crash inside concurrent steps and race closes.
+        #expect(switches > 1_000 && crashesInside > 0 && closes > 0, "\(switches) switches, \(crashesInside) crashes inside, \(closes) closes")
+    }
+
+    @Test func sameSeedSameInterleavingAndTrace() throws {
+        let scenario = try shippedScenario("group-concurrency")
+        for seed in UInt64(1)...4 {
+            let first = SimulationRun(scenario: scenario, seed: seed, recordTrace: true).execute()
+            let second = SimulationRun(scenario: scenario, seed: seed, recordTrace: true).execute()
+            #expect(first.traceHash == second.traceHash && first.threadSwitches == second.threadSwitches)
+            #expect(first.trace.map(\.path) == second.trace.map(\.path))
+            #expect(first.events.map(\.label) == second.events.map(\.label))
+        }
+        let plan = SimulationRun(scenario: scenario, seed: 1).plan
+        // The interleaving comes from the seed's scheduler stream: another seed, same plan, other trace.
+        let other = SimulationRun(scenario: scenario, seed: 2, plan: plan, suppressedDecisions: []).execute()
+        #expect(other.traceHash != SimulationRun(scenario: scenario, seed: 1, plan: plan, suppressedDecisions: []).execute().traceHash)
+    }
+
+    @Test func aWaitNoThreadCanEndIsADeadlockNamingEachThreadAndWhereItWaits() {
+        let scheduler = DeterministicScheduler(seed: 7)
+        let monitor = scheduler.makeMonitor()
+        let outcome = scheduler.run(
+            [
+                (name: "waiter", body: { monitor.lock(); monitor.wait(); monitor.unlock() }),
+                (name: "locker", body: { monitor.lock(); monitor.lock() }),
+            ],
+            isHalted: { false })
+        guard case .deadlocked(let report) = outcome else {
+            Issue.record("expected a deadlock, got \(outcome)")
+            return
+        }
+        #expect(report.contains("waiter waits on the condition at wait (TidemarkSimulationTests/SchedulerTests.swift:"))
+        #expect(report.contains("locker is blocked on the lock at lock (TidemarkSimulationTests/SchedulerTests.swift:"))
+    }
+
+    @Test func exactlyOneThreadRunsAtATimeAndTheSeedPicksTheOrder() {
+        func order(seed: UInt64) -> [Int] {
+            let scheduler = DeterministicScheduler(seed: seed)
+            let monitor = scheduler.makeMonitor()
+            let log = Log()
+            let bodies: [(name: String, body: @Sendable () -> Void)] = (0..<4).map { thread in
+                (name: "t\(thread)", body: {
+                    for _ in 0..<5 {
+                        monitor.lock()
+                        log.append(thread)
+                        monitor.unlock()
+                    }
+                })
+            }
+            #expect(scheduler.run(bodies, isHalted: { false }) == .finished)
+            #expect(log.maxInside == 1)
+            return log.entries
+        }
+        #expect(order(seed: 1) == order(seed: 1))
+        #expect(order(seed: 1) != order(seed: 2))
+    }
+}
+
+/// Records entries and how many threads were ever inside `append` at once.
+private final class Log: @unchecked Sendable {
+    private let lock = NSLock()
+    private var inside = 0
+    private(set) var maxInside = 0
+    private(set) var entries: [Int] = []
+    func append(_ value: Int) {
+        lock.withLock { inside += 1; maxInside = max(maxInside, inside) }
+        usleep(200)
+        lock.withLock { entries.append(value); inside -= 1 }
+    }
+}
