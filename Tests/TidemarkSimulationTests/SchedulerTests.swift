@@ -125,3 +125,86 @@ private final class Log: @unchecked Sendable {
         lock.withLock { entries.append(value); inside -= 1 }
     }
 }
+
+@Suite struct ConcurrencyKnobParsingTests {
+    static let store = "name: x\nsubject: {kind: tidemark}\n"
+
+    @Test func theKnobParsesWithItsWeight() throws {
+        let scenario = try ScenarioParser.parse(
+            Self.store + "workload:\n  mix: {concurrent: 3, put: 1}\n  concurrency:\n    writers: 3..5\n    closeChance: 0.5\n", file: "c.yaml")
+        #expect(scenario.workload.concurrency == ConcurrencyConfiguration(writers: IntRange(3, 5), closeChance: 0.5))
+        #expect(scenario.workload.mix[.concurrent] == 3)
+    }
+
+    @Test func aMalformedKnobIsAnErrorNamingWhatAndWhere() {
+        let cases: [(String, String)] = [
+            (Self.store + "workload:\n  mix: {concurrent: 3}\n", "c.yaml:4:8: the mix weighs concurrent steps, but workload has no \"concurrency\""),
+            (Self.store + "workload:\n  concurrency:\n    writers: 2\n", "c.yaml:4:3: concurrency needs a positive \"concurrent\" weight"),
+            (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    writers: 1..4\n", "c.yaml:6:14: concurrency writers must be at least 2"),
+            (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    writers: 2..40\n", "c.yaml:6:14: concurrency writers must be at most 16"),
+            (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    closeChance: 2\n", "c.yaml:6:18: closeChance is a probability"),
+            (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    threads: 2\n", "c.yaml:6:5:"),
+            ("name: x\nsubject: {kind: sqlite}\nworkload:\n  mix: {concurrent: 1}\n  concurrency:\n    writers: 2\n", "c.yaml:3:1: concurrency: only the tidemark store"),
+        ]
+        for (yaml, message) in cases {
+            #expect {
+                try ScenarioParser.parse(yaml, file: "c.yaml")
+            } throws: { error in
+                "\(error)".hasPrefix(message)
+            }
+        }
+    }
+}
+
+@Suite struct ConcurrentShrinkingTests {
+    /// A planted group-commit bug shrinks to a plan still breaking the same invariant, with
+    /// its concurrent steps cut down to the members that matter, and replays bit for bit.
+    @Test func aConcurrentFailureShrinksByStepsThenMembersAndReplays() throws {
+        let scenario = try shippedScenario("canary-follower-trusts-wakeup")
+        let seed = try #require((UInt64(1)...20).first { SimulationRun(scenario: scenario, seed: $0).execute().violation != nil })
+        let run = SimulationRun(scenario: scenario, seed: seed)
+        let failure = FailureFile(scenarioFile: "canary.yaml", scenario: scenario, run: run, result: run.execute())
+        let shrunk = Shrinker(failure: failure, maxRuns: 300).shrink().failure
+        func members(_ plan: Plan) -> Int {
+            plan.steps.reduce(0) { count, step in
+                if case .operation(.concurrent(let members, _), _, _) = step { return count + members.count }
+                return count
+            }
+        }
+        #expect(shrunk.invariant == failure.invariant)
+        #expect(shrunk.plan.steps.count < failure.plan.steps.count && members(shrunk.plan) < members(failure.plan))
+        #expect(members(shrunk.plan) >= 2, "a follower needs a leader to wait for")
+        // 1-minimal over members: dropping any one member of a concurrent step loses the failure.
+        for (index, step) in shrunk.plan.steps.enumerated() {
+            guard case .operation(.concurrent(let members, let closes), let kill, let crash) = step else { continue }
+            for dropped in members.indices {
+                var steps = shrunk.plan.steps
+                var fewer = members
+                fewer.remove(at: dropped)
+                steps[index] = .operation(.concurrent(members: fewer, closes: closes), killAfterCalls: kill, crash: crash)
+                let trial = SimulationRun(scenario: scenario, seed: seed, plan: Plan(steps: steps), suppressedDecisions: Set(shrunk.suppressedDecisions))
+                #expect(trial.execute().violation?.invariant != shrunk.invariant, "step \(index) still fails without member \(dropped)")
+            }
+        }
+        let replayed = SimulationRun(scenario: scenario, seed: seed, plan: shrunk.plan, suppressedDecisions: Set(shrunk.suppressedDecisions)).execute()
+        #expect(replayed.violation?.invariant == shrunk.invariant)
+        #expect(Hex.digits16(replayed.traceHash) == shrunk.traceHash)
+    }
+}
+
+extension ConcurrentShrinkingTests {
+    /// A concurrent step kept whole by ddmin over the steps loses the members the failure
+    /// does not need.
+    @Test func membersAFailureDoesNotNeedAreDropped() throws {
+        let members: [WorkloadOperation] = (0..<5).map { .delete(id: "k\($0)") }
+        let steps: [Step] = [.operation(.concurrent(members: members, closes: true), killAfterCalls: 3, crash: nil), .crash(CrashSpec(powerLoss: true))]
+        let scenario = try shippedScenario("group-concurrency")
+        let run = SimulationRun(scenario: scenario, seed: 1)
+        let shrinker = Shrinker(failure: FailureFile(scenarioFile: "x.yaml", scenario: scenario, run: run, result: run.execute()))
+        let shrunk = shrinker.droppingConcurrentMembers(steps) { candidate in
+            guard case .operation(.concurrent(let kept, true), 3, nil) = candidate[0] else { return false }
+            return kept.contains(.delete(id: "k1")) && kept.contains(.delete(id: "k3"))
+        }
+        #expect(shrunk == [.operation(.concurrent(members: [.delete(id: "k1"), .delete(id: "k3")], closes: true), killAfterCalls: 3, crash: nil), steps[1]])
+    }
+}
