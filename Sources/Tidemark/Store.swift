@@ -329,6 +329,10 @@ public final class Store: @unchecked Sendable {
             if let syncError, !options.hooks.forgivesFailedSync(retry: { (try? handle.syncData()) != nil }) {
                 throw failStop(StoreError(.io, "log sync failed", path: handle.path, outcome: .ambiguous, cause: syncError))
             }
+            // Another fsync of this descriptor failed while this one ran unlocked (a follower's
+            // ENOSPC cut): with errseq it may have taken the writeback error this sync would
+            // have reported, so this success proves nothing.
+            if let failure { throw failure.forInFlightOperation }
             syncCount += 1
             durableLSN = max(durableLSN, options.hooks.creditedLSN(target: target, lastAssigned: lastAssignedLSN))
             log.noteSynced(through: tail, segmentID: segmentID, lsn: durableLSN, now: clock.monotonicNanoseconds())

@@ -208,3 +208,20 @@ extension ConcurrentShrinkingTests {
         #expect(shrunk == [.operation(.concurrent(members: [.delete(id: "k1"), .delete(id: "k3")], closes: true), killAfterCalls: 3, crash: nil), steps[1]])
     }
 }
+
+/// Store races the scheduler found.
+@Suite struct StoreRaceRegressionTests {
+    /// `group-concurrency-writeback-errors` seed 194: a background writeback error drops two
+    /// frames' pages; a follower's append hits ENOSPC and its cut's fdatasync takes the error
+    /// (errseq: once per descriptor) and stops the store, while the leader's fdatasync of the
+    /// same descriptor, unlocked, then succeeds. The leader credited its target, recorded it in
+    /// `SYNCED` and acknowledged a commit whose pages were gone: after a power loss recovery
+    /// refused (the log ends below `SYNCED`). Now a leader whose store stopped during its
+    /// sync does not trust it.
+    @Test func aLeaderDoesNotTrustASyncDuringWhichTheENOSPCCutsSyncFailed() throws {
+        let scenario = try shippedScenario("group-concurrency-writeback-errors")
+        let result = SimulationRun(scenario: scenario, seed: 194).execute()
+        #expect(result.violation == nil, "\(result.violation?.message ?? "")")
+        #expect(result.knobsFired.isSuperset(of: ["writebackError", "capacityBytes"]))
+    }
+}
