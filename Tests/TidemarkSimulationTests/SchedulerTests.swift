@@ -225,3 +225,32 @@ extension ConcurrentShrinkingTests {
         #expect(result.knobsFired.isSuperset(of: ["writebackError", "capacityBytes"]))
     }
 }
+
+@Suite struct ConcurrentModelTests {
+    static func put(_ id: String) -> WorkloadOperation {
+        .put(record: RecordValue(id: id, content: id, embedding: [1], metadata: [:]))
+    }
+
+    static func state(_ ids: String...) -> Model.State {
+        Dictionary(uniqueKeysWithValues: ids.map { ($0, RecordValue(id: $0, content: $0, embedding: [1], metadata: [:])) })
+    }
+
+    /// Uncertain members of a concurrent step may show in any combination, after every
+    /// acknowledged one; an acknowledged member missing is a violation.
+    @Test func uncertainMembersShowInAnyCombinationAcknowledgedOnesMust() {
+        var model = Model()
+        model.acknowledged(stepIndex: 0, operation: Self.put("a"), durable: true)
+        model.uncertainConcurrent(stepIndex: 0, operation: Self.put("b"))
+        model.uncertainConcurrent(stepIndex: 0, operation: Self.put("c"))
+        for recovered in [Self.state("a"), Self.state("a", "b"), Self.state("a", "c"), Self.state("a", "b", "c")] {
+            var copy = model
+            #expect(copy.check(recovered: recovered, acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 1) == nil, "\(recovered.keys.sorted())")
+        }
+        var copy = model
+        #expect(copy.check(recovered: Self.state("c"), acknowledgementsAreDurable: true, corruptionInjected: false, stepIndex: 1) != nil)
+        // Without the tail, "a, c" would be no prefix of [a, b, c].
+        var sequential = Model()
+        for id in ["a", "b", "c"] { sequential.acknowledged(stepIndex: 0, operation: Self.put(id), durable: false) }
+        #expect(sequential.check(recovered: Self.state("a", "c"), acknowledgementsAreDurable: false, corruptionInjected: false, stepIndex: 1)?.invariant == .prefixConsistency)
+    }
+}
