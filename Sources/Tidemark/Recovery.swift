@@ -100,6 +100,10 @@ enum Recovery {
         var pass = RecoveryPass(directory: directory, fileSystem: fileSystem, options: options)
         let inventory = try pass.removeTemporaryFiles()
         let manifest = try pass.readManifest(inventory)
+        if pass.hooks.cutsLogAtRecordedDurableEnd {
+            let synced = try? SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem).newest
+            pass.canaryLogEnd = DurableEnd(manifest: manifest, synced: synced).lsn
+        }
         try pass.loadNewestCheckpoint(from: manifest)
         for segment in inventory.segments { try pass.replay(segment) }
         try pass.checkDurableEnd(manifest, inventory)

@@ -14,6 +14,8 @@ struct RecoveryPass {
     var lastLSN: UInt64 = 0
     /// Kept checkpoints, newest first (damaged ones dropped).
     var keptCheckpoints: [Manifest.Entry] = []
+    /// `cutLogAtRecordedDurableEnd` only: where the canary ends the log.
+    var canaryLogEnd: UInt64?
     var segments: [SegmentInfo] = []
     var resumable: (header: SegmentHeader, offset: Int64)?
     /// The replayed frames no successful sync was proven to cover (`RecoveredStore.unprovenFrames`).
@@ -177,7 +179,10 @@ struct RecoveryPass {
             // (rotation syncs the previous segment first), even when no frame in it survived.
             try noteMissing("LSNs \(lastLSN + 1)...\(segment.firstLSN - 1) are missing before this segment", before: segment)
         }
-        let cutAt = try cutPoint(scan, verdict, segment)
+        var cutAt = try cutPoint(scan, verdict, segment)
+        if let canaryLogEnd, let beyond = scan.frames.first(where: { $0.frame.lsn > canaryLogEnd }), beyond.offset < cutAt ?? .max {
+            cutAt = beyond.offset
+        }
         let unproven = try apply(scan, before: cutAt)
         let name = segment.name
         if let cutAt {

@@ -28,6 +28,12 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     /// when the checkpoint that relies on them is written. A power loss loses migrated records
     /// (recovery refuses to open): breaks liveness (7), durability (2a/2b) or prefix consistency (1).
     case coldSynchronousOff
+    /// Recovery takes the durable end the store's files record (`SYNCED`, the manifest) for the
+    /// end of the log and cuts every frame after it as a torn tail. A commit whose log sync
+    /// completed just before the crash, before `SYNCED` recorded it, is lost without a word.
+    /// Nothing acknowledged is lost, so only the rule that an interrupted commit whose frame was
+    /// already durable committed (`Subject.inFlightCommitRecord`) sees it: breaks durability (2a).
+    case cutLogAtRecordedDurableEnd
 }
 
 /// The protocol steps a canary can bend, each named for the step. `ProtocolHooks()` (no canary)
@@ -67,6 +73,10 @@ struct ProtocolHooks: Sendable, Hashable {
     /// The cold tier's `PRAGMA synchronous`: FULL, so a cold commit that returned is durable.
     /// (`coldSynchronousOff` sets OFF.)
     var coldSynchronous: ColdTier.Synchronous { canary == .coldSynchronousOff ? .off : .full }
+
+    /// Recovery: the log ends where its last valid frame ends; the recorded durable end is only a
+    /// floor. (`cutLogAtRecordedDurableEnd` cuts the frames after it as a torn tail.)
+    var cutsLogAtRecordedDurableEnd: Bool { canary == .cutLogAtRecordedDurableEnd }
 }
 
 extension StoreOptions {

@@ -213,7 +213,11 @@ private struct Execution {
 
         if fileSystem.isHalted {
             event(index, kind, operation.label, .inFlight, from: start)
-            model.uncertain(stepIndex: index, operation: operation)
+            if Self.isCommitted(operation, subject: subject, on: fileSystem) {
+                model.committedInFlight(stepIndex: index, operation: operation)
+            } else {
+                model.uncertain(stepIndex: index, operation: operation)
+            }
             crashAndRecover(crash, at: index, during: "during \(operation.kind.rawValue)")
             return
         }
@@ -424,19 +428,29 @@ private struct Execution {
         subject.close()
     }
 
+    /// An operation a crash cut short committed when its commit record (which the subject names)
+    /// was already durable: then it must survive like an acknowledged one. Otherwise it may or
+    /// may not have applied.
+    private static func isCommitted(_ operation: WorkloadOperation, subject: any Subject, on disk: SimulatedFileSystem) -> Bool {
+        guard operation.kind.isMutation, let record = subject.inFlightCommitRecord else { return false }
+        return disk.isDurable(record.path, through: record.end)
+    }
+
     // MARK: Crash exploration
 
     /// Lets the explorer visit the state before every persistence call of `operation`, against
     /// the model with the operation in flight (it may or may not have applied).
     private func watchPersistencePoints(during operation: WorkloadOperation, at index: Int) {
         guard let explorer = run.explorer, let subject else { return }
-        var model = model
+        var (model, committed) = (model, model)
         model.uncertain(stepIndex: index, operation: operation)
+        committed.committedInFlight(stepIndex: index, operation: operation)
         let (faults, clock, durable, label) = (faults, clock, subject.acknowledgementsAreDurable, operation.label)
         fileSystem.beforeEachCall = { [unowned fileSystem] call, path in
             guard CrashExplorer.isPersistencePoint(call) else { return }
             let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "before \(call.rawValue) \(path) in \(label)")
-            explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: durable, faults: faults,
+            let isCommitted = Self.isCommitted(operation, subject: subject, on: fileSystem)
+            explorer.visit(fileSystem, at: point, model: isCommitted ? committed : model, acknowledgementsAreDurable: durable, faults: faults,
                            wallNanoseconds: clock.wallNanoseconds())
         }
     }

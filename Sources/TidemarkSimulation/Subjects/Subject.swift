@@ -24,6 +24,25 @@ public protocol Subject: AnyObject {
     /// Whether an acknowledgement of a mutation promises durability (immediate/group modes),
     /// or only a later sync does (async mode).
     var acknowledgementsAreDurable: Bool { get }
+    /// Where the mutation in progress (or the last one performed) wrote the record that commits
+    /// it, once written; nil when it wrote none or the subject cannot say. The checker asks the
+    /// simulated disk whether that record was durable when a crash cut the operation short: if
+    /// so, the operation committed and must survive, acknowledged or not.
+    var inFlightCommitRecord: CommitRecord? { get }
+}
+
+extension Subject {
+    public var inFlightCommitRecord: CommitRecord? { nil }
+}
+
+/// The bytes `0..<end` of `path` hold an operation's commit record (a log frame and all before it).
+public struct CommitRecord: Sendable, Hashable {
+    public var path: String
+    public var end: Int64
+    public init(path: String, end: Int64) {
+        self.path = path
+        self.end = end
+    }
 }
 
 /// What recovery reported. `paths` are short labels counted in reports ("clean open", "torn

@@ -24,6 +24,7 @@ final class TidemarkStoreSubject: Subject {
     let options: StoreOptions
     let directory = "/store"
     private var store: Store?
+    private(set) var inFlightCommitRecord: CommitRecord?
 
     init(options values: [String: String], fileSystem: any FileSystem, clock: any Clock, random: any RandomSource) throws {
         self.fileSystem = fileSystem
@@ -52,6 +53,7 @@ final class TidemarkStoreSubject: Subject {
     func open() throws(SubjectError) -> RecoveryInfo {
         do {
             let store = try Store.open(at: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            store.commitFrameWritten = { [unowned self] path, end in inFlightCommitRecord = CommitRecord(path: path, end: end) }
             self.store = store
             return Self.describe(store.recovery)
         } catch {
@@ -74,6 +76,7 @@ final class TidemarkStoreSubject: Subject {
 
     func perform(_ operation: WorkloadOperation) -> Response {
         guard let store else { return .failStopped("the store is not open") }
+        inFlightCommitRecord = nil
         let acknowledged = Response.acknowledged(durable: acknowledgementsAreDurable)
         do {
             switch operation {
