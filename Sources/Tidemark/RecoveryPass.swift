@@ -124,6 +124,7 @@ struct RecoveryPass {
                 keptCheckpoints = Array(manifest.checkpoints[index...])
                 return
             } catch let error as StoreError where error.code != .io {
+                if !hooks.fallsBackToOlderCheckpoint && !salvage { throw error }
                 report.skippedCheckpoints.append(
                     StoreProblem(file: entry.fileName, offset: error.offset ?? 0, message: error.message))
             }

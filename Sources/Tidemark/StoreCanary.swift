@@ -34,6 +34,11 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     /// Nothing acknowledged is lost, so only the rule that an interrupted commit whose frame was
     /// already durable committed (`Subject.inFlightCommitRecord`) sees it: breaks durability (2a).
     case cutLogAtRecordedDurableEnd
+    /// Recovery refuses to open when the newest checkpoint is damaged instead of falling back to
+    /// an older one the manifest keeps. Nothing is lost or served wrong, so only the rule that a
+    /// refusal is wrong while an intact checkpoint and the log after it exist
+    /// (`Subject.intactRecoverySource`) sees it: breaks liveness (7).
+    case refuseDamagedNewestCheckpoint
 }
 
 /// The protocol steps a canary can bend, each named for the step. `ProtocolHooks()` (no canary)
@@ -77,6 +82,10 @@ struct ProtocolHooks: Sendable, Hashable {
     /// Recovery: the log ends where its last valid frame ends; the recorded durable end is only a
     /// floor. (`cutLogAtRecordedDurableEnd` cuts the frames after it as a torn tail.)
     var cutsLogAtRecordedDurableEnd: Bool { canary == .cutLogAtRecordedDurableEnd }
+
+    /// Recovery: a damaged checkpoint is skipped for the next older one the manifest keeps.
+    /// (`refuseDamagedNewestCheckpoint` refuses instead.)
+    var fallsBackToOlderCheckpoint: Bool { canary != .refuseDamagedNewestCheckpoint }
 }
 
 extension StoreOptions {

@@ -344,7 +344,8 @@ private struct Execution {
                 }
                 switch error.kind {
                 case .corruption where damage.corruptionFired:
-                    stop("recovery detected corruption: \(error.message)")
+                    let verdict = damage.verdictOnRefusedOpen(error, subject: subject, disk: fileSystem, stepIndex: index)
+                    if case .violation(let violation) = verdict { fail(violation) } else { stop("recovery detected corruption: \(error.message)") }
                     return nil
                 case .io where attempts < 6:
                     continue
@@ -533,6 +534,7 @@ private struct Execution {
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)
             if decision.kind == .fsyncError && faults.fsyncErrorReporting == .errseq { knobs.insert("fsyncErrorReporting: errseq") }
+            if decision.kind == .bitRot && !run.scenario.faults.bitRotPerFile.isZero { knobs.insert("bitRotPerFile") }
         }
         for fault in fileSystem.configuredFaults {
             switch fault.kind {

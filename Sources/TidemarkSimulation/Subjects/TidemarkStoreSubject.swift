@@ -163,6 +163,16 @@ final class TidemarkStoreSubject: Subject {
     /// manifest does not name, unfinished segments, torn tails), spill files no record owns,
     /// SQLite journals beside the cold tier, and a log that does not shrink: after one write
     /// and one checkpoint per kept checkpoint, at most one segment per kept checkpoint may remain.
+    /// Corruption that struck only checkpoint files (or `SYNCED`) leaves the manifest and the log
+    /// whole; a checkpoint the manifest names whose file still has the checksum the manifest
+    /// recorded, plus that log, is everything recovery needs.
+    func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String? {
+        guard corruptedFiles.allSatisfy({ FilePaths.parent(of: $0) == directory && IntactCheckpoint.isDispensable(FilePaths.name(of: $0)) }),
+            let intact = IntactCheckpoint.newest(in: directory, contents: contents)
+        else { return nil }
+        return "\(intact.fileName) (LSN \(intact.lsn)) still matches the checksum MANIFEST records, and corruption struck only \(corruptedFiles.sorted().joined(separator: ", ")), so the manifest and the log after it are whole"
+    }
+
     func hygieneProblems() -> [String] {
         guard let store else { return ["the store is not open"] }
         var problems: [String] = []
