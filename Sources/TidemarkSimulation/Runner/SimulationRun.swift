@@ -29,7 +29,9 @@ public struct SimulationRun {
             plan: WorkloadGenerator(workload: scenario.workload, crashes: crashes, seed: seed).plan(),
             suppressedDecisions: [], recordTrace: recordTrace)
         run.subjectFactory = subjectFactory
-        run.plan = KillPoints.place(run.plan, profile: run.callProfile(), crashes: crashes, seed: seed)
+        if let last = KillPoints.lastStepProfiled(for: run.plan) {
+            run.plan = KillPoints.place(run.plan, profile: run.callProfile(through: last), crashes: crashes, seed: seed)
+        }
         self = run
     }
 
@@ -50,10 +52,12 @@ public struct SimulationRun {
         return execution.result
     }
 
-    /// The file-system calls each step of the plan makes on a faithful disk, with no kill
-    /// points and every crash a process kill (for a crash step: the calls of the recovery).
-    func callProfile() -> KillPoints.Profile {
+    /// The file-system calls each step of the plan up to `lastStep` makes on a faithful disk,
+    /// with no kill points and every crash a process kill (for a crash step: the calls of the
+    /// recovery).
+    func callProfile(through lastStep: Int = .max) -> KillPoints.Profile {
         var execution = Execution(run: self, dryRun: true)
+        execution.lastDryRunStep = lastStep
         execution.perform()
         let trace = execution.fileSystem.trace
         return execution.stepCalls.mapValues { range in trace[range.clamped(to: trace.indices)].map(\.operation) }
@@ -118,6 +122,8 @@ private struct Execution {
     let subject: (any Subject)?
     /// A dry run (`callProfile`): a faithful disk, kills ignored, crashes are process kills.
     let dryRun: Bool
+    /// The dry run ends after this step (`KillPoints.lastStepProfiled`).
+    var lastDryRunStep = Int.max
     /// For a dry run: the calls of each step (the operation, or a crash step's recovery).
     var stepCalls: [Int: Range<Int>] = [:]
     var model = Model()
@@ -170,7 +176,7 @@ private struct Execution {
         }
         fileSystem.faults = faults
         for (index, step) in run.plan.steps.enumerated() {
-            if result.violation != nil || stopped { return }
+            if result.violation != nil || stopped || (dryRun && index > lastDryRunStep) { return }
             let start = fileSystem.callCount
             result.stepStarts.append(start)
             switch step {
