@@ -270,10 +270,15 @@ package enum IntactCheckpoint {
         return nil
     }
 
-    /// Whether recovery from an intact checkpoint can do without the file `name`: a checkpoint
-    /// (only one intact copy is needed), `SYNCED` (a floor for loss reports; no record is read
-    /// from it) or `LOCK`. The manifest and the log are needed.
-    package static func isDispensable(_ name: String) -> Bool {
-        StoreFiles.checkpointLSN(name) != nil || name == SyncedLSNRecord.fileName || name == StoreFiles.lock
+    /// Whether recovery from the intact checkpoint at `lsn` can do without the file `name`: a
+    /// checkpoint (one intact copy is enough), `SYNCED` (a floor for loss reports; no record is
+    /// read from it), `LOCK`, or a segment before the one that checkpoint started (all its
+    /// frames are in the checkpoint). The manifest and the log after the checkpoint are needed.
+    package static func isDispensable(_ name: String, recoveringFrom lsn: UInt64) -> Bool {
+        if let first = StoreFiles.segmentFirstLSN(name) { return first <= lsn }
+        return StoreFiles.checkpointLSN(name) != nil || name == SyncedLSNRecord.fileName || name == StoreFiles.lock
     }
+
+    /// The segment the checkpoint at `lsn` started: the log after it begins there.
+    package static func segmentStarted(byCheckpointAt lsn: UInt64) -> String { StoreInventory.segmentStarted(byCheckpointAt: lsn) }
 }

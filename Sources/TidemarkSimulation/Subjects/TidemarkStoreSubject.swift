@@ -163,14 +163,18 @@ final class TidemarkStoreSubject: Subject {
     /// manifest does not name, unfinished segments, torn tails), spill files no record owns,
     /// SQLite journals beside the cold tier, and a log that does not shrink: after one write
     /// and one checkpoint per kept checkpoint, at most one segment per kept checkpoint may remain.
-    /// Corruption that struck only checkpoint files (or `SYNCED`) leaves the manifest and the log
-    /// whole; a checkpoint the manifest names whose file still has the checksum the manifest
-    /// recorded, plus that log, is everything recovery needs.
+    /// Corruption that struck only files recovery from an intact checkpoint can do without
+    /// (`IntactCheckpoint.isDispensable`) leaves everything it needs: a checkpoint the manifest
+    /// names whose file still has the checksum the manifest recorded, the manifest, and the log
+    /// from the segment that checkpoint started.
     func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String? {
-        guard corruptedFiles.allSatisfy({ FilePaths.parent(of: $0) == directory && IntactCheckpoint.isDispensable(FilePaths.name(of: $0)) }),
-            let intact = IntactCheckpoint.newest(in: directory, contents: contents)
+        guard let intact = IntactCheckpoint.newest(in: directory, contents: contents),
+            contents(FilePaths.join(directory, IntactCheckpoint.segmentStarted(byCheckpointAt: intact.lsn))) != nil,
+            corruptedFiles.allSatisfy({
+                FilePaths.parent(of: $0) == directory && IntactCheckpoint.isDispensable(FilePaths.name(of: $0), recoveringFrom: intact.lsn)
+            })
         else { return nil }
-        return "\(intact.fileName) (LSN \(intact.lsn)) still matches the checksum MANIFEST records, and corruption struck only \(corruptedFiles.sorted().joined(separator: ", ")), so the manifest and the log after it are whole"
+        return "\(intact.fileName) (LSN \(intact.lsn)) still matches the checksum MANIFEST records, and corruption struck only \(corruptedFiles.sorted().joined(separator: ", ")), which recovery from it does not need"
     }
 
     func hygieneProblems() -> [String] {
