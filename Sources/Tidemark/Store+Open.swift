@@ -4,10 +4,11 @@ extension Store {
     /// Opens (creating when missing, unless read-only) the store in `directory`, recovering it:
     /// the newest valid checkpoint, then the log after it. Throws `.corruption` naming file and
     /// offset when the log is damaged anywhere but its unsynced tail (unless `options.salvage`),
-    /// and `.locked` when another writer holds the store (`StoreLock`).
+    /// and `.locked` when another writer holds the store (`StoreLock`). `monitor` is the lock and
+    /// condition its callers' threads share (the simulator's lets its scheduler interleave them).
     public static func open(
         at directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
-        options: StoreOptions = StoreOptions()
+        options: StoreOptions = StoreOptions(), monitor: any Monitor = ConditionMonitor()
     ) throws -> Store {
         try validate(options)
         if options.readOnly, !fileSystem.exists(directory) {
@@ -42,7 +43,7 @@ extension Store {
             tiers = nil  // a cold tier a dead writer never set up holds nothing
         }
         let store = try Store(
-            directory: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
+            directory: directory, fileSystem: fileSystem, clock: clock, random: random, monitor: monitor, options: options,
             recovered: recovered, tiers: tiers, heldLock: heldLock)
         guard !options.readOnly else { return store }
         store.lock.lock()

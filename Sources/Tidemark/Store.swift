@@ -5,8 +5,9 @@ import TidemarkIO
 /// manifest, and the live state in memory.
 ///
 /// Every byte goes through the injected `FileSystem`, time through the `Clock`, randomness (segment
-/// ids) through the `RandomSource`; the store starts no threads. Thread-safe: one lock guards the
-/// state, and in `group` mode it is released while one caller (the leader) syncs for everyone.
+/// ids) through the `RandomSource`, synchronisation through the `Monitor`; the store starts no
+/// threads. Thread-safe: the monitor's lock guards the state, and in `group` mode it is released
+/// while one caller (the leader) syncs for everyone.
 ///
 /// After a failed write or sync the store fails stop: the operation that hit it throws an
 /// `ambiguous` error and every later call throws `.failStopped` until the store is reopened.
@@ -23,7 +24,7 @@ public final class Store: @unchecked Sendable {
     let clock: any Clock
     let random: any RandomSource
     /// Guards everything below; its condition wakes group-commit followers.
-    let lock = NSCondition()
+    let lock: any Monitor
 
     /// The records: all in memory (`StoreState`), or the tiers.
     var records: any RecordSpace
@@ -58,10 +59,11 @@ public final class Store: @unchecked Sendable {
     package var commitFrameWritten: ((_ path: String, _ end: Int64) -> Void)?
 
     init(
-        directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
+        directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, monitor: any Monitor,
         options: StoreOptions, recovered: RecoveredStore, tiers: TieredState?, heldLock: (any FileHandleProtocol)?
     ) throws {
         self.heldLock = heldLock
+        lock = monitor
         recoveredSegments = recovered.segments
         self.directory = directory
         self.fileSystem = fileSystem
@@ -315,6 +317,7 @@ public final class Store: @unchecked Sendable {
             if let failure { throw failure.forInFlightOperation }
             if syncInProgress {
                 lock.wait()
+                if !options.hooks.rechecksAfterWakeup, failure == nil { return }
                 continue
             }
             try failStopping { try log.padToSector(nextLSN: lastAssignedLSN + 1) }
@@ -330,8 +333,12 @@ public final class Store: @unchecked Sendable {
             if let syncError, !options.hooks.forgivesFailedSync(retry: { (try? handle.syncData()) != nil }) {
                 throw failStop(StoreError(.io, "log sync failed", path: handle.path, outcome: .ambiguous, cause: syncError))
             }
+            // Another fsync of this descriptor failed while this one ran unlocked (a follower's
+            // ENOSPC cut): with errseq it may have taken the writeback error this sync would
+            // have reported, so this success proves nothing.
+            if let failure { throw failure.forInFlightOperation }
             syncCount += 1
-            durableLSN = max(durableLSN, target)
+            durableLSN = max(durableLSN, options.hooks.creditedLSN(target: target, lastAssigned: lastAssignedLSN))
             log.noteSynced(through: tail, segmentID: segmentID, lsn: durableLSN, now: clock.monotonicNanoseconds())
         }
     }

@@ -39,6 +39,17 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     /// refusal is wrong while an intact checkpoint and the log after it exist
     /// (`Subject.intactRecoverySource`) sees it: breaks liveness (7).
     case refuseDamagedNewestCheckpoint
+    /// Group commit: the leader, relocking after its unlocked sync, credits every frame
+    /// assigned by then (`durableLSN = lastAssignedLSN`) instead of the target it captured
+    /// before the sync, so commits appended during the sync are acknowledged unsynced. Only
+    /// concurrent commits can append meanwhile: breaks durability (2b) or, when an earlier
+    /// acknowledged write survives it, prefix consistency (1).
+    case creditFramesAppendedDuringSync
+    /// Group commit: a follower woken by a leader's broadcast takes it that the sync covered
+    /// its frame and returns without checking (`if` instead of `while`), though it appended
+    /// after the leader captured its target. Only concurrent commits ever wait: breaks
+    /// durability (2b) or prefix consistency (1).
+    case followerTrustsWakeup
 }
 
 /// The protocol steps a canary can bend, each named for the step. `ProtocolHooks()` (no canary)
@@ -74,6 +85,16 @@ struct ProtocolHooks: Sendable, Hashable {
     /// Migration: records leave the hot tier only after the cold commit receiving them.
     /// (`dropHotBeforeColdDurable` drops them and checkpoints first.)
     var dropsHotBeforeColdCommit: Bool { canary == .dropHotBeforeColdDurable }
+
+    /// Group commit: after its sync the leader credits the LSN it captured before unlocking.
+    /// (`creditFramesAppendedDuringSync` credits `lastAssigned`, frames appended meanwhile included.)
+    func creditedLSN(target: UInt64, lastAssigned: UInt64) -> UInt64 {
+        canary == .creditFramesAppendedDuringSync ? lastAssigned : target
+    }
+
+    /// Group commit: a woken follower checks again whether a sync covers its frame.
+    /// (`followerTrustsWakeup` returns at once, unless the store stopped.)
+    var rechecksAfterWakeup: Bool { canary != .followerTrustsWakeup }
 
     /// The cold tier's `PRAGMA synchronous`: FULL, so a cold commit that returned is durable.
     /// (`coldSynchronousOff` sets OFF.)

@@ -21,6 +21,11 @@ extension SimulatedFileSystem {
         _ body: (Int, inout TraceEvent) throws -> T
     ) throws -> T {
         lock.lock()
+        if let yieldPoint {
+            lock.unlock()
+            yieldPoint(operation, path)
+            lock.lock()
+        }
         if let observer = callObserver, !halted {
             lock.unlock()
             observer(operation, path)

@@ -50,6 +50,7 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     var calls = 0
     var halted = false
     var callObserver: ((FileOperation, String) -> Void)?
+    var yieldPoint: ((FileOperation, String) -> Void)?
 
     public let seed: UInt64
     public let recordTrace: Bool
@@ -84,6 +85,13 @@ public final class SimulatedFileSystem: HaltableFileSystem, @unchecked Sendable 
     public var beforeEachCall: ((FileOperation, String) -> Void)? {
         get { withLock { callObserver } }
         set { withLock { callObserver = newValue } }
+    }
+
+    /// Called before each call (halted or not), outside the lock: a deterministic scheduler's
+    /// yield point, where it may hand the run to another simulated thread. Nil: none.
+    public var yieldBeforeEachCall: ((FileOperation, String) -> Void)? {
+        get { withLock { yieldPoint } }
+        set { withLock { yieldPoint = newValue } }
     }
 
     /// True after an injected I/O error shut the file system down or remounted it read-only,

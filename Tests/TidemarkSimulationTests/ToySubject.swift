@@ -182,6 +182,8 @@ final class ToySubject: Subject {
             })
         case .sync, .checkpoint, .maintenance, .advanceClock, .reopen:
             return .done
+        case .concurrent:
+            return .rejected("concurrent steps are run by the simulation, one member per thread")
         }
     }
 

@@ -13,12 +13,15 @@ import Testing
             "removesSegmentsBeforeCheckpoint": "\(hooks.removesSegmentsBeforeCheckpoint)",
             "dropsHotBeforeColdCommit": "\(hooks.dropsHotBeforeColdCommit)",
             "coldSynchronous": "\(hooks.coldSynchronous)",
+            "creditedLSN": "\(hooks.creditedLSN(target: 3, lastAssigned: 5))",
+            "rechecksAfterWakeup": "\(hooks.rechecksAfterWakeup)",
         ]
     }
 
     @Test func eachCanaryBendsExactlyItsOwnProtocolStep() {
         let designed = steps(ProtocolHooks())
         #expect(designed["coldSynchronous"] == "full")
+        #expect(designed["creditedLSN"] == "3" && designed["rechecksAfterWakeup"] == "true")
         var bent: Set<String> = []
         for canary in StoreCanary.allCases {
             let changed = Set(steps(ProtocolHooks(canary)).filter { designed[$0.key] != $0.value }.keys)

@@ -36,6 +36,11 @@ public struct Model: Sendable {
     /// `prepareForChecks()` so that many checks at one point build them once.
     private var prefixStates: [State]?
     private var rejected: [Entry] = []
+    /// Members of a concurrent step that are still uncertain (in flight at a crash, or
+    /// ambiguous): they put or delete distinct ids and commit in whatever order their threads
+    /// raced to, so any subset of them may show, after all of `history`. Nothing is
+    /// acknowledged after them: the store fail-stops or crashes first.
+    private var unorderedTail: [Entry] = []
     /// Entries covered by a successful sync (or acknowledged as durable).
     private var syncedCount = 0
     private var acknowledgedCount = 0
@@ -108,6 +113,15 @@ public struct Model: Sendable {
         history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .uncertain))
     }
 
+    /// A member of a concurrent step that is uncertain: it may or may not show, whatever the
+    /// other uncertain members of its step do (see `unorderedTail`).
+    public mutating func uncertainConcurrent(stepIndex: Int, operation: WorkloadOperation) {
+        let mutations = operation.mutations(at: now)
+        guard !mutations.isEmpty else { return }
+        unorderedTail.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .uncertain))
+        prefixStates = nil
+    }
+
     /// A successful sync: everything acknowledged so far must survive.
     public mutating func synced() { syncedCount = acknowledgedCount }
 
@@ -124,6 +138,10 @@ public struct Model: Sendable {
         excusedLoss = nil
         let states = prefixStates ?? allowedStates()
         let longest = states.lastIndex { $0 == recovered }
+        if longest == nil, !unorderedTail.isEmpty, matchesAllOfHistoryAndSomeOfTheTail(recovered) {
+            adopt(prefix: history.count, state: recovered)
+            return nil
+        }
         let violation = verdict(recovered: recovered, states: states, longest: longest, acknowledgementsAreDurable: acknowledgementsAreDurable, corruptionInjected: corruptionInjected, stepIndex: stepIndex)
         guard let violation else {
             adopt(prefix: longest!, state: recovered)
@@ -185,12 +203,29 @@ public struct Model: Sendable {
         return nil
     }
 
+    /// Whether `recovered` is every entry of `history` applied, then any subset of the
+    /// `unorderedTail`: its ids are distinct, so each member is judged on its own ids.
+    private func matchesAllOfHistoryAndSomeOfTheTail(_ recovered: State) -> Bool {
+        let full = Model.applying(history[...], to: base)
+        let tailIDs = Set(unorderedTail.flatMap { $0.mutations.map(\.id) })
+        guard live(full).filter({ !tailIDs.contains($0.key) }) == recovered.filter({ !tailIDs.contains($0.key) }) else { return false }
+        let before = live(full)
+        return unorderedTail.allSatisfy { entry in
+            let after = live(Model.applying([entry][...], to: full))
+            let ids = Set(entry.mutations.map(\.id))
+            let showsNone = ids.allSatisfy { recovered[$0] == before[$0] }
+            let showsAll = ids.allSatisfy { recovered[$0] == after[$0] }
+            return showsNone || showsAll
+        }
+    }
+
     private mutating func adopt(prefix: Int, state: State) {
         if prefix > 0 { beforeLastAdoption = (base, history[..<(prefix - 1)]) }
         base = state
         current = state
         history.removeAll()
         rejected.removeAll()
+        unorderedTail.removeAll()
         syncedCount = 0
         acknowledgedCount = 0
     }
@@ -218,7 +253,7 @@ public struct Model: Sendable {
         if corruptionInjected { return Violation(.noSilentCorruption, detail, stepIndex: stepIndex) }
         // Records an earlier check verified, untouched since, that are gone: verified state was
         // lost (a durability failure), not a torn operation.
-        let touched = Set((history + rejected).flatMap { $0.mutations.map(\.id) })
+        let touched = Set((history + rejected + unorderedTail).flatMap { $0.mutations.map(\.id) })
         let verified = live(base)
         let gone = verified.keys.filter { recovered[$0] == nil && !touched.contains($0) }.sorted()
         let otherwiseEqual = recovered.filter { !touched.contains($0.key) } == verified.filter { !gone.contains($0.key) }

@@ -1,4 +1,5 @@
-/// Minimizes a failing run: delta debugging (Zeller's ddmin) first over the plan's steps, then
+/// Minimizes a failing run: delta debugging (Zeller's ddmin) first over the plan's steps (a
+/// concurrent step as a unit), then over each concurrent step's members, then
 /// over the fault decisions (suppressing each means the benign outcome), keeping only changes
 /// after which the run still breaks the same invariant. A failure that pins a crash state is
 /// shrunk over its steps with the pin re-identified in each candidate (`Shrinker+Pinned`).
@@ -33,10 +34,12 @@ public final class Shrinker {
         let faultsBefore = failure.decisions.filter { !$0.suppressed }.count
 
         var steps = failure.plan.steps
-        steps = minimize(steps) { candidate in
-            progress(runs, candidate.count)
-            return stillFails(SimulationRun(scenario: scenario, seed: seed, plan: Plan(steps: candidate), suppressedDecisions: suppressed), invariant)
+        let fails = { (candidate: [Step]) in
+            progress(self.runs, candidate.count)
+            return self.stillFails(SimulationRun(scenario: scenario, seed: seed, plan: Plan(steps: candidate), suppressedDecisions: suppressed), invariant)
         }
+        steps = minimize(steps, fails)
+        steps = droppingConcurrentMembers(steps, fails)
 
         // Which decisions does the shrunk run take? Those are the candidates to suppress.
         let plan = Plan(steps: steps)

@@ -91,6 +91,8 @@ public struct RunResult: Sendable {
     /// recovery began), for the steps the run reached: shrinking re-identifies a pinned crash
     /// state by step and offset.
     public var stepStarts: [Int] = []
+    /// Times the scheduler handed a concurrent step's baton to another thread.
+    public var threadSwitches = 0
     /// Exhaustive exploration: every vulnerability this seed showed (a campaign tallies them).
     public var vulnerabilities: [VulnerabilityTally] = []
 
@@ -113,13 +115,15 @@ public struct RunEvent: Sendable, Hashable {
 }
 
 /// The mutable part of a run, kept out of `SimulationRun` so that stays a plain value.
-private struct Execution {
+struct Execution {
     let run: SimulationRun
     /// The disk's faults as this seed drew them.
     let faults: FaultConfiguration
     let fileSystem: SimulatedFileSystem
     let clock = ManualClock()
     let subject: (any Subject)?
+    /// Owns the threads of concurrent steps (scenarios with `concurrency` only).
+    let scheduler: DeterministicScheduler?
     /// A dry run (`callProfile`): a faithful disk, kills ignored, crashes are process kills.
     let dryRun: Bool
     /// The dry run ends after this step (`KillPoints.lastStepProfiled`).
@@ -158,6 +162,15 @@ private struct Execution {
         } catch {
             subject = nil
             result.violation = Violation(.liveness, "cannot build the subject: \(error)")
+        }
+        scheduler = run.scenario.workload.concurrency.map { _ in DeterministicScheduler(seed: run.seed) }
+        if let scheduler {
+            scheduler.attach(to: fileSystem)
+            if let concurrent = subject as? any ConcurrentSubject {
+                concurrent.schedule(with: scheduler)
+            } else if subject != nil {
+                result.violation = Violation(.liveness, "the subject cannot run concurrent steps")
+            }
         }
     }
 
@@ -208,6 +221,10 @@ private struct Execution {
         }
         if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
         model.now = clock.wallNanoseconds()
+        if case .concurrent(let members, let closes) = operation {
+            performConcurrent(operation, members: members, closes: closes, at: index, killAfterCalls: killAfterCalls, crash: crash)
+            return
+        }
         if let killAfterCalls { fileSystem.killPoint = KillPoint(afterCalls: fileSystem.callCount + killAfterCalls) }
         let start = fileSystem.callCount
         watchPersistencePoints(during: operation, at: index)
@@ -283,7 +300,7 @@ private struct Execution {
         }
     }
 
-    private mutating func reopen(at index: Int) {
+    mutating func reopen(at index: Int) {
         guard let subject else { return }
         let start = fileSystem.callCount
         subject.close()
@@ -296,7 +313,7 @@ private struct Execution {
 
     // MARK: Crashes and recovery
 
-    private mutating func crashAndRecover(_ spec: CrashSpec, at index: Int, during place: String) {
+    mutating func crashAndRecover(_ spec: CrashSpec, at index: Int, during place: String) {
         guard let subject else { return }
         subject.abandon()
         let start = fileSystem.callCount
@@ -399,7 +416,7 @@ private struct Execution {
     }
 
     /// The damage that struck this run's disk so far (see `DiskDamage`).
-    private var damage: DiskDamage { DiskDamage(faults: faults, disk: fileSystem) }
+    var damage: DiskDamage { DiskDamage(faults: faults, disk: fileSystem) }
 
     /// Invariant 7: on a healthy disk the recovered subject accepts a write and a checkpoint and
     /// is tidy afterwards.
@@ -487,7 +504,7 @@ private struct Execution {
     /// decided them (lost writes, bit flips).
     /// Returns the event's index in the timeline.
     @discardableResult
-    private mutating func event(_ step: Int, _ kind: RunEvent.Kind, _ label: String, _ outcome: EventOutcome, from start: Int) -> Int {
+    mutating func event(_ step: Int, _ kind: RunEvent.Kind, _ label: String, _ outcome: EventOutcome, from start: Int) -> Int {
         if kind != .crash { appendInjectedFaults(at: step) }
         result.events.append(RunEvent(stepIndex: step, kind: kind, label: label, outcome: outcome, fsCallStart: start, fsCallEnd: fileSystem.callCount))
         let position = result.events.count - 1
@@ -563,11 +580,11 @@ private struct Execution {
         return knobs
     }
 
-    private mutating func fail(_ violation: Violation) {
+    mutating func fail(_ violation: Violation) {
         if result.violation == nil { result.violation = violation }
     }
 
-    private mutating func stop(_ reason: String) {
+    mutating func stop(_ reason: String) {
         stopped = true
         result.stoppedEarly = reason
     }
@@ -581,6 +598,7 @@ private struct Execution {
             result.faults[decision.kind.rawValue, default: 0] += 1
         }
         result.knobsFired = knobsFired()
+        result.threadSwitches = scheduler?.switches ?? 0
         if run.recordTrace { result.trace = fileSystem.trace }
         if let pinned = run.explorer?.pinnedOutcome {
             result.violation = pinned.violation

@@ -97,6 +97,8 @@ public struct WorkloadConfiguration: Codable, Sendable, Hashable {
     public var batchSize = IntRange(2, 5)
     /// Relative weights of operation kinds.
     public var mix: [OperationKind: Double] = WorkloadConfiguration.defaultMix
+    /// How `concurrent` steps (their weight is in `mix`) are drawn; nil: the run is sequential.
+    public var concurrency: ConcurrencyConfiguration?
 
     public init() {}
 
@@ -107,6 +109,18 @@ public struct WorkloadConfiguration: Codable, Sendable, Hashable {
 
     public enum KeyDistribution: String, Codable, Sendable, Hashable, CaseIterable {
         case uniform, zipfian
+    }
+}
+
+/// The shape of a workload's `concurrent` steps.
+public struct ConcurrencyConfiguration: Codable, Sendable, Hashable {
+    /// Threads per step, each putting or deleting an id of its own (fewer when `keys` runs out).
+    public var writers = IntRange(2, 4)
+    /// The chance that a step also closes the store from one more thread.
+    public var closeChance = 0.2
+    public init(writers: IntRange = IntRange(2, 4), closeChance: Double = 0.2) {
+        self.writers = writers
+        self.closeChance = closeChance
     }
 }
 

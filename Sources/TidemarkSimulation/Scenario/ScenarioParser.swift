@@ -184,6 +184,14 @@ private struct Reader {
             scenario.refusalsAtMost = share
         }
         scenario.exploration = try exploration(keys)
+        if scenario.workload.concurrency != nil, let node = keys["workload"] {
+            if scenario.subject.kind != .tidemark {
+                throw error(node.key, "concurrency: only the tidemark store can run concurrent steps, not \(scenario.subject.kind.rawValue)")
+            }
+            if scenario.exploration != nil {
+                throw error(node.key, "concurrency cannot be combined with exploration: exhaustive (crash states are explored one thread at a time)")
+            }
+        }
         return scenario
     }
 
@@ -222,7 +230,7 @@ private struct Reader {
     }
 
     func workload(_ node: Node) throws -> WorkloadConfiguration {
-        let keys = try mapping(node, "workload", allowed: ["operationsPerCycle", "cycles", "keys", "distribution", "contentBytes", "embeddingDimensions", "batchSize", "mix"])
+        let keys = try mapping(node, "workload", allowed: ["operationsPerCycle", "cycles", "keys", "distribution", "contentBytes", "embeddingDimensions", "batchSize", "mix", "concurrency"])
         var workload = WorkloadConfiguration()
         if let entry = keys["operationsPerCycle"] { workload.operationsPerCycle = try intRange(entry.value, "operationsPerCycle", max: 10_000) }
         if let entry = keys["cycles"] { workload.cycles = try intRange(entry.value, "cycles", min: 1, max: 100) }
@@ -242,7 +250,28 @@ private struct Reader {
             guard mix.values.contains(where: { $0 > 0 }) else { throw error(entry.value, "the mix needs at least one positive weight") }
             workload.mix = mix
         }
+        if let entry = keys["concurrency"] { workload.concurrency = try concurrency(entry.value) }
+        let concurrentWeight = workload.mix[.concurrent] ?? 0
+        if concurrentWeight > 0, workload.concurrency == nil {
+            throw error(keys["mix"]?.value ?? node, "the mix weighs concurrent steps, but workload has no \"concurrency\" block saying how many writers")
+        }
+        if let entry = keys["concurrency"], concurrentWeight == 0 {
+            throw error(entry.key, "concurrency needs a positive \"concurrent\" weight in the workload mix, or no step is concurrent")
+        }
         return workload
+    }
+
+    /// `concurrency: {writers: 2..4, closeChance: 0.2}`.
+    func concurrency(_ node: Node) throws -> ConcurrencyConfiguration {
+        let keys = try mapping(node, "concurrency", allowed: ["writers", "closeChance"])
+        var concurrency = ConcurrencyConfiguration()
+        if let entry = keys["writers"] { concurrency.writers = try intRange(entry.value, "concurrency writers", min: 2, max: 16) }
+        if let entry = keys["closeChance"] {
+            let chance = try double(try string(entry.value, "closeChance"), entry.value, "closeChance")
+            guard (0...1).contains(chance) else { throw error(entry.value, "closeChance is a probability: it must lie within 0...1, got \(chance)") }
+            concurrency.closeChance = chance
+        }
+        return concurrency
     }
 
     func faults(_ node: Node) throws -> FaultRanges {

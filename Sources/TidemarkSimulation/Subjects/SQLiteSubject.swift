@@ -196,6 +196,8 @@ final class SQLiteSubject: Subject {
                 return .done
             case .maintenance, .advanceClock, .reopen:
                 return .done
+            case .concurrent:
+                return .rejected("concurrent steps are run by the simulation, one member per thread")
             }
         } catch {
             return respond(to: error, connection: connection)

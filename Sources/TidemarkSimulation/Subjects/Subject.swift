@@ -51,6 +51,14 @@ public struct CommitRecord: Sendable, Hashable {
     }
 }
 
+/// A subject whose operations can run at once on the threads of a `DeterministicScheduler`: it
+/// opens what it tests with the scheduler's monitor, so every lock, unlock, wait and broadcast
+/// is a point where the scheduler may switch threads. `perform` and `close` are then called
+/// from those threads, one at a time.
+public protocol ConcurrentSubject: Subject {
+    func schedule(with scheduler: DeterministicScheduler)
+}
+
 /// What recovery reported. `paths` are short labels counted in reports ("clean open", "torn
 /// tail truncated", "checkpoint fallback"...).
 public struct RecoveryInfo: Sendable, Hashable {

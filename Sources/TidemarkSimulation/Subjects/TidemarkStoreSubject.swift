@@ -4,7 +4,7 @@ import TidemarkSimulatedDisk
 
 /// The Tidemark store as a subject: each sync mode, any segment size, with or without tiers, and
 /// the canaries.
-final class TidemarkStoreSubject: Subject {
+final class TidemarkStoreSubject: ConcurrentSubject {
     static let optionSpecs: [SubjectKind.OptionSpec] = [
         .choice("sync", SyncMode.allCases.map(\.rawValue), "when a commit is acknowledged"),
         .choice("canary", ["none"] + StoreCanary.allCases.map(\.rawValue), "a deliberately broken variant"),
@@ -25,6 +25,8 @@ final class TidemarkStoreSubject: Subject {
     let directory = "/store"
     private var store: Store?
     private(set) var inFlightCommitRecord: CommitRecord?
+    /// Set for concurrent runs: each open gets a monitor of its own from it.
+    private var scheduler: DeterministicScheduler?
 
     init(options values: [String: String], fileSystem: any FileSystem, clock: any Clock, random: any RandomSource) throws {
         self.fileSystem = fileSystem
@@ -50,9 +52,13 @@ final class TidemarkStoreSubject: Subject {
 
     var acknowledgementsAreDurable: Bool { options.syncMode != .async }
 
+    func schedule(with scheduler: DeterministicScheduler) { self.scheduler = scheduler }
+
     func open() throws(SubjectError) -> RecoveryInfo {
         do {
-            let store = try Store.open(at: directory, fileSystem: fileSystem, clock: clock, random: random, options: options)
+            let store = try Store.open(
+                at: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
+                monitor: scheduler?.makeMonitor() ?? ConditionMonitor())
             store.commitFrameWritten = { [unowned self] path, end in inFlightCommitRecord = CommitRecord(path: path, end: end) }
             self.store = store
             return Self.describe(store.recovery)
@@ -131,6 +137,8 @@ final class TidemarkStoreSubject: Subject {
                 return .done
             case .advanceClock, .reopen:
                 return .done
+            case .concurrent:
+                return .rejected("concurrent steps are run by the simulation, one member per thread")
             }
         } catch let error as StoreError {
             if error.code == .corruption { return .corruptionDetected(error.description) }

@@ -56,6 +56,11 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
     case advanceClock(seconds: Int)
     /// Clean close and open again, with no crash. Close is not sync.
     case reopen
+    /// `members` (puts and deletes of distinct ids) at once, each on a simulated thread of its
+    /// own (`DeterministicScheduler`), with one more thread closing the store when `closes`
+    /// (then the store is opened again, as after `reopen`). Only subjects that can be
+    /// scheduled (`ConcurrentSubject`) run it.
+    case concurrent(members: [WorkloadOperation], closes: Bool)
 
     public var kind: OperationKind {
         switch self {
@@ -71,6 +76,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
         case .maintenance: .maintenance
         case .advanceClock: .advanceClock
         case .reopen: .reopen
+        case .concurrent: .concurrent
         }
     }
 
@@ -86,6 +92,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
         case .delete(let id): [.delete(id: id)]
         case .batch(let mutations): mutations
         case .transaction(let mutations, let rollback): rollback ? [] : mutations
+        case .concurrent(let members, _): members.flatMap { $0.mutations(at: now) }
         default: []
         }
     }
@@ -105,19 +112,23 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
         case .maintenance: "maintenance"
         case .advanceClock(let seconds): "clock +\(seconds)s"
         case .reopen: "reopen"
+        case .concurrent(let members, let closes):
+            "concurrent (" + members.map(\.label).joined(separator: " | ") + (closes ? " | close" : "") + ")"
         }
     }
 }
 
 public enum OperationKind: String, Codable, Sendable, Hashable, CaseIterable, CodingKeyRepresentable {
     case put, putWithTTL, delete, batch, transaction, get, search, sync, checkpoint, maintenance, advanceClock, reopen
+    /// Several puts and deletes at once (`WorkloadConfiguration.concurrency` says how many).
+    case concurrent
     /// A mix weight only: an `advanceClock` by hours to weeks, past every TTL and record age.
     case clockJump
 
     /// Whether the operation can change the stored state.
     public var isMutation: Bool {
         switch self {
-        case .put, .putWithTTL, .delete, .batch, .transaction: true
+        case .put, .putWithTTL, .delete, .batch, .transaction, .concurrent: true
         default: false
         }
     }

@@ -47,7 +47,7 @@ public struct WorkloadGenerator {
                 if index == victim {
                     // A first guess; `KillPoints.place` moves it onto a call the operation
                     // really makes once a dry run has counted them.
-                    let window = [.checkpoint, .maintenance, .batch, .transaction].contains(operation.kind) ? 24 : 8
+                    let window = [.checkpoint, .maintenance, .batch, .transaction, .concurrent].contains(operation.kind) ? 24 : 8
                     steps.append(.operation(operation, killAfterCalls: random.int(in: 1...window), crash: crash))
                 } else {
                     steps.append(.operation(operation, killAfterCalls: nil, crash: nil))
@@ -80,7 +80,21 @@ public struct WorkloadGenerator {
         case .advanceClock: return .advanceClock(seconds: random.int(in: 1...600))
         case .clockJump: return .advanceClock(seconds: random.int(in: 3_600...2_592_000))
         case .reopen: return .reopen
+        case .concurrent: return concurrent(workload.concurrency ?? ConcurrencyConfiguration())
         }
+    }
+
+    /// Puts (four in five) and deletes of distinct ids, so they commute and only the commit
+    /// order the threads race to is left open.
+    private func concurrent(_ configuration: ConcurrencyConfiguration) -> WorkloadOperation {
+        let count = draw(configuration.writers)
+        var ids: [String] = []
+        for _ in 0..<(count * 8) where ids.count < count {
+            let id = key()
+            if !ids.contains(id) { ids.append(id) }
+        }
+        let members: [WorkloadOperation] = ids.map { id in random.chance(0.8) ? .put(record: record(id: id)) : .delete(id: id) }
+        return .concurrent(members: members, closes: random.chance(configuration.closeChance))
     }
 
     private func mutations() -> [Mutation] {
@@ -91,8 +105,9 @@ public struct WorkloadGenerator {
 
     private static let contentAlphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789 ".utf8)
 
-    private func record() -> RecordValue {
-        let id = key()
+    private func record() -> RecordValue { record(id: key()) }
+
+    private func record(id: String) -> RecordValue {
         let length = draw(workload.contentBytes)
         let content = String(unsafeUninitializedCapacity: length) { buffer in
             for index in 0..<length { buffer[index] = Self.contentAlphabet[Int(random.next(below: UInt64(Self.contentAlphabet.count)))] }
