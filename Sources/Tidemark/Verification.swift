@@ -32,6 +32,7 @@ enum Verification {
         check.checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         try check.checkLog(inventory, replayStart: (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1)
         check.checkDurableEnd(manifest, inventory)
+        check.checkPossibleLossRecord(inventory)
         check.checkColdTier()
         return check.report
     }
@@ -178,6 +179,20 @@ private struct VerificationPass {
         let last = inventory.segments.last
         let offset = last.flatMap { try? fileSystem.status(path($0.name)).size } ?? 0
         problem(last?.name ?? durable.recordedBy, offset, durable.lossMessage(logEnd: end))
+    }
+
+    /// Possible losses an earlier recovery cut in an open that then failed (`PossibleLossRecord`):
+    /// the next successful open reports and clears them; until then `verify` names each.
+    mutating func checkPossibleLossRecord(_ inventory: StoreInventory) {
+        guard inventory.hasPossibleLossRecord else { return }
+        report.filesChecked += 1
+        do {
+            for cut in try PossibleLossRecord.read(directory: directory, fileSystem: fileSystem) {
+                warn(cut.file, cut.offset, (cut.possibleLossWarning ?? cut.reason) + " (recorded in \(PossibleLossRecord.fileName) by an open that did not finish; the next open reports and clears it)")
+            }
+        } catch {
+            problem(PossibleLossRecord.fileName, 0, "unreadable: \(error)")
+        }
     }
 
     /// The cold tier, opened read-only: present when the checkpoint relies on it, readable, its
