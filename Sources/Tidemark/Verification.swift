@@ -8,6 +8,9 @@ public struct VerificationReport: Sendable, Hashable, Codable {
     public var filesChecked = 0
     public var framesChecked = 0
     public var checkpointsChecked = 0
+    /// Pages of `cold.sqlite` read whole and checked against their checksums (0: no cold tier,
+    /// or one created before page checksums).
+    public var coldPagesChecked = 0
 
     public var isClean: Bool { problems.isEmpty }
 }
@@ -211,7 +214,7 @@ private struct VerificationPass {
             let cold = try ColdTier(
                 directory: directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: 0), readOnly: true)
             defer { cold.close(clean: false) }
-            try cold.check()
+            try cold.check(pagesChecked: &report.coldPagesChecked)
             if let usableCheckpoint, usableCheckpoint.requiresColdTier, cold.lsn < usableCheckpoint.lsn {
                 problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: flushed records are missing")
             }
