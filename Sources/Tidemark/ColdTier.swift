@@ -10,8 +10,9 @@ import TidemarkSQLite
 /// Two tables, so an exact search reads only vectors: `records` (id, the record without its
 /// embedding, expiry, encoded size) for gets and exports, and `vectors` (id, the embedding as
 /// little-endian 32-bit floats, expiry) for scans. Each row carries a CRC32C of its blob seeded
-/// with the id: SQLite has no page checksums, so this is what turns a flipped bit into a detected
-/// error instead of a wrong answer. `meta` holds the LSN, the record count and their encoded
+/// with the id, and each page a checksum keyed on its page number in 8 reserved bytes
+/// (`SQLitePageChecksum`, sealed and checked by the VFS), so a flipped bit or a page written to
+/// the wrong place is a detected error naming the page instead of a wrong answer. `meta` holds the LSN, the record count and their encoded
 /// bytes, changed in the same transaction as the rows, so stats never count rows.
 ///
 /// Journal mode: WAL under `PRAGMA locking_mode=EXCLUSIVE` (the VFS has no shared memory), with
