@@ -252,3 +252,33 @@ extension ByteReader {
         return try copy.u32()
     }
 }
+
+/// For the simulator's checker (oracle of a refused open): whether recovery had an intact place
+/// to start from, judged from the files alone, independently of `Recovery`.
+package enum IntactCheckpoint {
+    /// The newest checkpoint the manifest in `directory` names whose file still has the CRC32C
+    /// the manifest recorded for it (read through `contents`, which must not inject faults).
+    /// Nil when the manifest is missing or damaged, or no named checkpoint is intact.
+    package static func newest(in directory: String, contents: (String) -> [UInt8]?) -> (fileName: String, lsn: UInt64)? {
+        let manifestPath = FilePaths.join(directory, StoreFiles.manifest)
+        guard let bytes = contents(manifestPath), let manifest = try? Manifest.decode(bytes, path: manifestPath) else { return nil }
+        for entry in manifest.checkpoints {
+            if let file = contents(FilePaths.join(directory, entry.fileName)), CRC32C.checksum(file) == entry.fileChecksum {
+                return (entry.fileName, entry.lsn)
+            }
+        }
+        return nil
+    }
+
+    /// Whether recovery from the intact checkpoint at `lsn` can do without the file `name`: a
+    /// checkpoint (one intact copy is enough), `SYNCED` (a floor for loss reports; no record is
+    /// read from it), `LOCK`, or a segment before the one that checkpoint started (all its
+    /// frames are in the checkpoint). The manifest and the log after the checkpoint are needed.
+    package static func isDispensable(_ name: String, recoveringFrom lsn: UInt64) -> Bool {
+        if let first = StoreFiles.segmentFirstLSN(name) { return first <= lsn }
+        return StoreFiles.checkpointLSN(name) != nil || name == SyncedLSNRecord.fileName || name == StoreFiles.lock
+    }
+
+    /// The segment the checkpoint at `lsn` started: the log after it begins there.
+    package static func segmentStarted(byCheckpointAt lsn: UInt64) -> String { StoreInventory.segmentStarted(byCheckpointAt: lsn) }
+}

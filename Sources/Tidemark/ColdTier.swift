@@ -10,8 +10,9 @@ import TidemarkSQLite
 /// Two tables, so an exact search reads only vectors: `records` (id, the record without its
 /// embedding, expiry, encoded size) for gets and exports, and `vectors` (id, the embedding as
 /// little-endian 32-bit floats, expiry) for scans. Each row carries a CRC32C of its blob seeded
-/// with the id: SQLite has no page checksums, so this is what turns a flipped bit into a detected
-/// error instead of a wrong answer. `meta` holds the LSN, the record count and their encoded
+/// with the id, and each page a checksum keyed on its page number in 8 reserved bytes
+/// (`SQLitePageChecksum`, sealed and checked by the VFS), so a flipped bit or a page written to
+/// the wrong place is a detected error naming the page instead of a wrong answer. `meta` holds the LSN, the record count and their encoded
 /// bytes, changed in the same transaction as the rows, so stats never count rows.
 ///
 /// Journal mode: WAL under `PRAGMA locking_mode=EXCLUSIVE` (the VFS has no shared memory), with
@@ -55,7 +56,7 @@ final class ColdTier {
     /// opens an existing one without writing anything (`openReadOnly`).
     init(
         directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource,
-        synchronous: Synchronous = .full, readOnly: Bool = false, rescuing: Bool = false
+        synchronous: Synchronous = .full, readOnly: Bool = false, rescuing: Bool = false, pageChecksums: Bool = true
     ) throws {
         path = Self.path(in: directory)
         self.random = random
@@ -63,7 +64,7 @@ final class ColdTier {
         do {
             vfs = try SQLiteVFS(
                 fileSystem: fileSystem, clock: clock, random: random,
-                configuration: .init(sectorSize: 4096, deviceCharacteristics: [], temporaryDirectory: directory))
+                configuration: .init(sectorSize: 4096, deviceCharacteristics: [], temporaryDirectory: directory, pageChecksums: true))
         } catch {
             throw StoreError(.io, "cannot register the cold tier's SQLite VFS: \(error)", path: path)
         }
@@ -72,7 +73,8 @@ final class ColdTier {
                 if readOnly || rescuing {
                     try openReadOnly(fileSystem: fileSystem, rescuing: rescuing)
                 } else {
-                    try openAndCheck(directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous)
+                    try openAndCheck(
+                        directory: directory, fileSystem: fileSystem, existed: existed, synchronous: synchronous, pageChecksums: pageChecksums)
                 }
             }
         } catch {
@@ -111,12 +113,17 @@ final class ColdTier {
         try readMeta(connection)
     }
 
-    private func openAndCheck(directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous) throws {
+    /// `pageChecksums: false` creates a cold tier as builds before page checksums did (for the
+    /// test that such a file keeps working).
+    private func openAndCheck(
+        directory: String, fileSystem: any FileSystem, existed: Bool, synchronous: Synchronous, pageChecksums: Bool
+    ) throws {
         try rewriteWAL(fileSystem: fileSystem)
         let connection = try SQLiteConnection(path: path, vfs: vfs)
         self.connection = connection
         try connection.execute("PRAGMA locking_mode=EXCLUSIVE")
         if !existed { try connection.execute("PRAGMA page_size=16384") }  // only before the first table
+        if pageChecksums { try reservePageChecksums(connection) }
         let mode = try connection.query("PRAGMA journal_mode=WAL")
         guard case .text(let name)? = mode.first?.first, name.lowercased() == "wal" else {
             throw StoreError(.io, "the cold tier would not switch to WAL mode (got \(mode))", path: path)
@@ -273,11 +280,23 @@ final class ColdTier {
         }
     }
 
-    /// Damage SQLite's `PRAGMA quick_check` finds in the database's structure, then the first
-    /// row whose checksum fails, then `meta`'s count and bytes against the rows and vectors
-    /// without a record: `.corruption` naming the file. For `verify` and salvage.
-    func check() throws {
+    /// Reserves 8 bytes per page for `SQLitePageChecksum` in a database not yet written (once
+    /// pages exist, the header's own reserve wins: an older cold tier stays unchecked).
+    private func reservePageChecksums(_ connection: SQLiteConnection) throws {
+        guard try connection.reservePageChecksumBytes() else {
+            throw StoreError(.io, "SQLite would not reserve page checksum bytes in the cold tier", path: path)
+        }
+    }
+
+    /// Every page of the database file against its checksum (`SQLitePageChecksum.scan`; an
+    /// older file without them is not read), then damage SQLite's `PRAGMA quick_check` finds in
+    /// the database's structure, then the first row whose checksum fails, then `meta`'s count
+    /// and bytes against the rows and vectors without a record: `.corruption` naming the file
+    /// (a failing page by number and offset). For `verify` and salvage. `pagesChecked`: the
+    /// pages read whole (0: an unchecked file).
+    func check(pagesChecked: inout Int) throws {
         let connection = try openConnection()
+        try checkPages(counting: &pagesChecked)
         let rows = try run("check the database") { try connection.query("PRAGMA quick_check") }
         let findings = rows.compactMap { row -> String? in if case .text(let text)? = row.first { text } else { nil } }
         guard findings == ["ok"] else {
@@ -295,6 +314,27 @@ final class ColdTier {
         guard case .integer(0)? = orphans.first?.first else {
             throw StoreError.corruption("cold tier holds \(orphans.first?.first.map { "\($0)" } ?? "?") vectors without a record", path: path, offset: 0)
         }
+    }
+
+    func check() throws {
+        var pages = 0
+        try check(pagesChecked: &pages)
+    }
+
+    /// Reads every page of `cold.sqlite` and checks its checksum; every failing page is named.
+    private func checkPages(counting pagesChecked: inout Int) throws {
+        let scan: SQLitePageChecksum.Scan
+        do {
+            scan = try SQLitePageChecksum.scan(path: path, fileSystem: vfs.fileSystem)
+        } catch let error as FileSystemError {
+            throw StoreError(.io, "cold tier: cannot read its pages to check them: \(error.message)", path: path, cause: error)
+        }
+        pagesChecked = scan.pagesChecked
+        guard let first = scan.mismatches.first else { return }
+        let named = scan.mismatches.prefix(8).map(\.description).joined(separator: "; ")
+        let more = scan.mismatches.count > 8 ? " (and \(scan.mismatches.count - 8) more)" : ""
+        throw StoreError.corruption(
+            "cold tier: \(scan.mismatches.count) of \(scan.pagesChecked) pages fail their checksums: \(named)\(more)", path: path, offset: first.offset)
     }
 
     /// Whether some row has expired at `now` (uses the expiry index).
@@ -482,7 +522,11 @@ final class ColdTier {
     static func storeError(_ error: any Error, path: String, doing what: String) -> StoreError {
         if let error = error as? StoreError { return error }
         guard let error = error as? SQLiteError else { return StoreError(.io, "cold tier: cannot \(what): \(error)", path: path) }
-        // A damaged read (SQLITE_IOERR_DATA) stays `.io`: the file system already reported it.
+        if let mismatch = error.fileSystemError?.cause as? SQLitePageChecksum.Mismatch {
+            // The message says it all; the file-system error behind it only repeats it.
+            return StoreError(.corruption, "cold tier: cannot \(what): \(mismatch)", path: mismatch.path, offset: mismatch.offset)
+        }
+        // Any other damaged read (SQLITE_IOERR_DATA) stays `.io`: the file system reported it.
         let code: StoreError.Code
         switch error.category {
         case .damagedDatabase: code = .corruption

@@ -11,11 +11,15 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
         /// but that fails to decode: a torn write of an unacknowledged frame, or bit rot in an
         /// acknowledged one. One copy cannot tell which, so acknowledged data may have been lost.
         public var frameHeaderIntact: Bool = false
+        /// The last LSN kept before the cut (nil when unknown): a possible loss is of LSN
+        /// `keptThroughLSN + 1` onwards.
+        public var keptThroughLSN: UInt64?
 
         /// A warning for people when this cut may have dropped acknowledged data, else nil.
         public var possibleLossWarning: String? {
             guard frameHeaderIntact else { return nil }
-            return "\(file) @ \(offset): recovery cut a frame whose header is intact but whose payload is cut short or fails its checksum: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); acknowledged data may have been lost"
+            let lsns = keptThroughLSN.map { " (LSN \($0 + 1) onwards)" } ?? ""
+            return "\(file) @ \(offset)\(lsns): recovery cut a frame whose header is intact but whose payload is cut short or fails its checksum: a torn write of an unacknowledged commit, or bit rot in an acknowledged one (one copy cannot tell); acknowledged data may have been lost"
         }
     }
 
@@ -83,6 +87,8 @@ struct RecoveredStore {
     var quarantine: Quarantine
     /// `SYNCED`'s newest valid slot, which the log writer continues from.
     var syncedRecord: SyncedLSNRecord?
+    /// `POSSIBLE-LOSS` exists: the end of a successful writable open removes it.
+    var possibleLossRecorded = false
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
     var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
@@ -100,18 +106,25 @@ enum Recovery {
         var pass = RecoveryPass(directory: directory, fileSystem: fileSystem, options: options)
         let inventory = try pass.removeTemporaryFiles()
         let manifest = try pass.readManifest(inventory)
+        if pass.hooks.cutsLogAtRecordedDurableEnd {
+            let synced = try? SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem).newest
+            pass.canaryLogEnd = DurableEnd(manifest: manifest, synced: synced).lsn
+        }
+        try pass.readPossibleLosses(inventory)
         try pass.loadNewestCheckpoint(from: manifest)
         for segment in inventory.segments { try pass.replay(segment) }
         try pass.checkDurableEnd(manifest, inventory)
         if pass.hooks.replaysPastDamage { pass.report.lost.removeAll() }
         try pass.quarantineDamage(inventory)
+        try pass.recordPossibleLosses(inventory)
         try pass.repair(inventory)
+        pass.reportRecordedPossibleLosses()
         pass.report.lastLSN = pass.lastLSN
         pass.report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
             resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord)
+            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord, possibleLossRecorded: pass.possibleLossRecorded)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -14,6 +14,8 @@ struct RecoveryPass {
     var lastLSN: UInt64 = 0
     /// Kept checkpoints, newest first (damaged ones dropped).
     var keptCheckpoints: [Manifest.Entry] = []
+    /// `cutLogAtRecordedDurableEnd` only: where the canary ends the log.
+    var canaryLogEnd: UInt64?
     var segments: [SegmentInfo] = []
     var resumable: (header: SegmentHeader, offset: Int64)?
     /// The replayed frames no successful sync was proven to cover (`RecoveredStore.unprovenFrames`).
@@ -28,6 +30,10 @@ struct RecoveryPass {
     var syncedRecord: SyncedLSNRecord?
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
+    /// `POSSIBLE-LOSS`'s truncations, cut by an earlier recovery whose open did not succeed.
+    var recordedPossibleLosses: [RecoveryReport.Truncation] = []
+    /// `POSSIBLE-LOSS` exists (read, or written by `recordPossibleLosses`).
+    var possibleLossRecorded = false
     /// Each segment is read into this one buffer in turn (`SegmentScan.scan(…reusing:)`).
     private var segmentBuffer: [UInt8] = []
 
@@ -122,6 +128,7 @@ struct RecoveryPass {
                 keptCheckpoints = Array(manifest.checkpoints[index...])
                 return
             } catch let error as StoreError where error.code != .io {
+                if !hooks.fallsBackToOlderCheckpoint && !salvage { throw error }
                 report.skippedCheckpoints.append(
                     StoreProblem(file: entry.fileName, offset: error.offset ?? 0, message: error.message))
             }
@@ -177,7 +184,10 @@ struct RecoveryPass {
             // (rotation syncs the previous segment first), even when no frame in it survived.
             try noteMissing("LSNs \(lastLSN + 1)...\(segment.firstLSN - 1) are missing before this segment", before: segment)
         }
-        let cutAt = try cutPoint(scan, verdict, segment)
+        var cutAt = try cutPoint(scan, verdict, segment)
+        if let canaryLogEnd, let beyond = scan.frames.first(where: { $0.frame.lsn > canaryLogEnd }), beyond.offset < cutAt ?? .max {
+            cutAt = beyond.offset
+        }
         let unproven = try apply(scan, before: cutAt)
         let name = segment.name
         if let cutAt {
@@ -185,7 +195,8 @@ struct RecoveryPass {
             if damage?.frameHeaderIntact ?? false { noteDamaged(name, "log frames from LSN \(segment.firstLSN); cut at offset \(cutAt)") }
             report.truncations.append(RecoveryReport.Truncation(
                 file: name, offset: Int64(cutAt), bytes: Int64(scan.fileSize - cutAt),
-                reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false))
+                reason: damage?.reason ?? "torn tail", frameHeaderIntact: damage?.frameHeaderIntact ?? false,
+                keptThroughLSN: lastLSN))
         }
         if segment.isLast, scan.frames.isEmpty, cutAt != nil || scan.damage.isEmpty {
             // No frame in it was ever acknowledged; the store starts a fresh segment anyway.
@@ -347,6 +358,42 @@ struct RecoveryPass {
         }
         report.quarantineFolder = quarantine.folder
         report.quarantinedFiles = quarantine.entries.map(\.file)
+    }
+
+    // MARK: Possible losses (`PossibleLossRecord`)
+
+    /// Reads the possible losses an earlier recovery recorded before cutting them.
+    mutating func readPossibleLosses(_ inventory: StoreInventory) throws {
+        guard inventory.hasPossibleLossRecord else { return }
+        do {
+            recordedPossibleLosses = try PossibleLossRecord.read(directory: directory, fileSystem: fileSystem)
+        } catch {
+            throw fsError(error, PossibleLossRecord.fileName)
+        }
+        possibleLossRecorded = true
+    }
+
+    /// Before `repair` cuts a possible loss (the only evidence of it), records it durably with
+    /// those recorded before, so an open that fails after the cut leaves it reported.
+    mutating func recordPossibleLosses(_ inventory: StoreInventory) throws {
+        let found = report.truncations.filter { cut in
+            cut.frameHeaderIntact && !recordedPossibleLosses.contains { $0.file == cut.file && $0.offset == cut.offset }
+        }
+        guard repairs, !found.isEmpty else { return }
+        do {
+            try PossibleLossRecord.write(recordedPossibleLosses + found, directory: directory, fileSystem: fileSystem)
+        } catch {
+            throw fsError(error, PossibleLossRecord.fileName)
+        }
+        possibleLossRecorded = true
+    }
+
+    /// The report lists the recorded possible losses first, then what this pass cut.
+    mutating func reportRecordedPossibleLosses() {
+        let recorded = recordedPossibleLosses.filter { old in
+            !report.truncations.contains { $0.file == old.file && $0.offset == old.offset }
+        }
+        report.truncations.insert(contentsOf: recorded, at: 0)
     }
 
     // MARK: Repairs

@@ -64,6 +64,8 @@ extension Store {
             // More replayed than the budget holds (a smaller budget than the writer's): flush.
             try store.checkpointLocked(dropOlder: false)
         }
+        // The open succeeded and its report names the possible losses: the record has done its work.
+        if recovered.possibleLossRecorded { try PossibleLossRecord.clear(directory: directory, fileSystem: fileSystem) }
         return store
     }
 

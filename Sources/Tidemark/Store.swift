@@ -54,6 +54,9 @@ public final class Store: @unchecked Sendable {
     var isClosed = false
     var syncCount = 0
     var commitCount = 0
+    /// Told the segment and the end offset of every commit frame once written (before any sync):
+    /// the simulator's checker asks its disk whether an interrupted commit was already durable.
+    package var commitFrameWritten: ((_ path: String, _ end: Int64) -> Void)?
 
     init(
         directory: String, fileSystem: any FileSystem, clock: any Clock, random: any RandomSource, monitor: any Monitor,
@@ -292,6 +295,7 @@ public final class Store: @unchecked Sendable {
         let lsn = lastAssignedLSN + 1
         logBytesSinceCheckpoint += try failStopping { try log.append(payload, lsn: lsn) }
         lastAssignedLSN = lsn
+        commitFrameWritten?(log.current.handle.path, log.current.tail)
         records.apply(operations, now: clock.wallNanoseconds())
         commitCount += 1
         switch options.syncMode {

@@ -28,6 +28,17 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     /// when the checkpoint that relies on them is written. A power loss loses migrated records
     /// (recovery refuses to open): breaks liveness (7), durability (2a/2b) or prefix consistency (1).
     case coldSynchronousOff
+    /// Recovery takes the durable end the store's files record (`SYNCED`, the manifest) for the
+    /// end of the log and cuts every frame after it as a torn tail. A commit whose log sync
+    /// completed just before the crash, before `SYNCED` recorded it, is lost without a word.
+    /// Nothing acknowledged is lost, so only the rule that an interrupted commit whose frame was
+    /// already durable committed (`Subject.inFlightCommitRecord`) sees it: breaks durability (2a).
+    case cutLogAtRecordedDurableEnd
+    /// Recovery refuses to open when the newest checkpoint is damaged instead of falling back to
+    /// an older one the manifest keeps. Nothing is lost or served wrong, so only the rule that a
+    /// refusal is wrong while an intact checkpoint and the log after it exist
+    /// (`Subject.intactRecoverySource`) sees it: breaks liveness (7).
+    case refuseDamagedNewestCheckpoint
     /// Group commit: the leader, relocking after its unlocked sync, credits every frame
     /// assigned by then (`durableLSN = lastAssignedLSN`) instead of the target it captured
     /// before the sync, so commits appended during the sync are acknowledged unsynced. Only
@@ -88,6 +99,14 @@ struct ProtocolHooks: Sendable, Hashable {
     /// The cold tier's `PRAGMA synchronous`: FULL, so a cold commit that returned is durable.
     /// (`coldSynchronousOff` sets OFF.)
     var coldSynchronous: ColdTier.Synchronous { canary == .coldSynchronousOff ? .off : .full }
+
+    /// Recovery: the log ends where its last valid frame ends; the recorded durable end is only a
+    /// floor. (`cutLogAtRecordedDurableEnd` cuts the frames after it as a torn tail.)
+    var cutsLogAtRecordedDurableEnd: Bool { canary == .cutLogAtRecordedDurableEnd }
+
+    /// Recovery: a damaged checkpoint is skipped for the next older one the manifest keeps.
+    /// (`refuseDamagedNewestCheckpoint` refuses instead.)
+    var fallsBackToOlderCheckpoint: Bool { canary != .refuseDamagedNewestCheckpoint }
 }
 
 extension StoreOptions {

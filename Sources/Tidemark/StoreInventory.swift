@@ -32,6 +32,8 @@ struct StoreInventory {
     let hasManifest: Bool
     /// `SYNCED` (`SyncedLSNRecord`) is present.
     let hasSyncedLSNRecord: Bool
+    /// `POSSIBLE-LOSS` (`PossibleLossRecord`) is present.
+    let hasPossibleLossRecord: Bool
     /// Every checkpoint file present, named or not by the manifest.
     let checkpointFiles: [String]
     let segments: [Segment]
@@ -40,6 +42,7 @@ struct StoreInventory {
         temporaryFiles = names.filter { $0.hasSuffix(".tmp") }
         hasManifest = names.contains(StoreFiles.manifest)
         hasSyncedLSNRecord = names.contains(SyncedLSNRecord.fileName)
+        hasPossibleLossRecord = names.contains(PossibleLossRecord.fileName)
         checkpointFiles = names.filter { StoreFiles.checkpointLSN($0) != nil }
         let segmentLSNs = names.compactMap(StoreFiles.segmentFirstLSN).sorted()
         segments = segmentLSNs.indices.map { index in

@@ -8,6 +8,9 @@ public struct VerificationReport: Sendable, Hashable, Codable {
     public var filesChecked = 0
     public var framesChecked = 0
     public var checkpointsChecked = 0
+    /// Pages of `cold.sqlite` read whole and checked against their checksums (0: no cold tier,
+    /// or one created before page checksums).
+    public var coldPagesChecked = 0
 
     public var isClean: Bool { problems.isEmpty }
 }
@@ -32,6 +35,7 @@ enum Verification {
         check.checkpointSegment = manifest.checkpoints.first.map { StoreInventory.segmentStarted(byCheckpointAt: $0.lsn) }
         try check.checkLog(inventory, replayStart: (manifest.checkpoints.map(\.lsn).min() ?? 0) + 1)
         check.checkDurableEnd(manifest, inventory)
+        check.checkPossibleLossRecord(inventory)
         check.checkColdTier()
         return check.report
     }
@@ -180,6 +184,20 @@ private struct VerificationPass {
         problem(last?.name ?? durable.recordedBy, offset, durable.lossMessage(logEnd: end))
     }
 
+    /// Possible losses an earlier recovery cut in an open that then failed (`PossibleLossRecord`):
+    /// the next successful open reports and clears them; until then `verify` names each.
+    mutating func checkPossibleLossRecord(_ inventory: StoreInventory) {
+        guard inventory.hasPossibleLossRecord else { return }
+        report.filesChecked += 1
+        do {
+            for cut in try PossibleLossRecord.read(directory: directory, fileSystem: fileSystem) {
+                warn(cut.file, cut.offset, (cut.possibleLossWarning ?? cut.reason) + " (recorded in \(PossibleLossRecord.fileName) by an open that did not finish; the next open reports and clears it)")
+            }
+        } catch {
+            problem(PossibleLossRecord.fileName, 0, "unreadable: \(error)")
+        }
+    }
+
     /// The cold tier, opened read-only: present when the checkpoint relies on it, readable, its
     /// meta table consistent, and not behind the checkpoint.
     mutating func checkColdTier() {
@@ -196,7 +214,7 @@ private struct VerificationPass {
             let cold = try ColdTier(
                 directory: directory, fileSystem: fileSystem, clock: ManualClock(), random: SeededRandom(seed: 0), readOnly: true)
             defer { cold.close(clean: false) }
-            try cold.check()
+            try cold.check(pagesChecked: &report.coldPagesChecked)
             if let usableCheckpoint, usableCheckpoint.requiresColdTier, cold.lsn < usableCheckpoint.lsn {
                 problem(ColdTier.fileName, 0, "the cold tier\(ColdTier.walNote(directory, fileSystem)) reflects LSN \(cold.lsn), behind the checkpoint at LSN \(usableCheckpoint.lsn) that relies on it: flushed records are missing")
             }

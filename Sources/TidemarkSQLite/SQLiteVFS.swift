@@ -84,17 +84,23 @@ public final class SQLiteVFS: @unchecked Sendable {
         public var temporaryDirectory: String?
         /// `mxPathname`: the longest path SQLite may hand us, in bytes.
         public var maxPathLength: Int32
+        /// Seal every full-page write and verify every full-page read of a main database file
+        /// whose header reserves 8 bytes per page (`SQLitePageChecksum`); a failing page is
+        /// `SQLITE_IOERR_DATA`, its `SQLitePageChecksum.Mismatch` the recorded error's cause.
+        public var pageChecksums: Bool
 
         public init(
             sectorSize: Int32 = 4096,
             deviceCharacteristics: SQLiteDeviceCharacteristics = [.powersafeOverwrite],
             temporaryDirectory: String? = nil,
-            maxPathLength: Int32 = 512
+            maxPathLength: Int32 = 512,
+            pageChecksums: Bool = false
         ) {
             self.sectorSize = sectorSize
             self.deviceCharacteristics = deviceCharacteristics
             self.temporaryDirectory = temporaryDirectory
             self.maxPathLength = maxPathLength
+            self.pageChecksums = pageChecksums
         }
     }
 
@@ -303,6 +309,12 @@ final class SQLiteVFSFile {
     var needsDirectorySync: Bool
     /// Guarded by `vfs.state`'s lock.
     var lockLevel: Int32 = SQLITE_LOCK_NONE
+    /// For a main database file under `Configuration.pageChecksums`: whether its header reserves
+    /// the checksum, as last seen in bytes read or written at offset 0 (nil: not seen yet, or
+    /// not checked at all). SQLite reads the header before any page, and a checkpoint writes
+    /// page 1 first, so it is known before the first page that needs it.
+    var pageChecksumsOn: Bool?
+    let checksPages: Bool
 
     /// The handle, or a `.closed` error once the VFS is fenced.
     func liveHandle() throws -> any FileHandleProtocol {
@@ -310,12 +322,25 @@ final class SQLiteVFSFile {
         return handle
     }
 
-    init(vfs: SQLiteVFS, handle: any FileHandleProtocol, path: String, deleteOnClose: Bool, needsDirectorySync: Bool) {
+    init(
+        vfs: SQLiteVFS, handle: any FileHandleProtocol, path: String, deleteOnClose: Bool, needsDirectorySync: Bool,
+        checksPages: Bool = false
+    ) {
+        self.checksPages = checksPages
         self.vfs = vfs
         self.handle = handle
         self.path = path
         self.deleteOnClose = deleteOnClose
         self.needsDirectorySync = needsDirectorySync
+    }
+
+    /// Notes the header in bytes at `offset` 0, then: the page number when `amount` bytes at
+    /// `offset` are a full page this file checksums, else nil.
+    func checksummedPage(_ bytes: UnsafeRawBufferPointer, amount: Int, offset: Int64) -> UInt32? {
+        guard checksPages else { return nil }
+        if offset == 0, let reserves = SQLitePageChecksum.headerReservesChecksum(bytes) { pageChecksumsOn = reserves }
+        guard pageChecksumsOn == true, SQLitePageChecksum.isFullPage(amount: amount, offset: offset) else { return nil }
+        return SQLitePageChecksum.pageNumber(amount: amount, offset: offset)
     }
 }
 

@@ -222,7 +222,8 @@ private func openFile(
     let isNewJournal = creates
         && (type == SQLITE_OPEN_MAIN_JOURNAL || type == SQLITE_OPEN_SUPER_JOURNAL || type == SQLITE_OPEN_WAL)
     let object = SQLiteVFSFile(
-        vfs: vfs, handle: handle, path: path, deleteOnClose: deleteOnClose, needsDirectorySync: isNewJournal)
+        vfs: vfs, handle: handle, path: path, deleteOnClose: deleteOnClose, needsDirectorySync: isNewJournal,
+        checksPages: vfs.configuration.pageChecksums && type == SQLITE_OPEN_MAIN_DB)
     slot.pointee.owner = Unmanaged.passRetained(object).toOpaque()
     slot.pointee.base.pMethods = UnsafePointer(tidemarkIOMethods)
     outFlags?.pointee = resultFlags
@@ -321,7 +322,7 @@ private func readFile(
             (buffer + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: Int(amount) - bytes.count)
             return TM_SQLITE_IOERR_SHORT_READ
         }
-        return SQLITE_OK
+        return verifyPage(object, bytes, offset: offset)
     } catch {
         object.vfs.record(error, path: object.path)
         return sqliteResultCode(for: error, operation: .read)
@@ -333,13 +334,33 @@ private func writeFile(
 ) -> Int32 {
     let object = fileObject(file)
     guard let buffer else { return TM_SQLITE_IOERR_WRITE }
-    let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: Int(amount)))
+    var bytes = Array(UnsafeRawBufferPointer(start: buffer, count: Int(amount)))
+    // Sealed in the copy: SQLite's own page (and so what it writes to the WAL) is unchanged.
+    bytes.withUnsafeMutableBytes { page in
+        if let number = object.checksummedPage(UnsafeRawBufferPointer(page), amount: page.count, offset: offset) {
+            SQLitePageChecksum.seal(page, pageNumber: number)
+        }
+    }
     do {
         try object.liveHandle().write(bytes, at: offset)
         return SQLITE_OK
     } catch {
         object.vfs.record(error, path: object.path)
         return sqliteResultCode(for: error, operation: .write)
+    }
+}
+
+/// `SQLITE_OK`, or `SQLITE_IOERR_DATA` with the `SQLitePageChecksum.Mismatch` recorded when
+/// a full page read from a checksummed database fails its checksum.
+private func verifyPage(_ object: SQLiteVFSFile, _ bytes: [UInt8], offset: Int64) -> Int32 {
+    bytes.withUnsafeBytes { page in
+        guard let number = object.checksummedPage(page, amount: page.count, offset: offset),
+            let holds = SQLitePageChecksum.failure(page, pageNumber: number)
+        else { return SQLITE_OK }
+        let mismatch = SQLitePageChecksum.Mismatch(
+            path: object.path, pageNumber: Int(number), offset: offset, holdsPage: holds == 0 ? nil : Int(holds))
+        object.vfs.record(FileSystemError(.corrupted, mismatch.description, path: object.path, cause: mismatch), path: object.path)
+        return TM_SQLITE_IOERR_DATA
     }
 }
 

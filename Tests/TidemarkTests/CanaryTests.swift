@@ -15,6 +15,8 @@ import Testing
             "coldSynchronous": "\(hooks.coldSynchronous)",
             "creditedLSN": "\(hooks.creditedLSN(target: 3, lastAssigned: 5))",
             "rechecksAfterWakeup": "\(hooks.rechecksAfterWakeup)",
+            "cutsLogAtRecordedDurableEnd": "\(hooks.cutsLogAtRecordedDurableEnd)",
+            "fallsBackToOlderCheckpoint": "\(hooks.fallsBackToOlderCheckpoint)",
         ]
     }
 

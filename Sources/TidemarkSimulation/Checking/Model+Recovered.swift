@@ -19,6 +19,8 @@ public struct DiskDamage: Sendable {
     public var corruptionConfigured: Bool
     public var corruptionFired: Bool
     public var ioErrorFired: Bool
+    /// The files corruption (bit rot, misdirected writes) struck so far.
+    public var corruptedFiles: Set<String>
 
     /// Faults that make a call fail, then or at a later sync: a refusal of kind `.io` after one
     /// of them is right.
@@ -29,9 +31,28 @@ public struct DiskDamage: Sendable {
     public init(faults: FaultConfiguration, disk: SimulatedFileSystem) {
         corruptionConfigured = faults.injectsCorruption
         let decisions = disk.decisions.filter { !$0.suppressed }
-        corruptionFired = decisions.contains { [.bitRot, .misdirectedWrite].contains($0.kind) }
+        corruptedFiles = Set(decisions.filter { [.bitRot, .misdirectedWrite].contains($0.kind) }.map(\.path))
+        corruptionFired = !corruptedFiles.isEmpty
         ioErrorFired = !disk.configuredFaults.isEmpty
             || decisions.contains { Self.errorKinds.contains($0.kind) }
+    }
+}
+
+extension DiskDamage {
+    /// The verdict on an open that failed with `error` after a crash: a refusal when damage of its
+    /// kind struck and the subject had no intact place to start from (`Subject.intactRecoverySource`);
+    /// nil when the caller decides (I/O errors are retried, a crash recovers again).
+    func verdictOnRefusedOpen(_ error: SubjectError, subject: any Subject, disk: SimulatedFileSystem, stepIndex: Int) -> RecoveredVerdict {
+        guard error.kind == .corruption && corruptionFired else {
+            return .violation(Violation(.liveness, "recovery failed: \(error)", stepIndex: stepIndex))
+        }
+        // A file corruption struck that is gone since (a segment a checkpoint retired) cannot
+        // stand in recovery's way.
+        let present = corruptedFiles.filter { disk.volatileContents($0) != nil }
+        if let source = subject.intactRecoverySource(corruptedFiles: present, contents: disk.volatileContents) {
+            return .violation(Violation(.liveness, "recovery refused (\(error.message)) though it could have started from \(source)", stepIndex: stepIndex))
+        }
+        return .refused("recovery detected corruption: \(error.message)")
     }
 }
 

@@ -14,6 +14,8 @@ public struct Model: Sendable {
         case acknowledged
         /// An I/O error left it unknown whether it applied, or the crash struck during it.
         case uncertain
+        /// A crash cut it short after its commit record was durable: it committed.
+        case committedInFlight
     }
 
     struct Entry: Sendable {
@@ -90,6 +92,13 @@ public struct Model: Sendable {
         acknowledgedCount = history.count
         if durable { syncedCount = history.count }
         Model.apply(mutations, to: &current)
+    }
+
+    /// A crash cut the operation short after its commit record was durable
+    /// (`Subject.inFlightCommitRecord`): it must survive, as if acknowledged as durable.
+    public mutating func committedInFlight(stepIndex: Int, operation: WorkloadOperation) {
+        acknowledged(stepIndex: stepIndex, operation: operation, durable: true)
+        history[history.count - 1].status = .committedInFlight
     }
 
     /// A clean error: the operation must never be visible.
@@ -180,7 +189,7 @@ public struct Model: Sendable {
             let invariant: Invariant = acknowledgementsAreDurable ? .durability : .syncDurability
             return Violation(
                 invariant,
-                "\(lost.label) (step \(lost.stepIndex)) was \(acknowledgementsAreDurable ? "acknowledged as durable" : "covered by a successful sync") but is missing after recovery; recovered state matches the model after \(longest) of \(history.count) operations",
+                "\(lost.label) (step \(lost.stepIndex)) was \(lost.status == .committedInFlight ? "cut short by the crash after its commit record was durable" : acknowledgementsAreDurable ? "acknowledged as durable" : "covered by a successful sync") but is missing after recovery; recovered state matches the model after \(longest) of \(history.count) operations",
                 stepIndex: lost.stepIndex)
         }
         if longest < acknowledgedCount {

@@ -80,7 +80,8 @@ public final class CrashExplorer: @unchecked Sendable {
     public private(set) var firstFindingNanoseconds: Int64?
 
     private struct Recovered {
-        var openError: SubjectError?
+        /// When the open failed: the verdict on that refusal (`DiskDamage.verdictOnRefusedOpen`).
+        var refusal: RecoveredVerdict?
         var readBack: Result<Model.State, SubjectError>
         var reportedPossibleLoss: Bool
     }
@@ -197,34 +198,38 @@ public final class CrashExplorer: @unchecked Sendable {
             outcome = known
         } else {
             statistics.recoveries += 1
-            outcome = recover(clone(), wallNanoseconds: wallNanoseconds)
+            outcome = recover(clone(), damage: damage, stepIndex: stepIndex, wallNanoseconds: wallNanoseconds)
             recovered[image] = outcome
         }
-        if let error = outcome.openError {
-            if error.kind == .corruption && damage.corruptionFired { return .refused("recovery detected corruption: \(error.message)") }
-            return .violation(Violation(.liveness, "recovery failed: \(error)", stepIndex: stepIndex))
+        // The verdict may come from another point with the same image: this point's step.
+        if case .violation(var violation)? = outcome.refusal {
+            violation.stepIndex = stepIndex
+            return .violation(violation)
         }
+        if let refusal = outcome.refusal { return refusal }
         return model.verdict(
             readBack: outcome.readBack, acknowledgementsAreDurable: acknowledgementsAreDurable,
             damage: damage,
             stepIndex: stepIndex, afterRecoveryCrash: false, reportedPossibleLoss: outcome.reportedPossibleLoss)
     }
 
-    private func recover(_ clone: SimulatedFileSystem, wallNanoseconds: Int64) -> Recovered {
+    private func recover(_ clone: SimulatedFileSystem, damage: DiskDamage, stepIndex: Int, wallNanoseconds: Int64) -> Recovered {
         let subject: any Subject
         do {
             subject = try makeSubject(clone, ManualClock(wallNanoseconds: wallNanoseconds), SeededRandom(seed: clone.seed).stream("recovery"))
         } catch {
-            return Recovered(openError: SubjectError(.other, "cannot build the subject: \(error)"), readBack: .success([:]), reportedPossibleLoss: false)
+            let failure = Violation(.liveness, "recovery failed: cannot build the subject: \(error)", stepIndex: stepIndex)
+            return Recovered(refusal: .violation(failure), readBack: .success([:]), reportedPossibleLoss: false)
         }
         defer { subject.abandon() }
         let info: RecoveryInfo
         do throws(SubjectError) {
             info = try subject.open()
         } catch {
-            return Recovered(openError: error, readBack: .success([:]), reportedPossibleLoss: false)
+            let refusal = damage.verdictOnRefusedOpen(error, subject: subject, disk: clone, stepIndex: stepIndex)
+            return Recovered(refusal: refusal, readBack: .success([:]), reportedPossibleLoss: false)
         }
         let readBack = Result { () throws(SubjectError) in try subject.readAll() }
-        return Recovered(openError: nil, readBack: readBack, reportedPossibleLoss: info.reportedPossibleLoss)
+        return Recovered(refusal: nil, readBack: readBack, reportedPossibleLoss: info.reportedPossibleLoss)
     }
 }

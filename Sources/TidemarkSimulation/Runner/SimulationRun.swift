@@ -29,7 +29,9 @@ public struct SimulationRun {
             plan: WorkloadGenerator(workload: scenario.workload, crashes: crashes, seed: seed).plan(),
             suppressedDecisions: [], recordTrace: recordTrace)
         run.subjectFactory = subjectFactory
-        run.plan = KillPoints.place(run.plan, profile: run.callProfile(), crashes: crashes, seed: seed)
+        if let last = KillPoints.lastStepProfiled(for: run.plan) {
+            run.plan = KillPoints.place(run.plan, profile: run.callProfile(through: last), crashes: crashes, seed: seed)
+        }
         self = run
     }
 
@@ -50,10 +52,12 @@ public struct SimulationRun {
         return execution.result
     }
 
-    /// The file-system calls each step of the plan makes on a faithful disk, with no kill
-    /// points and every crash a process kill (for a crash step: the calls of the recovery).
-    func callProfile() -> KillPoints.Profile {
+    /// The file-system calls each step of the plan up to `lastStep` makes on a faithful disk,
+    /// with no kill points and every crash a process kill (for a crash step: the calls of the
+    /// recovery).
+    func callProfile(through lastStep: Int = .max) -> KillPoints.Profile {
         var execution = Execution(run: self, dryRun: true)
+        execution.lastDryRunStep = lastStep
         execution.perform()
         let trace = execution.fileSystem.trace
         return execution.stepCalls.mapValues { range in trace[range.clamped(to: trace.indices)].map(\.operation) }
@@ -122,6 +126,8 @@ struct Execution {
     let scheduler: DeterministicScheduler?
     /// A dry run (`callProfile`): a faithful disk, kills ignored, crashes are process kills.
     let dryRun: Bool
+    /// The dry run ends after this step (`KillPoints.lastStepProfiled`).
+    var lastDryRunStep = Int.max
     /// For a dry run: the calls of each step (the operation, or a crash step's recovery).
     var stepCalls: [Int: Range<Int>] = [:]
     var model = Model()
@@ -183,7 +189,7 @@ struct Execution {
         }
         fileSystem.faults = faults
         for (index, step) in run.plan.steps.enumerated() {
-            if result.violation != nil || stopped { return }
+            if result.violation != nil || stopped || (dryRun && index > lastDryRunStep) { return }
             let start = fileSystem.callCount
             result.stepStarts.append(start)
             switch step {
@@ -230,7 +236,11 @@ struct Execution {
 
         if fileSystem.isHalted {
             event(index, kind, operation.label, .inFlight, from: start)
-            model.uncertain(stepIndex: index, operation: operation)
+            if Self.isCommitted(operation, subject: subject, on: fileSystem) {
+                model.committedInFlight(stepIndex: index, operation: operation)
+            } else {
+                model.uncertain(stepIndex: index, operation: operation)
+            }
             crashAndRecover(crash, at: index, during: "during \(operation.kind.rawValue)")
             return
         }
@@ -357,7 +367,8 @@ struct Execution {
                 }
                 switch error.kind {
                 case .corruption where damage.corruptionFired:
-                    stop("recovery detected corruption: \(error.message)")
+                    let verdict = damage.verdictOnRefusedOpen(error, subject: subject, disk: fileSystem, stepIndex: index)
+                    if case .violation(let violation) = verdict { fail(violation) } else { stop("recovery detected corruption: \(error.message)") }
                     return nil
                 case .io where attempts < 6:
                     continue
@@ -441,19 +452,29 @@ struct Execution {
         subject.close()
     }
 
+    /// An operation a crash cut short committed when its commit record (which the subject names)
+    /// was already durable: then it must survive like an acknowledged one. Otherwise it may or
+    /// may not have applied.
+    private static func isCommitted(_ operation: WorkloadOperation, subject: any Subject, on disk: SimulatedFileSystem) -> Bool {
+        guard operation.kind.isMutation, let record = subject.inFlightCommitRecord else { return false }
+        return disk.isDurable(record.path, through: record.end)
+    }
+
     // MARK: Crash exploration
 
     /// Lets the explorer visit the state before every persistence call of `operation`, against
     /// the model with the operation in flight (it may or may not have applied).
     private func watchPersistencePoints(during operation: WorkloadOperation, at index: Int) {
         guard let explorer = run.explorer, let subject else { return }
-        var model = model
+        var (model, committed) = (model, model)
         model.uncertain(stepIndex: index, operation: operation)
+        committed.committedInFlight(stepIndex: index, operation: operation)
         let (faults, clock, durable, label) = (faults, clock, subject.acknowledgementsAreDurable, operation.label)
         fileSystem.beforeEachCall = { [unowned fileSystem] call, path in
             guard CrashExplorer.isPersistencePoint(call) else { return }
             let point = CrashPoint(stepIndex: index, fsCall: fileSystem.callCount, label: "before \(call.rawValue) \(path) in \(label)")
-            explorer.visit(fileSystem, at: point, model: model, acknowledgementsAreDurable: durable, faults: faults,
+            let isCommitted = Self.isCommitted(operation, subject: subject, on: fileSystem)
+            explorer.visit(fileSystem, at: point, model: isCommitted ? committed : model, acknowledgementsAreDurable: durable, faults: faults,
                            wallNanoseconds: clock.wallNanoseconds())
         }
     }
@@ -536,6 +557,7 @@ struct Execution {
         for decision in result.decisions.prefix(planDecisions ?? result.decisions.count) where !decision.suppressed {
             knobs.insert(byDecision[decision.kind]!)
             if decision.kind == .fsyncError && faults.fsyncErrorReporting == .errseq { knobs.insert("fsyncErrorReporting: errseq") }
+            if decision.kind == .bitRot && !run.scenario.faults.bitRotPerFile.isZero { knobs.insert("bitRotPerFile") }
         }
         for fault in fileSystem.configuredFaults {
             switch fault.kind {

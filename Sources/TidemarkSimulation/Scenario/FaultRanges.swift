@@ -76,6 +76,9 @@ public struct FaultRanges: Codable, Sendable, Hashable {
     public var readOnlyRemount = DoubleRange(0)
     /// With `capacityBytes`: an unlinked file's bytes stay counted until the unlink is durable.
     public var holdSpaceUntilUnlinkDurable = false
+    /// With `bitRot`: per file, the chance rot strikes it at a crash it can strike (unset: even
+    /// odds). Low values damage one file at a time.
+    public var bitRotPerFile = DoubleRange(0)
     /// At a power loss, draw one of the crash states the enumerator lists under this model
     /// instead of each pending change's fate on its own (nil: independent fates).
     public var enumeratedCrashStates: PersistenceModel? = nil
@@ -111,7 +114,7 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.readErrorProbability = draw(readError)
         disk.misdirectedWriteProbability = draw(misdirectedWrite)
         // A scenario's `bitRot` is the chance per crash; when it can strike, each file is hit
-        // with even odds.
+        // with even odds (or `bitRotPerFile`'s, drawn last).
         disk.bitRotPerCrashProbability = draw(bitRot)
         disk.bitRotPerFileProbability = disk.bitRotPerCrashProbability > 0 ? 0.5 : 0
         disk.capacityBytes = capacityBytes.map { Int64(random.int(in: $0.lower...max($0.lower, $0.upper))) }
@@ -126,6 +129,8 @@ public struct FaultRanges: Codable, Sendable, Hashable {
         disk.shutdownProbability = drawIfSet(shutdown)
         disk.readOnlyRemountProbability = drawIfSet(readOnlyRemount)
         disk.holdSpaceUntilUnlinkDurable = holdSpaceUntilUnlinkDurable
+        let perFile = drawIfSet(bitRotPerFile)
+        if perFile > 0 && disk.bitRotPerCrashProbability > 0 { disk.bitRotPerFileProbability = perFile }
         return DrawnFaults(disk: disk, crashes: crashes)
     }
 }
@@ -170,6 +175,7 @@ extension FaultRanges {
         shutdown = try later(.shutdown)
         readOnlyRemount = try later(.readOnlyRemount)
         holdSpaceUntilUnlinkDurable = try container.decodeIfPresent(Bool.self, forKey: .holdSpaceUntilUnlinkDurable) ?? false
+        bitRotPerFile = try later(.bitRotPerFile)
     }
 }
 

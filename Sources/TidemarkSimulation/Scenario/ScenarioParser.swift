@@ -287,7 +287,7 @@ private struct Reader {
             ("sectorGarble", \.sectorGarble), ("killMidWrite", \.killMidWrite),
             ("evictCleanPages", \.evictCleanPages), ("writebackError", \.writebackError),
             ("syncNoSpace", \.syncNoSpace), ("writebackNoSpace", \.writebackNoSpace), ("shutdown", \.shutdown),
-            ("readOnlyRemount", \.readOnlyRemount),
+            ("readOnlyRemount", \.readOnlyRemount), ("bitRotPerFile", \.bitRotPerFile),
         ]
         let keys = try mapping(node, "faults", allowed: probabilities.map(\.0) + [
             "reorder", "sectorSize", "capacityBytes", "latentSectorErrors", "enumeratedCrashStates", "fsyncErrorReporting",

@@ -24,6 +24,31 @@ public protocol Subject: AnyObject {
     /// Whether an acknowledgement of a mutation promises durability (immediate/group modes),
     /// or only a later sync does (async mode).
     var acknowledgementsAreDurable: Bool { get }
+    /// Where the mutation in progress (or the last one performed) wrote the record that commits
+    /// it, once written; nil when it wrote none or the subject cannot say. The checker asks the
+    /// simulated disk whether that record was durable when a crash cut the operation short: if
+    /// so, the operation committed and must survive, acknowledged or not.
+    var inFlightCommitRecord: CommitRecord? { get }
+    /// After an open refused on detected corruption: what recovery could have started from that
+    /// no injected corruption touched (`corruptedFiles`, read through `contents`, which injects
+    /// nothing), named for the report; nil when there is none or the subject cannot say. When
+    /// there is one, the refusal is a liveness failure: the subject should have fallen back to it.
+    func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String?
+}
+
+extension Subject {
+    public var inFlightCommitRecord: CommitRecord? { nil }
+    public func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String? { nil }
+}
+
+/// The bytes `0..<end` of `path` hold an operation's commit record (a log frame and all before it).
+public struct CommitRecord: Sendable, Hashable {
+    public var path: String
+    public var end: Int64
+    public init(path: String, end: Int64) {
+        self.path = path
+        self.end = end
+    }
 }
 
 /// A subject whose operations can run at once on the threads of a `DeterministicScheduler`: it

@@ -24,6 +24,7 @@ final class TidemarkStoreSubject: ConcurrentSubject {
     let options: StoreOptions
     let directory = "/store"
     private var store: Store?
+    private(set) var inFlightCommitRecord: CommitRecord?
     /// Set for concurrent runs: each open gets a monitor of its own from it.
     private var scheduler: DeterministicScheduler?
 
@@ -58,6 +59,7 @@ final class TidemarkStoreSubject: ConcurrentSubject {
             let store = try Store.open(
                 at: directory, fileSystem: fileSystem, clock: clock, random: random, options: options,
                 monitor: scheduler?.makeMonitor() ?? ConditionMonitor())
+            store.commitFrameWritten = { [unowned self] path, end in inFlightCommitRecord = CommitRecord(path: path, end: end) }
             self.store = store
             return Self.describe(store.recovery)
         } catch {
@@ -80,6 +82,7 @@ final class TidemarkStoreSubject: ConcurrentSubject {
 
     func perform(_ operation: WorkloadOperation) -> Response {
         guard let store else { return .failStopped("the store is not open") }
+        inFlightCommitRecord = nil
         let acknowledged = Response.acknowledged(durable: acknowledgementsAreDurable)
         do {
             switch operation {
@@ -168,6 +171,20 @@ final class TidemarkStoreSubject: ConcurrentSubject {
     /// manifest does not name, unfinished segments, torn tails), spill files no record owns,
     /// SQLite journals beside the cold tier, and a log that does not shrink: after one write
     /// and one checkpoint per kept checkpoint, at most one segment per kept checkpoint may remain.
+    /// Corruption that struck only files recovery from an intact checkpoint can do without
+    /// (`IntactCheckpoint.isDispensable`) leaves everything it needs: a checkpoint the manifest
+    /// names whose file still has the checksum the manifest recorded, the manifest, and the log
+    /// from the segment that checkpoint started.
+    func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String? {
+        guard let intact = IntactCheckpoint.newest(in: directory, contents: contents),
+            contents(FilePaths.join(directory, IntactCheckpoint.segmentStarted(byCheckpointAt: intact.lsn))) != nil,
+            corruptedFiles.allSatisfy({
+                FilePaths.parent(of: $0) == directory && IntactCheckpoint.isDispensable(FilePaths.name(of: $0), recoveringFrom: intact.lsn)
+            })
+        else { return nil }
+        return "\(intact.fileName) (LSN \(intact.lsn)) still matches the checksum MANIFEST records, and corruption struck only \(corruptedFiles.sorted().joined(separator: ", ")), which recovery from it does not need"
+    }
+
     func hygieneProblems() -> [String] {
         guard let store else { return ["the store is not open"] }
         var problems: [String] = []

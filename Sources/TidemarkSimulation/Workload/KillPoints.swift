@@ -17,6 +17,24 @@ public enum KillPoints {
 
     static let persistenceCalls: Set<FileOperation> = [.sync, .syncData, .syncDirectory, .rename]
 
+    /// The last step whose calls `place` reads: the end (crash step) of the last cycle holding a
+    /// kill, or the last crash step with a recovery kill. Nil when nothing is killed. The dry run
+    /// stops there: what follows does not move a kill.
+    public static func lastStepProfiled(for plan: Plan) -> Int? {
+        var last: Int?
+        var cycleHasKill = false
+        for (index, step) in plan.steps.enumerated() {
+            switch step {
+            case .operation(_, let kill, _):
+                if kill != nil { cycleHasKill = true }
+            case .crash(let spec):
+                if cycleHasKill || spec.recoveryKillAfterCalls != nil { last = index }
+                cycleHasKill = false
+            }
+        }
+        return cycleHasKill ? plan.steps.count - 1 : last
+    }
+
     public static func place(_ plan: Plan, profile: Profile, crashes: CrashMix, seed: UInt64) -> Plan {
         let random = SeededRandom(seed: seed).stream("killpoints")
         // The recovery that follows an operation's kill is the one measured at its cycle's crash step.

@@ -209,7 +209,7 @@ struct Verify: DBAction {
         } else {
             for problem in report.problems { emit("problem: \(problem)") }
             for warning in report.warnings { emit("warning: \(warning)") }
-            emit("\(report.filesChecked) files, \(report.checkpointsChecked) checkpoints, \(report.framesChecked) frames checked: \(report.isClean ? "clean" : "\(report.problems.count) problem(s)")")
+            emit("\(report.filesChecked) files, \(report.checkpointsChecked) checkpoints, \(report.framesChecked) frames, \(report.coldPagesChecked) cold-tier pages checked: \(report.isClean ? "clean" : "\(report.problems.count) problem(s)")")
         }
         if !report.isClean { Foundation.exit(CLIExit.problem.rawValue) }
     }
