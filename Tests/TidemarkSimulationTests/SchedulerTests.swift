@@ -45,7 +45,7 @@ import TidemarkIO
 
     @Test func theSafeStorePassesRacingCommitsClosesAndAFullDisk() throws {
         let scenario = try shippedScenario("group-concurrency")
-        var switches = 0, crashesInside = 0, closes = 0
+        var switches = 0, crashesInside = 0, closes = 0, checkpoints = 0
         for seed in UInt64(1)...25 {
             let run = SimulationRun(scenario: scenario, seed: seed)
             let result = run.execute()
@@ -53,9 +53,10 @@ import TidemarkIO
             switches += result.threadSwitches
             crashesInside += result.crashPoints["during concurrent"] ?? 0
             closes += run.plan.steps.filter { if case .operation(.concurrent(_, true), _, _) = $0 { true } else { false } }.count
+            checkpoints += run.plan.steps.filter { if case .operation(.concurrent(let members, _), _, _) = $0 { members.contains(.checkpoint) } else { false } }.count
         }
         // The runs really interleave threads, crash inside concurrent steps and race closes.
-        #expect(switches > 1_000 && crashesInside > 0 && closes > 0, "\(switches) switches, \(crashesInside) crashes inside, \(closes) closes")
+        #expect(switches > 1_000 && crashesInside > 0 && closes > 0 && checkpoints > 0, "\(switches) switches, \(crashesInside) crashes inside, \(closes) closes, \(checkpoints) checkpoints")
     }
 
     @Test func sameSeedSameInterleavingAndTrace() throws {
@@ -131,8 +132,8 @@ private final class Log: @unchecked Sendable {
 
     @Test func theKnobParsesWithItsWeight() throws {
         let scenario = try ScenarioParser.parse(
-            Self.store + "workload:\n  mix: {concurrent: 3, put: 1}\n  concurrency:\n    writers: 3..5\n    closeChance: 0.5\n", file: "c.yaml")
-        #expect(scenario.workload.concurrency == ConcurrencyConfiguration(writers: IntRange(3, 5), closeChance: 0.5))
+            Self.store + "workload:\n  mix: {concurrent: 3, put: 1}\n  concurrency:\n    writers: 3..5\n    closeChance: 0.5\n    checkpointChance: 0.25\n", file: "c.yaml")
+        #expect(scenario.workload.concurrency == ConcurrencyConfiguration(writers: IntRange(3, 5), closeChance: 0.5, checkpointChance: 0.25))
         #expect(scenario.workload.mix[.concurrent] == 3)
     }
 
@@ -144,6 +145,7 @@ private final class Log: @unchecked Sendable {
             (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    writers: 2..40\n", "c.yaml:6:14: concurrency writers must be at most 16"),
             (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    closeChance: 2\n", "c.yaml:6:18: closeChance is a probability"),
             (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    threads: 2\n", "c.yaml:6:5:"),
+            (Self.store + "workload:\n  mix: {concurrent: 1}\n  concurrency:\n    checkpointChance: -1\n", "c.yaml:6:23: checkpointChance is a probability"),
             ("name: x\nsubject: {kind: sqlite}\nworkload:\n  mix: {concurrent: 1}\n  concurrency:\n    writers: 2\n", "c.yaml:3:1: concurrency: only the tidemark store"),
         ]
         for (yaml, message) in cases {

@@ -81,6 +81,10 @@ extension Execution {
             } else {
                 fail(Violation(.liveness, "\(member.label) reported corruption though none was injected: \(message)", stepIndex: index))
             }
+        case .done where member.kind == .checkpoint:
+            // Its sync adds nothing the model needs: acknowledged members are durable already
+            // (group and immediate modes), and which of the others it covered is unknown.
+            event(index, .checkpoint, member.label, .ok, from: start)
         case .done, .value, .searchResults:
             fail(Violation(.liveness, "\(member.label) answered \(response), not a write's outcome", stepIndex: index))
         }

@@ -118,9 +118,13 @@ public struct ConcurrencyConfiguration: Codable, Sendable, Hashable {
     public var writers = IntRange(2, 4)
     /// The chance that a step also closes the store from one more thread.
     public var closeChance = 0.2
-    public init(writers: IntRange = IntRange(2, 4), closeChance: Double = 0.2) {
+    /// The chance that a step also checkpoints from one more thread (a maintenance pass's
+    /// flush racing the commits); 0 draws nothing.
+    public var checkpointChance = 0.0
+    public init(writers: IntRange = IntRange(2, 4), closeChance: Double = 0.2, checkpointChance: Double = 0) {
         self.writers = writers
         self.closeChance = closeChance
+        self.checkpointChance = checkpointChance
     }
 }
 

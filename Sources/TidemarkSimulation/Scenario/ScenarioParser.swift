@@ -261,16 +261,19 @@ private struct Reader {
         return workload
     }
 
-    /// `concurrency: {writers: 2..4, closeChance: 0.2}`.
+    /// `concurrency: {writers: 2..4, closeChance: 0.2, checkpointChance: 0}`.
     func concurrency(_ node: Node) throws -> ConcurrencyConfiguration {
-        let keys = try mapping(node, "concurrency", allowed: ["writers", "closeChance"])
+        let keys = try mapping(node, "concurrency", allowed: ["writers", "closeChance", "checkpointChance"])
         var concurrency = ConcurrencyConfiguration()
         if let entry = keys["writers"] { concurrency.writers = try intRange(entry.value, "concurrency writers", min: 2, max: 16) }
-        if let entry = keys["closeChance"] {
-            let chance = try double(try string(entry.value, "closeChance"), entry.value, "closeChance")
-            guard (0...1).contains(chance) else { throw error(entry.value, "closeChance is a probability: it must lie within 0...1, got \(chance)") }
-            concurrency.closeChance = chance
+        func chance(_ name: String) throws -> Double? {
+            guard let entry = keys[name] else { return nil }
+            let chance = try double(try string(entry.value, name), entry.value, name)
+            guard (0...1).contains(chance) else { throw error(entry.value, "\(name) is a probability: it must lie within 0...1, got \(chance)") }
+            return chance
         }
+        concurrency.closeChance = try chance("closeChance") ?? concurrency.closeChance
+        concurrency.checkpointChance = try chance("checkpointChance") ?? concurrency.checkpointChance
         return concurrency
     }
 

@@ -56,7 +56,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
     case advanceClock(seconds: Int)
     /// Clean close and open again, with no crash. Close is not sync.
     case reopen
-    /// `members` (puts and deletes of distinct ids) at once, each on a simulated thread of its
+    /// `members` (puts and deletes of distinct ids, perhaps a checkpoint) at once, each on a simulated thread of its
     /// own (`DeterministicScheduler`), with one more thread closing the store when `closes`
     /// (then the store is opened again, as after `reopen`). Only subjects that can be
     /// scheduled (`ConcurrentSubject`) run it.

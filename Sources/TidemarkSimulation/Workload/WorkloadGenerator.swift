@@ -85,7 +85,7 @@ public struct WorkloadGenerator {
     }
 
     /// Puts (four in five) and deletes of distinct ids, so they commute and only the commit
-    /// order the threads race to is left open.
+    /// order the threads race to is left open; perhaps a checkpoint racing them.
     private func concurrent(_ configuration: ConcurrencyConfiguration) -> WorkloadOperation {
         let count = draw(configuration.writers)
         var ids: [String] = []
@@ -93,8 +93,10 @@ public struct WorkloadGenerator {
             let id = key()
             if !ids.contains(id) { ids.append(id) }
         }
-        let members: [WorkloadOperation] = ids.map { id in random.chance(0.8) ? .put(record: record(id: id)) : .delete(id: id) }
-        return .concurrent(members: members, closes: random.chance(configuration.closeChance))
+        var members: [WorkloadOperation] = ids.map { id in random.chance(0.8) ? .put(record: record(id: id)) : .delete(id: id) }
+        let closes = random.chance(configuration.closeChance)
+        if configuration.checkpointChance > 0, random.chance(configuration.checkpointChance) { members.append(.checkpoint) }
+        return .concurrent(members: members, closes: closes)
     }
 
     private func mutations() -> [Mutation] {
