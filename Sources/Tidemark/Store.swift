@@ -205,6 +205,9 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Reading
 
+    /// The store's time (`StoreClock`): what expiry is decided by now. For the simulator's model.
+    package var currentTime: Int64 { storeClock.now() }
+
     /// The record with this id, or nil when absent or expired.
     public func get(_ id: String) throws -> Record? {
         let now = storeClock.now()
