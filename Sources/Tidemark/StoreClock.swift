@@ -21,7 +21,8 @@ final class StoreClock: Sendable {
     init(wall: any Clock, floor: Int64, hooks: ProtocolHooks) {
         self.wall = wall
         recoveredFloor = floor
-        latest = Mutex(floor)
+        // Opening is a use: the time the store opened at is a floor too.
+        latest = Mutex(max(floor, wall.wallNanoseconds()))
         followsWallClock = hooks.expiryFollowsWallClock
     }
 
