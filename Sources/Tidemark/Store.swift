@@ -135,10 +135,11 @@ public final class Store: @unchecked Sendable {
     private func recordDurableEnd() {
         let time = storeClock.now()
         guard lastAssignedLSN > max(manifestDurableLSN, checkpoints.first?.lsn ?? 0) || time > storeClock.recoveredFloor else { return }
-        let durableEnd = max(lastAssignedLSN, manifestDurableLSN)
-        let manifest = Manifest(checkpoints: checkpoints, durableLSN: durableEnd, storeTime: time)
+        // Everything through the last LSN is synced by now; after a salvage that may be less than
+        // the loss it accepted once recorded.
+        let manifest = Manifest(checkpoints: checkpoints, durableLSN: lastAssignedLSN, storeTime: time)
         if (try? fileSystem.writeFileAtomically(FilePaths.join(directory, StoreFiles.manifest), manifest.encode())) != nil {
-            manifestDurableLSN = durableEnd
+            manifestDurableLSN = lastAssignedLSN
         }
     }
 
