@@ -194,12 +194,16 @@ struct Manifest: Hashable {
     }
 
     static let magic: [UInt8] = Array("TMMANIF1".utf8)
-    static let version: UInt32 = 2
+    /// 3 adds `storeTime`; 1 (no durable end) and 2 are still read.
+    static let version: UInt32 = 3
 
     var checkpoints: [Entry] = []
     /// Every LSN up to this one was durable in the log when the manifest was written (a clean
     /// close records its last LSN here). Recovery reports a log that ends earlier as a loss.
     var durableLSN: UInt64 = 0
+    /// The store's time when the manifest was written (`StoreClock`): at least that of every
+    /// commit its checkpoints cover, so a checkpoint whose log is gone still restores the floor.
+    var storeTime: Int64 = 0
 
     /// What the manifest proves durable: its recorded end, or its newest checkpoint.
     var provenDurableLSN: UInt64 { max(durableLSN, checkpoints.first?.lsn ?? 0) }
@@ -214,6 +218,7 @@ struct Manifest: Hashable {
             writer.u32(entry.fileChecksum)
         }
         writer.u64(durableLSN)
+        writer.i64(storeTime)
         writer.u32(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
@@ -227,8 +232,8 @@ struct Manifest: Hashable {
         var reader = ByteReader(bytes[8...])
         let version = try! reader.u32()
         let count = Int(try! reader.u32())
-        guard version == 1 || version == 2 else { throw corrupt("unsupported version \(version)", 8) }
-        let trailing = version == 2 ? 8 : 0
+        guard (1...3).contains(version) else { throw corrupt("unsupported version \(version)", 8) }
+        let trailing = [1: 0, 2: 8, 3: 16][version]!
         guard count <= bytes.count / 12, bytes.count == 16 + count * 12 + trailing + 4 else {
             throw corrupt("\(count) entries do not match the file size \(bytes.count)", 12)
         }
@@ -240,7 +245,8 @@ struct Manifest: Hashable {
             guard entry.lsn < UInt64.max else { throw corrupt("checkpoint \(index) has LSN \(entry.lsn), out of range", 16 + index * 12) }
             manifest.checkpoints.append(entry)
         }
-        if version == 2 { manifest.durableLSN = try reader.u64() }
+        if version >= 2 { manifest.durableLSN = try reader.u64() }
+        if version >= 3 { manifest.storeTime = try reader.i64() }
         return manifest
     }
 }

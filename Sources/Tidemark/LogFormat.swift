@@ -52,10 +52,12 @@ enum RecordCoding {
         return Record(id: id, content: content, embedding: embedding, metadata: metadata, expiresAt: expiresAt)
     }
 
-    /// A commit: a count, then each operation tagged 1 (put) or 2 (delete).
-    static func encode(_ operations: [LogOperation]) -> [UInt8] {
+    /// A commit: a count, then each operation tagged 1 (put) or 2 (delete), then (since the
+    /// store's time is recorded, `StoreClock`) the store's time when it committed: tag 3 and
+    /// Unix nanoseconds. Older commits end after their operations and still decode.
+    static func encode(_ operations: [LogOperation], time: Int64? = nil) -> [UInt8] {
         var writer = ByteWriter()
-        writer.bytes.reserveCapacity(operations.reduce(4) { $0 + sizeEstimate($1) })
+        writer.bytes.reserveCapacity(operations.reduce(4 + 9) { $0 + sizeEstimate($1) })
         writer.u32(UInt32(operations.count))
         for operation in operations {
             switch operation {
@@ -66,6 +68,10 @@ enum RecordCoding {
                 writer.u8(2)
                 writer.string(id)
             }
+        }
+        if let time {
+            writer.u8(commitTimeTag)
+            writer.i64(time)
         }
         return writer.bytes
     }
@@ -87,7 +93,14 @@ enum RecordCoding {
         return min(Int(count), reader.remaining / 6)
     }
 
+    static let commitTimeTag: UInt8 = 3
+
     static func decodeOperations(_ bytes: ArraySlice<UInt8>) throws -> [LogOperation] {
+        try decodeCommit(bytes).operations
+    }
+
+    /// A commit's operations and the store's time it recorded (nil in a commit from before).
+    static func decodeCommit(_ bytes: ArraySlice<UInt8>) throws -> (operations: [LogOperation], time: Int64?) {
         var reader = ByteReader(bytes)
         let count = Int(try reader.u32())
         guard count <= reader.remaining else {
@@ -103,10 +116,15 @@ enum RecordCoding {
             case let tag: throw FormatError(message: "unknown operation tag \(tag)", offset: tagOffset)
             }
         }
+        var time: Int64?
+        if reader.remaining == 9, bytes[bytes.startIndex + reader.offset] == commitTimeTag {
+            _ = try reader.u8()
+            time = try reader.i64()
+        }
         guard reader.isAtEnd else {
             throw FormatError(message: "\(reader.remaining) unexpected bytes after the operations", offset: reader.offset)
         }
-        return operations
+        return (operations, time)
     }
 }
 

@@ -89,6 +89,8 @@ struct RecoveredStore {
     var syncedRecord: SyncedLSNRecord?
     /// `POSSIBLE-LOSS` exists: the end of a successful writable open removes it.
     var possibleLossRecorded = false
+    /// The store's time, never below the latest time the recovered files record.
+    let storeClock: StoreClock
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
     /// proven durable, or a damaged checkpoint is still named by the manifest.
     var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
@@ -124,7 +126,8 @@ enum Recovery {
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
             resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord, possibleLossRecorded: pass.possibleLossRecorded)
+            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord, possibleLossRecorded: pass.possibleLossRecorded,
+            storeClock: StoreClock(wall: clock, floor: max(manifest.storeTime, pass.latestCommitTime), hooks: pass.hooks))
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

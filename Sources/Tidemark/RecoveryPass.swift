@@ -12,6 +12,8 @@ struct RecoveryPass {
     /// The LSN of the checkpoint replay starts from (0: none).
     var baseLSN: UInt64 = 0
     var lastLSN: UInt64 = 0
+    /// The latest store time a replayed commit recorded (`StoreClock`'s floor).
+    var latestCommitTime: Int64 = 0
     /// Kept checkpoints, newest first (damaged ones dropped).
     var keptCheckpoints: [Manifest.Entry] = []
     /// `cutLogAtRecordedDurableEnd` only: where the canary ends the log.
@@ -303,7 +305,9 @@ struct RecoveryPass {
             }
             let operations: [LogOperation]
             do {
-                operations = try RecordCoding.decodeOperations(frame.payload)
+                let commit = try RecordCoding.decodeCommit(frame.payload)
+                operations = commit.operations
+                latestCommitTime = max(latestCommitTime, commit.time ?? 0)
             } catch let error as FormatError {
                 // The checksum matched, so this is a writer bug, not a disk fault; never guess.
                 throw StoreError.corruption(

@@ -20,7 +20,7 @@ extension Store {
     func checkpointLocked(dropOlder: Bool, force: Bool = false) throws -> ColdTier.CommitResult? {
         while syncInProgress { lock.wait() }
         try checkUsable()
-        if !dropOlder, !force, checkpoints.first?.lsn == lastAssignedLSN, !(try tiers?.hasPendingChanges(now: clock.wallNanoseconds()) ?? false) { return nil }  // nothing new to cover
+        if !dropOlder, !force, checkpoints.first?.lsn == lastAssignedLSN, !(try tiers?.hasPendingChanges(now: storeClock.now()) ?? false) { return nil }  // nothing new to cover
         // A checkpoint never claims more than the log has durably: otherwise a crash could
         // leave a checkpoint ahead of a log whose tail recovery then cuts back.
         try awaitDurable(lastAssignedLSN)
@@ -31,17 +31,17 @@ extension Store {
         var flush: TieredState.FlushPlan?
         var result: ColdTier.CommitResult?
         if let tiers {
-            let plan = tiers.planFlush(now: clock.wallNanoseconds())
+            let plan = tiers.planFlush(now: storeClock.now())
             if options.hooks.dropsHotBeforeColdCommit, !plan.records.isEmpty {
-                try coldCommitLocked { try tiers.dropDirtyBeforeCommit(lsn: lsn, now: clock.wallNanoseconds()) }
+                try coldCommitLocked { try tiers.dropDirtyBeforeCommit(lsn: lsn, now: storeClock.now()) }
                 flush = plan
-            } else if plan.isEmpty, tiers.cold.lsn == lsn, !(try tiers.hasPendingChanges(now: clock.wallNanoseconds())) {
+            } else if plan.isEmpty, tiers.cold.lsn == lsn, !(try tiers.hasPendingChanges(now: storeClock.now())) {
                 // The cold tier already holds this state.
             } else {
-                result = try coldCommitLocked { try tiers.flush(plan, lsn: lsn, now: clock.wallNanoseconds()) }
+                result = try coldCommitLocked { try tiers.flush(plan, lsn: lsn, now: storeClock.now()) }
             }
         }
-        let bytes = CheckpointFile.encode(try records.checkpointImage(now: clock.wallNanoseconds()), lsn: lsn)
+        let bytes = CheckpointFile.encode(try records.checkpointImage(now: storeClock.now()), lsn: lsn)
         // A kept checkpoint at this LSN (verified at open or written since) already images this
         // state: rewriting its file in place would leave the durable manifest's checksum naming
         // bytes that are gone. Only the manifest may change. Not for salvage (`dropOlder`): it
@@ -51,9 +51,9 @@ extension Store {
         let kept = [entry] + (dropOlder ? [] : checkpoints.filter { $0.lsn != lsn }.prefix(options.checkpointsKept - 1))
         if options.hooks.removesSegmentsBeforeCheckpoint { try log.removeSegments(coveredBy: lsn) }
         if existing == nil {
-            try writeCheckpoint(entry, bytes, manifest: Manifest(checkpoints: kept))
+            try writeCheckpoint(entry, bytes, manifest: Manifest(checkpoints: kept, storeTime: storeClock.now()))
         } else if kept != checkpoints {
-            try writeCheckpoint(nil, [], manifest: Manifest(checkpoints: kept))
+            try writeCheckpoint(nil, [], manifest: Manifest(checkpoints: kept, storeTime: storeClock.now()))
         }
         let dropped = checkpoints.filter { old in !kept.contains { $0.lsn == old.lsn } }
         checkpoints = kept
@@ -64,7 +64,7 @@ extension Store {
         } catch let error as FileSystemError {
             throw failStop(StoreError(.io, "removing obsolete files failed", path: error.path, outcome: .ambiguous, cause: error))
         }
-        if let tiers, let flush { result = try coldCommitLocked { try tiers.flush(flush, lsn: lsn, now: clock.wallNanoseconds()) } }
+        if let tiers, let flush { result = try coldCommitLocked { try tiers.flush(flush, lsn: lsn, now: storeClock.now()) } }
         return result
     }
 

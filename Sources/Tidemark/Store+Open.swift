@@ -119,7 +119,7 @@ extension Store {
                 path: coldPath, offset: 0)
         }
         return TieredState(
-            recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: clock.wallNanoseconds())
+            recovered: recovered.state, options: tierOptions, cold: cold, accessTimes: accessTimes, now: recovered.storeClock.now())
     }
 
     /// Salvage of a cold tier that is missing, will not open or fails its check: its files move
@@ -139,7 +139,7 @@ extension Store {
         let rescue = try recovered.quarantine.folder.flatMap { folder in
             try ColdTier.rescue(
                 from: FilePaths.join(directory, folder), into: cold, dimension: recovered.state.dimension,
-                lsn: recovered.report.checkpointLSN ?? 0, fileSystem: fileSystem, clock: clock, random: random, now: clock.wallNanoseconds())
+                lsn: recovered.report.checkpointLSN ?? 0, fileSystem: fileSystem, clock: clock, random: random, now: recovered.storeClock.now())
         }
         var what = "records flushed to the cold tier and not written since are lost"
         if let rescue, !(rescue.copiedIDs.isEmpty && rescue.lostIDs.isEmpty) {

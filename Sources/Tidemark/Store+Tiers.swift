@@ -30,7 +30,7 @@ extension Store {
         try checkWritable()
         try awaitDurable(lastAssignedLSN, sharing: options.syncMode == .group)
         var report = MaintenanceReport()
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         let flushWanted = try tiers?.wantsFlush(now: now) ?? false
         if flushWanted || logBytesSinceCheckpoint >= options.autoCheckpointLogBytes {
             if let result = try checkpointLocked(dropOlder: false) { report.add(result) }

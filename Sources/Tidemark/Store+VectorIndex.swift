@@ -31,7 +31,7 @@ extension Store {
     public func search(
         embedding: [Float], k: Int, metric: SearchMetric = .cosine, filter: [String: JSONValue] = [:], approximate: ApproximateSearch
     ) throws -> [SearchResult] {
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         return try withUsableStore {
             let tiers = try tiersForIndex()
             let index = try freshIndex(tiers, rebuild: approximate.rebuild)

@@ -22,6 +22,8 @@ public final class Store: @unchecked Sendable {
 
     let fileSystem: any FileSystem
     let clock: any Clock
+    /// The store's time (expiry, TTLs, ages): the wall clock, never running backwards.
+    let storeClock: StoreClock
     let random: any RandomSource
     /// Guards everything below; its condition wakes group-commit followers.
     let lock: any Monitor
@@ -68,6 +70,7 @@ public final class Store: @unchecked Sendable {
         self.directory = directory
         self.fileSystem = fileSystem
         self.clock = clock
+        storeClock = recovered.storeClock
         self.random = random
         self.options = options
         self.recovery = recovered.report
@@ -127,10 +130,14 @@ public final class Store: @unchecked Sendable {
 
     /// Best effort at a clean close, once everything is synced: the manifest records the last
     /// LSN, so recovery can tell a log cut back below it (a lost file, a truncated segment) from
-    /// a torn tail. Failing only leaves the older, smaller claim.
+    /// a torn tail, and the store's time, so an expiry this process saw holds after a restart
+    /// with a clock stepped back. Failing only leaves the older, smaller claims.
     private func recordDurableEnd() {
-        guard lastAssignedLSN > max(manifestDurableLSN, checkpoints.first?.lsn ?? 0) else { return }
-        let manifest = Manifest(checkpoints: checkpoints, durableLSN: lastAssignedLSN)
+        let time = storeClock.now()
+        guard lastAssignedLSN > max(manifestDurableLSN, checkpoints.first?.lsn ?? 0) || time > storeClock.recoveredFloor else { return }
+        // Everything through the last LSN is synced by now; after a salvage that may be less than
+        // the loss it accepted once recorded.
+        let manifest = Manifest(checkpoints: checkpoints, durableLSN: lastAssignedLSN, storeTime: time)
         if (try? fileSystem.writeFileAtomically(FilePaths.join(directory, StoreFiles.manifest), manifest.encode())) != nil {
             manifestDurableLSN = lastAssignedLSN
         }
@@ -146,9 +153,9 @@ public final class Store: @unchecked Sendable {
 
     /// Stores `record`, replacing any record with its id. With `ttl` (seconds), it expires then.
     public func put(_ record: Record, ttl: Double? = nil) throws {
-        var batch = WriteBatch(now: clock.wallNanoseconds())
+        var batch = WriteBatch(now: storeClock.now())
         try batch.put(record, ttl: ttl)
-        try commit(batch.operations)
+        try commit(batch.operations, time: batch.now)
     }
 
     /// Removes the record; returns whether it was there. Writes nothing when it was not.
@@ -156,17 +163,17 @@ public final class Store: @unchecked Sendable {
     public func delete(_ id: String) throws -> Bool {
         try Record.validateID(id)
         guard try get(id) != nil else { return false }
-        try commit([.delete(id: id)])
+        try commit([.delete(id: id)], time: storeClock.now())
         return true
     }
 
     /// Applies every put and delete `body` adds, atomically: after a crash all of them or none.
     /// If `body` throws, nothing is written.
     public func batch(_ body: (inout WriteBatch) throws -> Void) throws {
-        var batch = WriteBatch(now: clock.wallNanoseconds())
+        var batch = WriteBatch(now: storeClock.now())
         try body(&batch)
         guard !batch.operations.isEmpty else { return }
-        try commit(batch.operations)
+        try commit(batch.operations, time: batch.now)
     }
 
     /// Runs `body` with a transaction that reads a snapshot taken at its start plus its own
@@ -174,7 +181,7 @@ public final class Store: @unchecked Sendable {
     /// Concurrent transactions are not checked for conflicts: the last commit wins. With tiers
     /// there is no snapshot: reads see the latest committed state.
     public func transaction<Result>(_ body: (Transaction) throws -> Result) throws -> Result {
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         let (snapshot, dimension) = try withUsableStore { (records.transactionSnapshot(), records.dimension) }
         let base: (String) throws -> Record?
         if let snapshot {
@@ -185,7 +192,7 @@ public final class Store: @unchecked Sendable {
         let transaction = Transaction(base: base, dimension: dimension, now: now)
         let result = try body(transaction)
         transaction.isFinished = true
-        if !transaction.batch.operations.isEmpty { try commit(transaction.batch.operations) }
+        if !transaction.batch.operations.isEmpty { try commit(transaction.batch.operations, time: transaction.batch.now) }
         return result
     }
 
@@ -199,15 +206,18 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Reading
 
+    /// The store's time (`StoreClock`): what expiry is decided by now. For the simulator's model.
+    package var currentTime: Int64 { storeClock.now() }
+
     /// The record with this id, or nil when absent or expired.
     public func get(_ id: String) throws -> Record? {
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         return try withUsableStore { try records.live(id, now: now) }
     }
 
     /// Every live record, sorted by id.
     public func allRecords() throws -> [Record] {
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         return try withUsableStore {
             var live: [Record] = []
             try records.forEachLive(now: now) { live.append($0) }
@@ -220,7 +230,7 @@ public final class Store: @unchecked Sendable {
     public func search(
         embedding: [Float], k: Int, metric: SearchMetric = .cosine, filter: [String: JSONValue] = [:]
     ) throws -> [SearchResult] {
-        let now = clock.wallNanoseconds()
+        let now = storeClock.now()
         // Without tiers the scan runs on a snapshot outside the lock; the tiers are scanned in
         // place (the cold tier's connection and the hot tier are the lock's).
         let snapshot: StoreState? = try withUsableStore {
@@ -236,7 +246,7 @@ public final class Store: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if isClosed { throw StoreError(.closed, "the store is closed") }
-        let recordCount = try records.recordCount(now: clock.wallNanoseconds())
+        let recordCount = try records.recordCount(now: storeClock.now())
         return StoreStats(
             recordCount: recordCount, dimension: records.dimension, lastAssignedLSN: lastAssignedLSN,
             lastDurableLSN: durableLSN, segmentCount: writer.map { $0.finished.count + 1 } ?? recoveredSegments.count,
@@ -270,10 +280,11 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Commit protocol
 
-    /// Validate, append one frame, apply, then wait for durability as the sync mode says.
-    private func commit(_ operations: [LogOperation]) throws {
+    /// Validate, append one frame, apply, then wait for durability as the sync mode says. The
+    /// frame records `time`, the store's time the commit used, for recovery's floor.
+    private func commit(_ operations: [LogOperation], time: Int64) throws {
         for case .put(let record) in operations { try record.validate() }
-        let payload = RecordCoding.encode(operations)
+        let payload = RecordCoding.encode(operations, time: time)
         guard payload.count <= options.maxFramePayloadBytes else {
             throw StoreError(.invalidInput, "commit is \(payload.count) bytes, more than the limit of \(options.maxFramePayloadBytes)")
         }
@@ -296,7 +307,7 @@ public final class Store: @unchecked Sendable {
         logBytesSinceCheckpoint += try failStopping { try log.append(payload, lsn: lsn) }
         lastAssignedLSN = lsn
         commitFrameWritten?(log.current.handle.path, log.current.tail)
-        records.apply(operations, now: clock.wallNanoseconds())
+        records.apply(operations, now: storeClock.now())
         commitCount += 1
         switch options.syncMode {
         case .immediate:

@@ -50,6 +50,11 @@ package enum StoreCanary: String, Sendable, Hashable, CaseIterable, Codable {
     /// after the leader captured its target. Only concurrent commits ever wait: breaks
     /// durability (2b) or prefix consistency (1).
     case followerTrustsWakeup
+    /// Expiry is decided by the raw wall clock (`StoreClock` keeps no floor): a clock stepped
+    /// back serves a record that had expired, again until the clock catches up. Only a workload
+    /// that steps the clock back sees it: breaks read-your-writes of the model (3), whose time
+    /// never runs backwards.
+    case expiryFollowsWallClock
 }
 
 /// The protocol steps a canary can bend, each named for the step. `ProtocolHooks()` (no canary)
@@ -107,6 +112,10 @@ struct ProtocolHooks: Sendable, Hashable {
     /// Recovery: a damaged checkpoint is skipped for the next older one the manifest keeps.
     /// (`refuseDamagedNewestCheckpoint` refuses instead.)
     var fallsBackToOlderCheckpoint: Bool { canary != .refuseDamagedNewestCheckpoint }
+
+    /// Expiry: the store's time is the latest of the wall clock and every time it used or
+    /// recovered (`StoreClock`). (`expiryFollowsWallClock` takes the wall clock as it is.)
+    var expiryFollowsWallClock: Bool { canary == .expiryFollowsWallClock }
 }
 
 extension StoreOptions {

@@ -64,4 +64,10 @@ public final class ManualClock: Clock {
     }
 
     public func advance(seconds: Double) { advance(nanoseconds: Int64(seconds * 1e9)) }
+
+    /// Steps the wall clock alone, either way, as an NTP step or a restored VM does; the
+    /// monotonic clock does not move.
+    public func stepWall(by nanoseconds: Int64) {
+        state.withLock { $0.wall += nanoseconds }
+    }
 }

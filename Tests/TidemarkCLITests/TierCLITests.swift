@@ -87,6 +87,18 @@ struct TierCLITests {
         #expect(try tidemark(["db", directory.store, "get", "lasting"]).status == 0)
     }
 
+    /// A clock that ran two hours ahead (the store wrote then) and was set right: the record
+    /// that expired by the store's time stays expired, as its last commit recorded that time.
+    @Test func anExpiredRecordStaysExpiredWhenTheClockIsSetBack() throws {
+        let directory = TemporaryDirectory()
+        #expect(try tidemark(["db", directory.store, "put", "brief", "--ttl", "3600"]).status == 0)
+        #expect(try tidemarkUnderFaketime("+2h", ["db", directory.store, "put", "lasting"]).status == 0)
+        #expect(try tidemarkUnderFaketime("+2h", ["db", directory.store, "get", "brief"]).status == 1)
+        #expect(try tidemark(["db", directory.store, "get", "brief"]).status == 1)
+        #expect(try tidemark(["db", directory.store, "get", "lasting"]).status == 0)
+        #expect(try tidemark(["db", directory.store, "export"]).stdout.contains("brief") == false)
+    }
+
     @Test func runtimeThreadMigratesWithinSecondsAtSixtyTimesSpeed() throws {
         let directory = TemporaryDirectory()
         for id in ["a", "b", "c", "d"] { #expect(try tidemark(["db", directory.store, "put", id]).status == 0) }

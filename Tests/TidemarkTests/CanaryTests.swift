@@ -17,6 +17,7 @@ import Testing
             "rechecksAfterWakeup": "\(hooks.rechecksAfterWakeup)",
             "cutsLogAtRecordedDurableEnd": "\(hooks.cutsLogAtRecordedDurableEnd)",
             "fallsBackToOlderCheckpoint": "\(hooks.fallsBackToOlderCheckpoint)",
+            "expiryFollowsWallClock": "\(hooks.expiryFollowsWallClock)",
         ]
     }
 

@@ -60,10 +60,11 @@ extension Model {
     /// Checks what the subject read back after recovery (`readBack`) against the model: a failed
     /// read is a refusal when damage of that kind struck, a liveness violation otherwise; a state
     /// is checked with `check(recovered:…)`. After a crash during recovery a violation is reported
-    /// as one of idempotent recovery.
+    /// as one of idempotent recovery. `subjectTime`, when the subject keeps a time of its own, is
+    /// checked against the window the store's rule leaves and becomes the model's (`adoptSubjectTime`).
     public mutating func verdict(
         readBack: Result<State, SubjectError>, acknowledgementsAreDurable: Bool, damage: DiskDamage,
-        stepIndex: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool
+        subjectTime: Int64? = nil, wall: Int64? = nil, stepIndex: Int, afterRecoveryCrash: Bool, reportedPossibleLoss: Bool
     ) -> RecoveredVerdict {
         let state: State
         switch readBack {
@@ -74,6 +75,19 @@ extension Model {
                 return .refused("reading back after recovery: \(error.message)")
             }
             return .violation(Violation(.liveness, "reading back after recovery failed: \(error)", stepIndex: stepIndex))
+        }
+        // A subject without a time of its own reads the wall clock as it is now.
+        if subjectTime == nil, let wall { now = max(now, wall) }
+        if let subjectTime, let wall, var violation = adoptSubjectTime(
+            subjectTime, wall: wall, acknowledgementsAreDurable: acknowledgementsAreDurable,
+            corruptionInjected: damage.corruptionConfigured, stepIndex: stepIndex)
+        {
+            if afterRecoveryCrash {
+                violation = Violation(
+                    .idempotentRecovery, "after a crash during recovery, \(violation.invariant.title) broke: \(violation.message)",
+                    stepIndex: violation.stepIndex)
+            }
+            return .violation(violation)
         }
         if var violation = check(
             recovered: state, acknowledgementsAreDurable: acknowledgementsAreDurable,

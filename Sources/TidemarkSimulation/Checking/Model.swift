@@ -23,6 +23,8 @@ public struct Model: Sendable {
         var label: String
         var mutations: [Mutation]
         var status: EntryStatus
+        /// The model's time when it was acknowledged: the time its commit recorded.
+        var time: Int64 = 0
     }
 
     public private(set) var base: State = [:] { didSet { prefixStates = nil } }
@@ -31,7 +33,7 @@ public struct Model: Sendable {
     private var baseBeforeLast: State? { beforeLastAdoption.map { Model.applying($0.entries, to: $0.base) } }
     /// What `baseBeforeLast` is built from, only when asked (rarely: after injected corruption).
     private var beforeLastAdoption: (base: State, entries: ArraySlice<Entry>)?
-    private var history: [Entry] = [] { didSet { prefixStates = nil } }
+    private(set) var history: [Entry] = [] { didSet { prefixStates = nil } }
     /// The live state after each prefix of `history` (`allowedStates()`), kept by
     /// `prepareForChecks()` so that many checks at one point build them once.
     private var prefixStates: [State]?
@@ -42,12 +44,17 @@ public struct Model: Sendable {
     /// acknowledged after them: the store fail-stops or crashes first.
     private var unorderedTail: [Entry] = []
     /// Entries covered by a successful sync (or acknowledged as durable).
-    private var syncedCount = 0
-    private var acknowledgedCount = 0
+    private(set) var syncedCount = 0
+    private(set) var acknowledgedCount = 0
+    /// The latest time a commit recorded that survived a check: the subject's time never goes
+    /// below it again (`adoptSubjectTime`).
+    var survivingCommitTime: Int64 = 0
     /// What reads must return now: base plus every acknowledged entry (expired records
     /// included; `live` hides them).
     public private(set) var current: State = [:]
-    /// The subject's wall clock (nanoseconds): it fixes TTL expiries and which records are live.
+    /// The subject's time (nanoseconds): it fixes TTL expiries and which records are live. The
+    /// wall clock, except that it never runs backwards (the runner keeps the max); after a
+    /// recovery, the subject's own (`adoptSubjectTime`).
     public var now: Int64 = 0 { didSet { prefixStates = nil } }
     /// Set by the last `check` when it accepted a state that lost the last frame because
     /// recovery reported a possible loss after injected corruption: what was lost.
@@ -88,7 +95,7 @@ public struct Model: Sendable {
     /// An operation was acknowledged; `durable` when the subject promises it survives a crash.
     public mutating func acknowledged(stepIndex: Int, operation: WorkloadOperation, durable: Bool) {
         let mutations = operation.mutations(at: now)
-        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .acknowledged))
+        history.append(Entry(stepIndex: stepIndex, label: operation.label, mutations: mutations, status: .acknowledged, time: now))
         acknowledgedCount = history.count
         if durable { syncedCount = history.count }
         Model.apply(mutations, to: &current)

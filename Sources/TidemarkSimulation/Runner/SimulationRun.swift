@@ -181,6 +181,7 @@ struct Execution {
         let start = fileSystem.callCount
         do {
             let info = try subject.open()
+            model.now = clock.wallNanoseconds()  // the open may use the clock (the tiers' ages)
             note(recovery: info)
             event(-1, .recovery, "open", .ok, from: start)
         } catch {
@@ -219,8 +220,12 @@ struct Execution {
             reopen(at: index)
             return
         }
-        if case .advanceClock(let seconds) = operation { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
-        model.now = clock.wallNanoseconds()
+        if case .advanceClock(let seconds) = operation {
+            if seconds < 0 { clock.stepWall(by: Int64(seconds) * 1_000_000_000) } else { clock.advance(nanoseconds: Int64(seconds) * 1_000_000_000) }
+        } else {
+            // The subject reads the clock when used, and its time never runs backwards.
+            model.now = max(model.now, clock.wallNanoseconds())
+        }
         if case .concurrent(let members, let closes) = operation {
             performConcurrent(operation, members: members, closes: closes, at: index, killAfterCalls: killAfterCalls, crash: crash)
             return
@@ -399,7 +404,7 @@ struct Execution {
         let readBack = Result { () throws(SubjectError) in try subject.readAll() }
         switch model.verdict(
             readBack: readBack, acknowledgementsAreDurable: subject.acknowledgementsAreDurable,
-            damage: damage,
+            damage: damage, subjectTime: subject.storeTime, wall: clock.wallNanoseconds(),
             stepIndex: index, afterRecoveryCrash: afterRecoveryCrash, reportedPossibleLoss: reportedPossibleLoss)
         {
         case .ok(let records):

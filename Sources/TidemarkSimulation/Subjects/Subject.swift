@@ -34,10 +34,14 @@ public protocol Subject: AnyObject {
     /// nothing), named for the report; nil when there is none or the subject cannot say. When
     /// there is one, the refusal is a liveness failure: the subject should have fallen back to it.
     func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String?
+    /// The time the open subject decides expiry by (Unix nanoseconds), when it keeps one of its
+    /// own that may differ from the wall clock (`Model.adoptSubjectTime`); nil otherwise.
+    var storeTime: Int64? { get }
 }
 
 extension Subject {
     public var inFlightCommitRecord: CommitRecord? { nil }
+    public var storeTime: Int64? { nil }
     public func intactRecoverySource(corruptedFiles: Set<String>, contents: (String) -> [UInt8]?) -> String? { nil }
 }
 

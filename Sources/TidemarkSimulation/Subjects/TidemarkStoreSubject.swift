@@ -162,6 +162,8 @@ final class TidemarkStoreSubject: ConcurrentSubject {
 
     func abandon() { store = nil }
 
+    var storeTime: Int64? { store?.currentTime }
+
     func close() {
         try? store?.close()
         store = nil

@@ -53,6 +53,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
     case checkpoint
     /// The subject's background work, run now (migration, expiry, async flush...).
     case maintenance
+    /// Moves the wall clock; negative steps it back (`clockStepBack`).
     case advanceClock(seconds: Int)
     /// Clean close and open again, with no crash. Close is not sync.
     case reopen
@@ -110,7 +111,7 @@ public enum WorkloadOperation: Codable, Sendable, Hashable {
         case .sync: "sync"
         case .checkpoint: "checkpoint"
         case .maintenance: "maintenance"
-        case .advanceClock(let seconds): "clock +\(seconds)s"
+        case .advanceClock(let seconds): seconds < 0 ? "clock \(seconds)s" : "clock +\(seconds)s"
         case .reopen: "reopen"
         case .concurrent(let members, let closes):
             "concurrent (" + members.map(\.label).joined(separator: " | ") + (closes ? " | close" : "") + ")"
@@ -124,6 +125,9 @@ public enum OperationKind: String, Codable, Sendable, Hashable, CaseIterable, Co
     case concurrent
     /// A mix weight only: an `advanceClock` by hours to weeks, past every TTL and record age.
     case clockJump
+    /// A mix weight only: an `advanceClock` by minus 1 s to 1 hour, the wall clock stepping
+    /// back (NTP, a restored VM); the subject's time must not follow it (`Model.now`).
+    case clockStepBack
 
     /// Whether the operation can change the stored state.
     public var isMutation: Bool {

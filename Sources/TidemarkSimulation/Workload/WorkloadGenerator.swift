@@ -79,6 +79,7 @@ public struct WorkloadGenerator {
         case .maintenance: return .maintenance
         case .advanceClock: return .advanceClock(seconds: random.int(in: 1...600))
         case .clockJump: return .advanceClock(seconds: random.int(in: 3_600...2_592_000))
+        case .clockStepBack: return .advanceClock(seconds: -random.int(in: 1...3_600))
         case .reopen: return .reopen
         case .concurrent: return concurrent(workload.concurrency ?? ConcurrencyConfiguration())
         }
