@@ -44,7 +44,7 @@ struct LogWriter {
         (self.directory, self.fileSystem, self.random, self.options) = (directory, fileSystem, random, options)
         syncedLSN = SyncedLSNKeeper(
             directory: directory, fileSystem: fileSystem, intervalNanoseconds: options.syncedLSNRecordIntervalNanoseconds,
-            recovered: recovered.syncedRecord)
+            recovered: recovered.syncedRecord, damagedSlots: recovered.damagedSyncedSlots)
         var segments = recovered.segments
         if let resumable = recovered.resumable, let last = segments.popLast() {
             let path = FilePaths.join(directory, last.name)

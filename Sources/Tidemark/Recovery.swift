@@ -87,6 +87,8 @@ struct RecoveredStore {
     var quarantine: Quarantine
     /// `SYNCED`'s newest valid slot, which the log writer continues from.
     var syncedRecord: SyncedLSNRecord?
+    /// `SYNCED`'s slots that do not validate (`RecoveryPass.damagedSyncedSlots`).
+    var damagedSyncedSlots: [Int] = []
     /// `POSSIBLE-LOSS` exists: the end of a successful writable open removes it.
     var possibleLossRecorded = false
     /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
@@ -124,7 +126,8 @@ enum Recovery {
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
             resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord, possibleLossRecorded: pass.possibleLossRecorded)
+            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord,
+            damagedSyncedSlots: pass.damagedSyncedSlots, possibleLossRecorded: pass.possibleLossRecorded)
     }
 
     /// Reads one checkpoint and checks it against its manifest entry.

@@ -28,6 +28,8 @@ struct RecoveryPass {
     var quarantine: Quarantine
     /// `SYNCED`'s newest valid slot (`checkDurableEnd`), for the writer to continue.
     var syncedRecord: SyncedLSNRecord?
+    /// `SYNCED`'s slots that hold bytes but do not validate, for the writer to repair.
+    var damagedSyncedSlots: [Int] = []
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
     /// `POSSIBLE-LOSS`'s truncations, cut by an earlier recovery whose open did not succeed.
@@ -329,7 +331,9 @@ struct RecoveryPass {
             report.lost.append(StoreProblem(file: checkpointSegment, offset: 0, message: message))
         }
         do {
-            syncedRecord = inventory.hasSyncedLSNRecord ? try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem).newest : nil
+            if inventory.hasSyncedLSNRecord {
+                (syncedRecord, damagedSyncedSlots) = try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem)
+            }
         } catch {
             throw fsError(error, SyncedLSNRecord.fileName)
         }
