@@ -171,18 +171,17 @@ final class ColdTier {
     /// them clean, and a sync writes nothing), yet SQLite reads them back as committed, chains
     /// new frames onto them and checkpoints them into the database: a crash inside that
     /// checkpoint leaves the database with some of their pages and the WAL without them
-    /// (`tiers-read-only-remount` seed 82). Writing the WAL's bytes back and syncing them makes
-    /// what SQLite will read durable first.
+    /// (`tiers-read-only-remount` seed 82). Writing the WAL's bytes again, into a new file that
+    /// replaces it atomically, makes what SQLite will read durable first. Not in place: a power
+    /// loss inside an in-place rewrite may garble sectors that were already durable, committed
+    /// frames included (no powersafe overwrite; `synced-record` seed 645).
     private func rewriteWAL(fileSystem: any FileSystem) throws {
         let walPath = path + "-wal"
         guard fileSystem.exists(walPath) else { return }
         do {
-            let wal = try fileSystem.open(walPath, options: .readWrite)
-            defer { try? wal.close() }
-            let bytes = try wal.read(at: 0, count: Int(try wal.size()))
+            let bytes = try fileSystem.readFile(walPath)
             guard !bytes.isEmpty else { return }
-            try wal.write(bytes, at: 0)
-            try wal.sync()
+            try fileSystem.writeFileAtomically(walPath, bytes)
         } catch let error as FileSystemError {
             throw StoreError(.io, "cannot make the cold tier's WAL durable at open", path: walPath, outcome: .ambiguous, cause: error)
         }

@@ -35,8 +35,10 @@ struct LogWriter {
     /// synced, else starts a fresh segment. Frames written after bytes that later vanish (a failed
     /// fsync marks pages clean; re-syncing does not write them) would leave a hole that reads as
     /// corruption. The fresh segment starts with the replayed frames no sync was proven to cover,
-    /// written again and synced (`rewriteSegment`): open's checkpoint (and with tiers its cold
-    /// commit) then never covers frames that a power loss could still take from the log.
+    /// written again and synced (`rewriteSegment`), then cut off the segment they were replayed
+    /// from (`cutUnprovenTail`): every replayed frame is then durable in the log, so a later
+    /// checkpoint (and with tiers its cold commit) never covers frames a power loss could still
+    /// take, and no open needs to checkpoint for them.
     init(
         recovered: RecoveredStore, directory: String, fileSystem: any FileSystem, random: any RandomSource,
         options: StoreOptions
@@ -44,7 +46,7 @@ struct LogWriter {
         (self.directory, self.fileSystem, self.random, self.options) = (directory, fileSystem, random, options)
         syncedLSN = SyncedLSNKeeper(
             directory: directory, fileSystem: fileSystem, intervalNanoseconds: options.syncedLSNRecordIntervalNanoseconds,
-            recovered: recovered.syncedRecord)
+            recovered: recovered.syncedRecord, damagedSlots: recovered.damagedSyncedSlots)
         var segments = recovered.segments
         if let resumable = recovered.resumable, let last = segments.popLast() {
             let path = FilePaths.join(directory, last.name)
@@ -62,9 +64,14 @@ struct LogWriter {
                 throw StoreError(.io, "cannot reopen the log segment for appending", path: path, outcome: .ambiguous, cause: error)
             }
         } else if Self.restartLSN(lastLSN: recovered.lastLSN, unproven: recovered.unprovenFrames) <= recovered.lastLSN {
+            let source = segments.last
             let rewritten = try Self.rewriteSegment(
                 recovered.unprovenFrames, directory: directory, fileSystem: fileSystem, random: random, options: options)
             segments.removeAll { $0.name == rewritten.name }  // replaced: it held only these frames
+            if let source, source.name != rewritten.name, let start = recovered.unprovenStart, source.size > start {
+                try Self.cutUnprovenTail(of: source.name, at: start, directory: directory, fileSystem: fileSystem)
+                segments[segments.count - 1].size = start
+            }
             current = rewritten
         } else {
             current = try Self.startSegment(
@@ -226,6 +233,23 @@ struct LogWriter {
         } catch let error as FileSystemError {
             try? fileSystem.remove(path + ".tmp")
             throw StoreError(.io, "cannot rewrite the replayed unproven frames", path: path, outcome: .ambiguous, cause: error)
+        }
+    }
+
+    /// Cuts a finished segment back to the end of its proven frames, durably, once the frames
+    /// after them are durable in the next segment: only the last segment may end in unproven
+    /// bytes (a later power loss could tear or garble them where recovery allows no damage).
+    private static func cutUnprovenTail(of name: String, at offset: Int64, directory: String, fileSystem: any FileSystem) throws {
+        let path = FilePaths.join(directory, name)
+        do {
+            let handle = try fileSystem.open(path, options: .readWrite)
+            defer { try? handle.close() }
+            try handle.truncate(to: offset)
+            try handle.sync()
+        } catch let error as FileSystemError {
+            throw StoreError(
+                .io, "cannot cut the rewritten unproven frames off the segment they were replayed from", path: path,
+                offset: offset, outcome: .ambiguous, cause: error)
         }
     }
 

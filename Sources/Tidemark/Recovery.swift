@@ -49,8 +49,9 @@ public struct RecoveryReport: Sendable, Hashable, Codable {
     public var durationNanoseconds: Int64 = 0
 
     /// Frames replayed from log bytes no successful sync was proven to cover (a killed process's
-    /// page cache, or pages a failed fsync marked clean). Open writes a checkpoint so the
-    /// recovered state no longer depends on them.
+    /// page cache, or pages a failed fsync marked clean). Open writes them again into a fresh,
+    /// synced segment and cuts them off the old one (`LogWriter.init`), so the recovered state
+    /// no longer depends on them.
     public var unprovenFramesReplayed = 0
 
     public var bytesTruncated: Int64 { truncations.reduce(0) { $0 + $1.bytes } }
@@ -80,6 +81,8 @@ struct RecoveredStore {
     /// The replayed frames no successful sync was proven to cover, in LSN order (the last
     /// segment's tail after a crash or a failed sync): the writer makes them durable again.
     var unprovenFrames: [Frame] = []
+    /// Where the first unproven frame starts in the last segment.
+    var unprovenStart: Int64?
     var report: RecoveryReport
     /// What the manifest proves was durable (`Manifest.provenDurableLSN`).
     var manifestDurableLSN: UInt64 = 0
@@ -87,13 +90,19 @@ struct RecoveredStore {
     var quarantine: Quarantine
     /// `SYNCED`'s newest valid slot, which the log writer continues from.
     var syncedRecord: SyncedLSNRecord?
+    /// `SYNCED`'s slots that do not validate (`RecoveryPass.damagedSyncedSlots`).
+    var damagedSyncedSlots: [Int] = []
     /// `POSSIBLE-LOSS` exists: the end of a successful writable open removes it.
     var possibleLossRecorded = false
     /// The store's time, never below the latest time the recovered files record.
     let storeClock: StoreClock
-    /// Open must write a checkpoint before accepting writes: frames were replayed from bytes not
-    /// proven durable, or a damaged checkpoint is still named by the manifest.
-    var needsCheckpoint: Bool { report.unprovenFramesReplayed > 0 || !report.skippedCheckpoints.isEmpty }
+    /// Open must write a checkpoint before accepting writes: a damaged checkpoint is still named
+    /// by the manifest, or frames were replayed from bytes not proven durable that the log
+    /// writer cannot write again as one run (it rewrites the usual unproven tail itself).
+    var needsCheckpoint: Bool {
+        !report.skippedCheckpoints.isEmpty
+            || (report.unprovenFramesReplayed > 0 && LogWriter.restartLSN(lastLSN: lastLSN, unproven: unprovenFrames) > lastLSN)
+    }
 }
 
 /// Recovery at open: newest valid checkpoint, then replay of the log after it. Every change it
@@ -125,8 +134,9 @@ enum Recovery {
         pass.report.durationNanoseconds = clock.monotonicNanoseconds() - started
         return RecoveredStore(
             state: pass.state, lastLSN: pass.lastLSN, checkpoints: pass.keptCheckpoints, segments: pass.segments,
-            resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, report: pass.report, manifestDurableLSN: manifest.provenDurableLSN,
-            quarantine: pass.quarantine, syncedRecord: pass.syncedRecord, possibleLossRecorded: pass.possibleLossRecorded,
+            resumable: pass.resumable, unprovenFrames: pass.unprovenFrames, unprovenStart: pass.unprovenStart, report: pass.report,
+            manifestDurableLSN: manifest.provenDurableLSN, quarantine: pass.quarantine, syncedRecord: pass.syncedRecord,
+            damagedSyncedSlots: pass.damagedSyncedSlots, possibleLossRecorded: pass.possibleLossRecorded,
             storeClock: StoreClock(wall: clock, floor: max(manifest.storeTime, pass.latestCommitTime), hooks: pass.hooks))
     }
 

@@ -22,6 +22,8 @@ struct RecoveryPass {
     var resumable: (header: SegmentHeader, offset: Int64)?
     /// The replayed frames no successful sync was proven to cover (`RecoveredStore.unprovenFrames`).
     var unprovenFrames: [Frame] = []
+    /// Where the first of `unprovenFrames` starts in the last segment.
+    var unprovenStart: Int64?
     /// Files the repairs remove.
     var toRemove: [String] = []
     /// With salvage: files holding damage, and what each held, kept in quarantine before the
@@ -30,6 +32,8 @@ struct RecoveryPass {
     var quarantine: Quarantine
     /// `SYNCED`'s newest valid slot (`checkDurableEnd`), for the writer to continue.
     var syncedRecord: SyncedLSNRecord?
+    /// `SYNCED`'s slots that hold bytes but do not validate, for the writer to repair.
+    var damagedSyncedSlots: [Int] = []
     /// The segment the manifest's newest checkpoint started (`StoreInventory.segmentStarted`).
     var checkpointSegment: String?
     /// `POSSIBLE-LOSS`'s truncations, cut by an earlier recovery whose open did not succeed.
@@ -190,7 +194,7 @@ struct RecoveryPass {
         if let canaryLogEnd, let beyond = scan.frames.first(where: { $0.frame.lsn > canaryLogEnd }), beyond.offset < cutAt ?? .max {
             cutAt = beyond.offset
         }
-        let unproven = try apply(scan, before: cutAt)
+        let (unproven, unprovenStart) = try apply(scan, before: cutAt)
         let name = segment.name
         if let cutAt {
             let damage = scan.damage.first { $0.offset >= cutAt }
@@ -208,10 +212,10 @@ struct RecoveryPass {
         }
         segments.append(SegmentInfo(name: name, firstLSN: segment.firstLSN, size: Int64(cutAt ?? scan.fileSize)))
         // Only the last segment holding frames can end in unproven bytes: an earlier one was
-        // synced before the next was started by rotation, or, when an open started the next,
-        // that open checkpointed before writing to it (an empty next segment, left by an
-        // open that failed, is removed above).
-        (report.unprovenFramesReplayed, unprovenFrames) = (unproven.count, unproven)
+        // synced before the next was started by rotation, or, when an open started the next
+        // with the unproven frames written again, that open cut them off the earlier one
+        // (`LogWriter.init`; an empty next segment, left by an open that failed, is removed above).
+        (report.unprovenFramesReplayed, unprovenFrames, self.unprovenStart) = (unproven.count, unproven, unprovenStart.map(Int64.init))
         if segment.isLast, scan.damage.isEmpty, let last = scan.frames.last,
             UInt64(last.offset + last.frame.encodedSize) <= scan.provenSyncedThrough
         {
@@ -290,9 +294,10 @@ struct RecoveryPass {
     }
 
     /// Applies the frames before `cutAt` that the checkpoint does not cover; returns those that
-    /// rest on bytes no successful sync was proven to cover.
-    private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> [Frame] {
+    /// rest on bytes no successful sync was proven to cover, and the offset of the first.
+    private mutating func apply(_ scan: SegmentScan, before cutAt: Int?) throws -> (frames: [Frame], start: Int?) {
         var unproven: [Frame] = []
+        var unprovenStart: Int?
         let name = scan.name
         state.reserveCapacity(forAdding: scan.frames.reduce(0) { $0 + RecordCoding.declaredOperationCount($1.frame.payload) })
         for item in scan.frames where cutAt == nil || item.offset < cutAt! {
@@ -317,9 +322,12 @@ struct RecoveryPass {
             state.apply(operations)
             lastLSN = frame.lsn
             report.framesReplayed += 1
-            if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough { unproven.append(frame) }
+            if UInt64(item.offset + frame.encodedSize) > scan.provenSyncedThrough {
+                if unproven.isEmpty { unprovenStart = item.offset }
+                unproven.append(frame)
+            }
         }
-        return unproven
+        return (unproven, unprovenStart)
     }
 
     /// A log that ends before the LSN the store's files prove durable (`DurableEnd`: a clean
@@ -333,7 +341,9 @@ struct RecoveryPass {
             report.lost.append(StoreProblem(file: checkpointSegment, offset: 0, message: message))
         }
         do {
-            syncedRecord = inventory.hasSyncedLSNRecord ? try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem).newest : nil
+            if inventory.hasSyncedLSNRecord {
+                (syncedRecord, damagedSyncedSlots) = try SyncedLSNRecord.read(directory: directory, fileSystem: fileSystem)
+            }
         } catch {
             throw fsError(error, SyncedLSNRecord.fileName)
         }

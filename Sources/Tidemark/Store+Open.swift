@@ -55,10 +55,9 @@ extension Store {
             // The loss is accepted: `SYNCED` may no longer claim the LSNs it listed.
             try store.failStopping { try store.log.resetSyncedLSN(to: store.lastAssignedLSN) }
         } else if recovered.needsCheckpoint {
-            // The replayed state may rest on bytes only the page cache holds (a failed fsync
-            // marks them clean; re-syncing reports success without writing them). Make it
-            // durable on its own before serving it or writing anything after it. This also
-            // rewrites a manifest that still names a damaged checkpoint.
+            // A manifest still names a damaged checkpoint (or replayed frames rest on bytes only
+            // the page cache may hold, and the log writer could not write them again): make the
+            // state durable on its own before serving it or writing anything after it.
             try store.checkpointLocked(dropOlder: false, force: true)
         } else if let tiers = store.tiers, tiers.hot.dirtyBytes > tiers.hot.budget {
             // More replayed than the budget holds (a smaller budget than the writer's): flush.

@@ -8,7 +8,9 @@ import TidemarkIO
 /// garbled write of one never touches the other: magic "TMSYNCD1" | slot u32 | sequence u64 |
 /// LSN u64 | CRC32C u32 of the 28 bytes before (32 bytes). An update writes the slot that does
 /// not hold the newest sequence, then fdatasyncs; the newest valid slot wins, so a torn update
-/// falls back to the other slot, older and so smaller (conservative). The slot number is under
+/// falls back to the other slot, older and so smaller (conservative). A slot that does not validate
+/// is rewritten by the next update (with the other's, when neither validates), so `verify`'s
+/// warning about it lasts only until then. The slot number is under
 /// the checksum, so a slot written to the other's place does not validate there.
 ///
 /// Every LSN written was durable in the log when written, so any slot that survives claims no
@@ -80,11 +82,18 @@ struct SyncedLSNKeeper {
     /// The newest slot as last written (or as recovery found it).
     private(set) var newest: SyncedLSNRecord?
     private var lastWrite: Int64?
+    /// Slots holding bytes that do not validate (a torn or misplaced update): the next write
+    /// repairs them, so `verify` warns about them only until then.
+    private var damagedSlots: Set<Int>
 
-    init(directory: String, fileSystem: any FileSystem, intervalNanoseconds: Int64, recovered: SyncedLSNRecord?) {
+    init(
+        directory: String, fileSystem: any FileSystem, intervalNanoseconds: Int64, recovered: SyncedLSNRecord?,
+        damagedSlots: [Int] = []
+    ) {
         (self.directory, self.fileSystem, self.intervalNanoseconds) = (directory, fileSystem, intervalNanoseconds)
         path = FilePaths.join(directory, SyncedLSNRecord.fileName)
         newest = recovered
+        self.damagedSlots = Set(damagedSlots)
     }
 
     /// A log sync made everything up to `lsn` durable. Writes it when the interval has passed
@@ -114,8 +123,14 @@ struct SyncedLSNKeeper {
             handle = file
             if created { try fileSystem.syncDirectory(directory) }
         }
+        // When no slot validates, both may be damaged: the other gets the same LSN under the
+        // previous sequence (true, and older), so no damaged slot outlives this write.
+        var records = [record]
+        if damagedSlots.contains(1 - record.slot) {
+            records.append(SyncedLSNRecord(slot: 1 - record.slot, sequence: record.sequence &- 1, lsn: lsn))
+        }
         do {
-            try handle!.write(record.encode(), at: Int64(record.slot * SyncedLSNRecord.slotStride))
+            for record in records { try handle!.write(record.encode(), at: Int64(record.slot * SyncedLSNRecord.slotStride)) }
             try handle!.syncData()
         } catch {
             // Reopened for the next write: this handle may hold an error the next sync would miss.
@@ -124,6 +139,7 @@ struct SyncedLSNKeeper {
             throw error
         }
         newest = record
+        damagedSlots = []
     }
 
     func close() { try? handle?.close() }

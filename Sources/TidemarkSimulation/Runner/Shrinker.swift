@@ -50,8 +50,11 @@ public final class Shrinker {
             return stillFails(SimulationRun(scenario: scenario, seed: seed, plan: plan, suppressedDecisions: trial), invariant)
         }
         suppressed.formUnion(Set(active).subtracting(keep))
+        // Members that mattered only under the faults just suppressed go too: the result is
+        // 1-minimal over members under the decisions it keeps.
+        steps = droppingConcurrentMembers(steps, fails)
 
-        let run = SimulationRun(scenario: scenario, seed: seed, plan: plan, suppressedDecisions: suppressed)
+        let run = SimulationRun(scenario: scenario, seed: seed, plan: Plan(steps: steps), suppressedDecisions: suppressed)
         last = run.execute()
         runs += 1
         var shrunk = FailureFile(scenarioFile: failure.scenarioFile, scenario: scenario, run: run, result: last)

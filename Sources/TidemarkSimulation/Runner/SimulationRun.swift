@@ -451,10 +451,22 @@ struct Execution {
         }
         let problems = subject.hygieneProblems()
         event(index, .check, "liveness", problems.isEmpty ? .ok : .untidy, from: start)
+        if !problems.isEmpty, verifyNamesOnlyCorruptedFiles(problems) {
+            stop("the liveness check's verify detected damage corruption struck: \(problems.joined(separator: "; "))")
+            return
+        }
         if !problems.isEmpty {
             fail(Violation(.liveness, "after a checkpoint: \(problems.joined(separator: "; "))", stepIndex: index))
         }
         subject.close()
+    }
+
+    /// Whether every hygiene problem is `verify` naming a file that bit rot or a misdirected
+    /// write struck: the subject detecting that damage (a stale page a misdirected write left
+    /// passes every read, not verify's cross-checks), not untidiness.
+    private func verifyNamesOnlyCorruptedFiles(_ problems: [String]) -> Bool {
+        let struck = damage.corruptedFiles.map { "verify: \(FilePaths.name(of: $0)) @ " }
+        return !struck.isEmpty && problems.allSatisfy { problem in struck.contains { problem.hasPrefix($0) } }
     }
 
     /// An operation a crash cut short committed when its commit record (which the subject names)
