@@ -72,6 +72,7 @@ struct LogWriter {
                 try Self.cutUnprovenTail(of: source.name, at: start, directory: directory, fileSystem: fileSystem)
                 segments[segments.count - 1].size = start
             }
+            try syncedLSN.recordRewritten(through: recovered.lastLSN)
             current = rewritten
         } else {
             current = try Self.startSegment(

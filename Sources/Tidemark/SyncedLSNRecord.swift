@@ -106,6 +106,16 @@ struct SyncedLSNKeeper {
         try? write(lsn)
     }
 
+    /// Open rewrote the replayed unproven frames through `lsn` into a synced segment: records
+    /// that at once, whatever the interval, so that losing those frames later (no checkpoint
+    /// covers them now) is a loss with a file to name, not a torn tail.
+    mutating func recordRewritten(through lsn: UInt64) throws {
+        guard lsn > newest?.lsn ?? 0 else { return }
+        do { try write(lsn) } catch let error as FileSystemError {
+            throw StoreError(.io, "cannot record the rewritten frames as synced", path: path, outcome: .ambiguous, cause: error)
+        }
+    }
+
     /// Salvage accepted a log that ends below the recorded LSN: records `lsn` (lower) as the
     /// newest, durably, so the next open does not report the accepted loss again.
     mutating func reset(to lsn: UInt64) throws {
