@@ -5,16 +5,7 @@ import Testing
 /// requires it after recovery (`Subject.inFlightCommitRecord`, `SimulatedFileSystem.isDurable`).
 struct InFlightCommitTests {
     static func durabilityViolations(_ scenario: Scenario, seeds: ClosedRange<UInt64>) -> (caught: Int, other: [String]) {
-        var (caught, other) = (0, [String]())
-        for seed in seeds {
-            guard let violation = SimulationRun(scenario: scenario, seed: seed).execute().violation else { continue }
-            if violation.invariant == .durability && violation.message.contains("after its commit record was durable") {
-                caught += 1
-            } else {
-                other.append("seed \(seed): \(violation.invariant) \(violation.message)")
-            }
-        }
-        return (caught, other)
+        violationsCaught(scenario, seeds: seeds) { $0.invariant == .durability && $0.message.contains("after its commit record was durable") }
     }
 
     /// `cutLogAtRecordedDurableEnd` loses nothing acknowledged (SYNCED is written after every
