@@ -292,19 +292,13 @@ extension HardeningTests {
         for id in ["a", "b"] { try store.put(record(id)) }
         try store.close()
         let path = FilePaths.join(directory, try segments(fileSystem).last!)
-        let scan = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
-        let last = try #require(scan.frames.last)
-        let handle = try fileSystem.open(path, options: .readWrite)
-        let offset = Int64(last.offset + Frame.headerSize + 2)
-        try handle.write([0x01 ^ (try handle.read(at: offset, count: 1)[0])], at: offset)
-        try handle.sync()
-        try handle.close()
+        let lastOffset = try rotLastFrame(ofSegment: path, on: fileSystem)
         let rotten = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
         guard case .corrupted(let damage) = rotten.verdict(nextFirstLSN: nil) else {
             Issue.record("cut as a torn tail: the close marker after it proves the frame synced")
             return
         }
-        #expect(damage.offset == last.offset)
+        #expect(damage.offset == lastOffset)
         let error = try #require(throws: StoreError.self) { try open(fileSystem, seed: 2) }
         #expect(error.code == .corruption)
         #expect(error.message.contains("not a torn tail"))

@@ -28,13 +28,7 @@ struct PossibleLossRecordTests {
         try? fileSystem.remove(FilePaths.join(directory, SyncedLSNRecord.fileName))
         let segment = try #require(try fileSystem.listDirectory(directory).filter { $0.hasPrefix("wal-") }.sorted().last)
         let path = FilePaths.join(directory, segment)
-        let scan = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
-        let last = try #require(scan.frames.last)
-        let handle = try fileSystem.open(path, options: .readWrite)
-        let offset = Int64(last.offset + Frame.headerSize + 2)
-        try handle.write([0x01 ^ (try handle.read(at: offset, count: 1)[0])], at: offset)
-        try handle.sync()
-        try handle.close()
+        try rotLastFrame(ofSegment: path, on: fileSystem)
         return fileSystem
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Synchronization
 import TidemarkIO
 
@@ -187,4 +188,18 @@ func runOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         thread.start()
     }
     for _ in 0..<count { done.wait() }
+}
+
+/// Flips one bit in the version byte of the last frame of the segment at `path` (bit rot in an
+/// acknowledged commit), synced; returns the frame's offset.
+@discardableResult
+func rotLastFrame(ofSegment path: String, on fileSystem: any FileSystem) throws -> Int {
+    let scan = try SegmentScan.scan(fileSystem: fileSystem, path: path, maxPayload: 1 << 20).result.get()
+    let last = try #require(scan.frames.last)
+    let handle = try fileSystem.open(path, options: .readWrite)
+    let offset = Int64(last.offset + Frame.headerSize + 2)
+    try handle.write([0x01 ^ (try handle.read(at: offset, count: 1)[0])], at: offset)
+    try handle.sync()
+    try handle.close()
+    return last.offset
 }
